@@ -1,0 +1,54 @@
+// `untwist ae`: the autoencoder tensor-level runner used by the golden tests.
+#include <iostream>
+
+#include "cli_values.h"
+#include "commands.h"
+#include "io/atomic_file.h"
+#include "io/safetensors.h"
+#include "io/weights.h"
+#include "model/autoencoder.h"
+#include "runner_inputs.h"
+#include "util/errors.h"
+
+namespace untwist {
+
+namespace {
+
+struct AeOptions {
+  std::string weights, inputs, output;
+  std::string dtype = "float32";
+};
+
+void run_ae(const AeOptions& options) {
+  refuse_overwriting_inputs(options.output, {options.weights, options.inputs});
+  const at::ScalarType dtype = parse_compute_dtype(options.dtype);
+  const RunnerInputs inputs(options.inputs);
+  if (!inputs.has("in.image") && !inputs.has("in.latent")) {
+    fail_file(inputs.path(), "has neither 'in.image' (to encode) nor 'in.latent' (to decode)");
+  }
+  const Weights weights = Weights::load(options.weights);
+  const Autoencoder autoencoder(weights, detect_autoencoder_config(weights), dtype);
+
+  NamedTensors outputs;
+  if (inputs.has("in.image")) outputs.emplace_back("out.latent", autoencoder.encode(inputs.required("in.image")));
+  if (inputs.has("in.latent")) outputs.emplace_back("out.image", autoencoder.decode(inputs.required("in.latent")));
+  write_safetensors(options.output, outputs);
+  std::cout << "wrote " << options.output << "\n";
+}
+
+}  // namespace
+
+void add_ae_command(CLI::App& app) {
+  auto options = std::make_shared<AeOptions>();
+  CLI::App* command = app.add_subcommand("ae", "Run the FLUX autoencoder on tensors from a safetensors file");
+  command->add_option("--weights", options->weights, "autoencoder checkpoint (.safetensors, BFL or diffusers)")
+      ->required()->check(CLI::ExistingFile);
+  command->add_option("--inputs", options->inputs, "in.image [B, 3, H, W] and/or in.latent [B, z, h, w]")
+      ->required()->check(CLI::ExistingFile);
+  command->add_option("--output", options->output, "where to write out.latent / out.image")->required();
+  command->add_option("--dtype", options->dtype, "compute dtype: float32 or bfloat16")
+      ->check(CLI::IsMember({"float32", "bfloat16", "f32", "bf16", "fp32"}));
+  command->callback([options] { run_ae(*options); });
+}
+
+}  // namespace untwist

@@ -1,0 +1,10 @@
+// Each subcommand registers its options and its action on the main app.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace untwist {
+
+void add_dit_command(CLI::App& app);
+void add_ae_command(CLI::App& app);
+
+}  // namespace untwist

@@ -1,0 +1,44 @@
+// untwist: style-aligned image generation with diffusion transformers.
+// Exit status: 0 success, 1 bad data (files, tensors), 2 bad usage.
+#include <c10/util/Exception.h>
+
+#include <iostream>
+
+#include "commands.h"
+#include "util/blas_check.h"
+#include "util/errors.h"
+#include "util/threads.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"untwist: style-aligned image generation with diffusion transformers (FLUX.1)"};
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
+  untwist::add_dit_command(app);
+  untwist::add_ae_command(app);
+  app.parse_complete_callback([&] {
+    untwist::set_compute_threads(threads);
+    const std::string warning = untwist::slow_blas_warning();
+    if (!warning.empty()) std::cerr << warning << "\n";
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int status = app.exit(error);
+    return status == 0 ? 0 : 2;
+  } catch (const untwist::UsageError& error) {
+    std::cerr << "error: " << error.what() << "\n" << "usage: see 'untwist --help'\n";
+    return 2;
+  } catch (const untwist::DataError& error) {
+    std::cerr << "error: " << error.what() << "\n";
+    return 1;
+  } catch (const c10::Error& error) {
+    std::cerr << "error: " << error.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& error) {
+    std::cerr << "error: " << error.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

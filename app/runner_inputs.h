@@ -1,0 +1,26 @@
+// The `in.*` tensors of a runner's inputs file, read as float32.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+
+#include "io/safetensors.h"
+
+namespace untwist {
+
+class RunnerInputs {
+ public:
+  explicit RunnerInputs(const std::string& path) : file_(SafetensorsFile::open(path)) {}
+  bool has(const std::string& name) const { return file_->contains(name); }
+  // DataError naming the file when missing.
+  at::Tensor required(const std::string& name) const;
+  // Undefined tensor when missing.
+  at::Tensor optional(const std::string& name) const;
+  const std::string& path() const { return file_->path(); }
+
+ private:
+  std::shared_ptr<const SafetensorsFile> file_;
+};
+
+}  // namespace untwist

@@ -1,0 +1,82 @@
+#include "io/float8.h"
+
+#include <array>
+#include <cmath>
+#include <limits>
+
+namespace untwist {
+
+namespace {
+
+// Value of a sign/exponent/mantissa float with the given field widths.
+float decode_minifloat(uint8_t bits, int mantissa_bits, int bias) {
+  const int exponent_bits = 7 - mantissa_bits;
+  const int sign = (bits >> 7) & 1;
+  const int exponent = (bits >> mantissa_bits) & ((1 << exponent_bits) - 1);
+  const int mantissa = bits & ((1 << mantissa_bits) - 1);
+  const float fraction = static_cast<float>(mantissa) / static_cast<float>(1 << mantissa_bits);
+  float magnitude;
+  if (exponent == 0) {
+    magnitude = std::ldexp(fraction, 1 - bias);  // subnormal
+  } else {
+    magnitude = std::ldexp(1.0f + fraction, exponent - bias);
+  }
+  return sign ? -magnitude : magnitude;
+}
+
+using Table = std::array<float, 256>;
+
+Table make_e4m3_table() {
+  Table table{};
+  for (int i = 0; i < 256; ++i) {
+    const bool is_nan = (i & 0x7F) == 0x7F;
+    table[i] = is_nan ? std::numeric_limits<float>::quiet_NaN() : decode_minifloat(static_cast<uint8_t>(i), 3, 7);
+  }
+  return table;
+}
+
+Table make_e5m2_table() {
+  Table table{};
+  for (int i = 0; i < 256; ++i) {
+    const int exponent = (i >> 2) & 0x1F;
+    const int mantissa = i & 0x3;
+    if (exponent == 0x1F) {
+      table[i] = mantissa ? std::numeric_limits<float>::quiet_NaN()
+                          : ((i & 0x80) ? -std::numeric_limits<float>::infinity()
+                                        : std::numeric_limits<float>::infinity());
+    } else {
+      table[i] = decode_minifloat(static_cast<uint8_t>(i), 2, 15);
+    }
+  }
+  return table;
+}
+
+const Table& e4m3_table() {
+  static const Table table = make_e4m3_table();
+  return table;
+}
+
+const Table& e5m2_table() {
+  static const Table table = make_e5m2_table();
+  return table;
+}
+
+at::Tensor decode_with(const at::Tensor& bytes, const Table& table) {
+  const at::Tensor source = bytes.contiguous();
+  at::Tensor result = at::empty(source.sizes(), at::kFloat);
+  const uint8_t* in = source.data_ptr<uint8_t>();
+  float* out = result.data_ptr<float>();
+  const int64_t count = source.numel();
+  for (int64_t i = 0; i < count; ++i) out[i] = table[in[i]];
+  return result;
+}
+
+}  // namespace
+
+float decode_f8_e4m3(uint8_t bits) { return e4m3_table()[bits]; }
+float decode_f8_e5m2(uint8_t bits) { return e5m2_table()[bits]; }
+
+at::Tensor decode_f8_e4m3(const at::Tensor& bytes) { return decode_with(bytes, e4m3_table()); }
+at::Tensor decode_f8_e5m2(const at::Tensor& bytes) { return decode_with(bytes, e5m2_table()); }
+
+}  // namespace untwist

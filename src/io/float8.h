@@ -1,0 +1,17 @@
+// Decoding of the 8-bit float formats safetensors stores (F8_E4M3, F8_E5M2).
+// libtorch 1.13 has no float8 type, so these are widened to float32 on read.
+#pragma once
+#include <ATen/ATen.h>
+
+namespace untwist {
+
+// E4M3 "fn": bias 7, no infinities, 0x7F/0xFF are NaN.
+float decode_f8_e4m3(uint8_t bits);
+// E5M2: bias 15, IEEE-style infinities and NaNs.
+float decode_f8_e5m2(uint8_t bits);
+
+// [any shape] uint8 -> same shape float32.
+at::Tensor decode_f8_e4m3(const at::Tensor& bytes);
+at::Tensor decode_f8_e5m2(const at::Tensor& bytes);
+
+}  // namespace untwist

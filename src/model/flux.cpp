@@ -1,0 +1,202 @@
+#include "model/flux.h"
+
+#include "io/weights.h"
+#include "model/rope.h"
+#include "util/errors.h"
+
+namespace untwist {
+
+namespace {
+
+Linear load_linear(const Weights& weights, const std::string& name, int64_t out, int64_t in, bool bias,
+                   at::ScalarType dtype) {
+  Linear linear;
+  linear.weight = weights.get(name + ".weight", {out, in}).to(dtype);
+  if (bias) linear.bias = weights.get(name + ".bias", {out}).to(dtype);
+  return linear;
+}
+
+MLPEmbedder load_embedder(const Weights& weights, const std::string& name, int64_t in, int64_t hidden,
+                          at::ScalarType dtype) {
+  return {load_linear(weights, name + ".in_layer", hidden, in, true, dtype),
+          load_linear(weights, name + ".out_layer", hidden, hidden, true, dtype)};
+}
+
+QKNorm load_qk_norm(const Weights& weights, const std::string& name, int64_t head_dim, at::ScalarType dtype) {
+  return {weights.get(name + ".query_norm.scale", {head_dim}).to(dtype),
+          weights.get(name + ".key_norm.scale", {head_dim}).to(dtype)};
+}
+
+at::Tensor embed(const MLPEmbedder& embedder, const at::Tensor& x) {
+  return embedder.out_layer(at::silu(embedder.in_layer(x)));
+}
+
+at::Tensor layer_norm(const at::Tensor& x) { return at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6); }
+
+// RMSNorm in float32, back to x's dtype, then scaled.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& scale) {
+  const at::Tensor wide = x.to(at::kFloat);
+  const at::Tensor rrms = at::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + 1e-6);
+  return (wide * rrms).to(x.scalar_type()) * scale;
+}
+
+// (shift, scale, gate) triples from the conditioning vector: n triples of [B, 1, hidden].
+std::vector<at::Tensor> modulation(const Linear& lin, const at::Tensor& vec, int64_t triples) {
+  return lin(at::silu(vec)).unsqueeze(1).chunk(3 * triples, -1);
+}
+
+at::Tensor modulate(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale) {
+  return (1 + scale) * layer_norm(x) + shift;
+}
+
+// [B, L, 3*H*D] -> q, k, v each [B, H, L, D]
+std::vector<at::Tensor> split_qkv(const at::Tensor& qkv, int64_t heads) {
+  const int64_t batch = qkv.size(0), length = qkv.size(1);
+  const at::Tensor parts = qkv.reshape({batch, length, 3, heads, -1}).permute({2, 0, 3, 1, 4});  // [3, B, H, L, D]
+  return {parts[0], parts[1], parts[2]};
+}
+
+at::Tensor attend(const AttentionHook* hook, const AttentionCall& call) {
+  return hook ? hook->attend(call) : plain_attention(call);
+}
+
+void expect_shape(const char* name, const at::Tensor& tensor, const std::vector<int64_t>& expected) {
+  if (!tensor.defined()) throw DataError(std::string("input '") + name + "' is missing");
+  bool matches = tensor.dim() == static_cast<int64_t>(expected.size());
+  for (size_t i = 0; matches && i < expected.size(); ++i) matches = expected[i] < 0 || tensor.size(i) == expected[i];
+  if (!matches) {
+    throw DataError(std::string("input '") + name + "' has shape " + shape_string(tensor.sizes().vec()) +
+                    ", expected " + shape_string(expected) + " (-1: any)");
+  }
+}
+
+}  // namespace
+
+FluxModel::FluxModel(const Weights& weights, FluxConfig config, at::ScalarType compute_dtype)
+    : config_(std::move(config)), dtype_(compute_dtype) {
+  const int64_t hidden = config_.hidden_size, head_dim = config_.head_dim(), mlp = config_.mlp_hidden;
+  const auto dt = dtype_;
+  img_in = load_linear(weights, "img_in", hidden, config_.in_channels, true, dt);
+  txt_in = load_linear(weights, "txt_in", hidden, config_.context_in_dim, true, dt);
+  time_in = load_embedder(weights, "time_in", 256, hidden, dt);
+  vector_in = load_embedder(weights, "vector_in", config_.vec_in_dim, hidden, dt);
+  if (config_.guidance_embed) guidance_in = load_embedder(weights, "guidance_in", 256, hidden, dt);
+
+  for (int64_t n = 0; n < config_.depth; ++n) {
+    const std::string prefix = "double_blocks." + std::to_string(n) + ".";
+    DoubleStreamBlock block;
+    block.img_mod = load_linear(weights, prefix + "img_mod.lin", 6 * hidden, hidden, true, dt);
+    block.txt_mod = load_linear(weights, prefix + "txt_mod.lin", 6 * hidden, hidden, true, dt);
+    for (const char* stream : {"img", "txt"}) {
+      const std::string attn = prefix + stream + "_attn";
+      SelfAttentionWeights& target = std::string(stream) == "img" ? block.img_attn : block.txt_attn;
+      target.qkv = load_linear(weights, attn + ".qkv", 3 * hidden, hidden, config_.qkv_bias, dt);
+      target.norm = load_qk_norm(weights, attn + ".norm", head_dim, dt);
+      target.proj = load_linear(weights, attn + ".proj", hidden, hidden, true, dt);
+    }
+    block.img_mlp_0 = load_linear(weights, prefix + "img_mlp.0", mlp, hidden, true, dt);
+    block.img_mlp_2 = load_linear(weights, prefix + "img_mlp.2", hidden, mlp, true, dt);
+    block.txt_mlp_0 = load_linear(weights, prefix + "txt_mlp.0", mlp, hidden, true, dt);
+    block.txt_mlp_2 = load_linear(weights, prefix + "txt_mlp.2", hidden, mlp, true, dt);
+    double_blocks.push_back(std::move(block));
+  }
+  for (int64_t n = 0; n < config_.depth_single_blocks; ++n) {
+    const std::string prefix = "single_blocks." + std::to_string(n) + ".";
+    SingleStreamBlock block;
+    block.linear1 = load_linear(weights, prefix + "linear1", 3 * hidden + mlp, hidden, true, dt);
+    block.linear2 = load_linear(weights, prefix + "linear2", hidden, hidden + mlp, true, dt);
+    block.norm = load_qk_norm(weights, prefix + "norm", head_dim, dt);
+    block.modulation = load_linear(weights, prefix + "modulation.lin", 3 * hidden, hidden, true, dt);
+    single_blocks.push_back(std::move(block));
+  }
+  final_layer_adaLN_modulation_1 =
+      load_linear(weights, "final_layer.adaLN_modulation.1", 2 * hidden, hidden, true, dt);
+  final_layer_linear = load_linear(weights, "final_layer.linear", config_.out_channels, hidden, true, dt);
+}
+
+at::Tensor FluxModel::position_table(const at::Tensor& txt_ids, const at::Tensor& img_ids) const {
+  const int64_t axes = static_cast<int64_t>(config_.axes_dim.size());
+  expect_shape("txt_ids", txt_ids, {-1, -1, axes});
+  expect_shape("img_ids", img_ids, {txt_ids.size(0), -1, axes});
+  return rope_table(at::cat({txt_ids, img_ids}, 1), config_.axes_dim, config_.theta);
+}
+
+void FluxModel::check_inputs(const FluxInputs& in, const at::Tensor& pe) const {
+  expect_shape("img", in.img, {-1, -1, config_.in_channels});
+  const int64_t batch = in.img.size(0);
+  expect_shape("txt", in.txt, {batch, -1, config_.context_in_dim});
+  expect_shape("y", in.y, {batch, config_.vec_in_dim});
+  expect_shape("timesteps", in.timesteps, {batch});
+  if (config_.guidance_embed) expect_shape("guidance", in.guidance, {batch});
+  expect_shape("pe", pe, {batch, 1, in.txt.size(1) + in.img.size(1), config_.head_dim() / 2, 2, 2});
+}
+
+std::pair<at::Tensor, at::Tensor> FluxModel::double_block(const DoubleStreamBlock& block, int index, at::Tensor img,
+                                                          at::Tensor txt, const at::Tensor& vec,
+                                                          const at::Tensor& pe, const AttentionHook* hook) const {
+  const int64_t heads = config_.num_heads;
+  const auto img_mod = modulation(block.img_mod, vec, 2);  // shift1, scale1, gate1, shift2, scale2, gate2
+  const auto txt_mod = modulation(block.txt_mod, vec, 2);
+
+  auto img_qkv = split_qkv(block.img_attn.qkv(modulate(img, img_mod[0], img_mod[1])), heads);
+  auto txt_qkv = split_qkv(block.txt_attn.qkv(modulate(txt, txt_mod[0], txt_mod[1])), heads);
+  const at::Tensor img_q = rms_norm(img_qkv[0], block.img_attn.norm.query_norm_scale).to(img_qkv[2].scalar_type());
+  const at::Tensor img_k = rms_norm(img_qkv[1], block.img_attn.norm.key_norm_scale).to(img_qkv[2].scalar_type());
+  const at::Tensor txt_q = rms_norm(txt_qkv[0], block.txt_attn.norm.query_norm_scale).to(txt_qkv[2].scalar_type());
+  const at::Tensor txt_k = rms_norm(txt_qkv[1], block.txt_attn.norm.key_norm_scale).to(txt_qkv[2].scalar_type());
+
+  AttentionCall call{{BlockKind::Double, index},
+                     at::cat({txt_q, img_q}, 2),  // [B, H, L_txt + L_img, D]
+                     at::cat({txt_k, img_k}, 2),
+                     at::cat({txt_qkv[2], img_qkv[2]}, 2),
+                     pe,
+                     txt.size(1)};
+  const at::Tensor attn = attend(hook, call);  // [B, L, hidden]
+  const at::Tensor txt_attn = attn.narrow(1, 0, txt.size(1));
+  const at::Tensor img_attn = attn.narrow(1, txt.size(1), img.size(1));
+
+  img = img + img_mod[2] * block.img_attn.proj(img_attn);
+  img = img + img_mod[5] * block.img_mlp_2(at::gelu(block.img_mlp_0(modulate(img, img_mod[3], img_mod[4])), "tanh"));
+  txt = txt + txt_mod[2] * block.txt_attn.proj(txt_attn);
+  txt = txt + txt_mod[5] * block.txt_mlp_2(at::gelu(block.txt_mlp_0(modulate(txt, txt_mod[3], txt_mod[4])), "tanh"));
+  return {img, txt};
+}
+
+at::Tensor FluxModel::single_block(const SingleStreamBlock& block, int index, at::Tensor x, const at::Tensor& vec,
+                                   const at::Tensor& pe, int64_t txt_len, const AttentionHook* hook) const {
+  const int64_t hidden = config_.hidden_size;
+  const auto mod = modulation(block.modulation, vec, 1);  // shift, scale, gate
+  const at::Tensor fused = block.linear1(modulate(x, mod[0], mod[1]));  // [B, L, 3 hidden + mlp]
+  auto qkv = split_qkv(fused.narrow(-1, 0, 3 * hidden), config_.num_heads);
+  const at::Tensor mlp = fused.narrow(-1, 3 * hidden, config_.mlp_hidden);
+  const at::Tensor q = rms_norm(qkv[0], block.norm.query_norm_scale).to(qkv[2].scalar_type());
+  const at::Tensor k = rms_norm(qkv[1], block.norm.key_norm_scale).to(qkv[2].scalar_type());
+  const at::Tensor attn = attend(hook, {{BlockKind::Single, index}, q, k, qkv[2], pe, txt_len});  // [B, L, hidden]
+  const at::Tensor out = block.linear2(at::cat({attn, at::gelu(mlp, "tanh")}, 2));
+  return x + mod[2] * out;
+}
+
+at::Tensor FluxModel::forward(const FluxInputs& in, const at::Tensor& pe, const AttentionHook* hook) const {
+  check_inputs(in, pe);
+  at::Tensor img = img_in(in.img.to(dtype_));  // [B, L_img, hidden]
+  at::Tensor txt = txt_in(in.txt.to(dtype_));  // [B, L_txt, hidden]
+  at::Tensor vec = embed(time_in, timestep_embedding(in.timesteps, 256).to(dtype_));  // [B, hidden]
+  if (config_.guidance_embed) vec = vec + embed(guidance_in, timestep_embedding(in.guidance, 256).to(dtype_));
+  vec = vec + embed(vector_in, in.y.to(dtype_));
+
+  for (size_t n = 0; n < double_blocks.size(); ++n) {
+    std::tie(img, txt) = double_block(double_blocks[n], static_cast<int>(n), img, txt, vec, pe, hook);
+  }
+  const int64_t txt_len = txt.size(1);
+  at::Tensor x = at::cat({txt, img}, 1);  // [B, L_txt + L_img, hidden]
+  for (size_t n = 0; n < single_blocks.size(); ++n) {
+    x = single_block(single_blocks[n], static_cast<int>(n), x, vec, pe, txt_len, hook);
+  }
+  img = x.narrow(1, txt_len, x.size(1) - txt_len);  // [B, L_img, hidden]
+
+  const auto shift_scale = final_layer_adaLN_modulation_1(at::silu(vec)).chunk(2, 1);
+  img = (1 + shift_scale[1].unsqueeze(1)) * layer_norm(img) + shift_scale[0].unsqueeze(1);
+  return final_layer_linear(img).to(at::kFloat);  // [B, L_img, out_channels]
+}
+
+}  // namespace untwist

@@ -1,0 +1,29 @@
+#include "util/blas_check.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace untwist {
+
+BlasInfo detect_blas() {
+  BlasInfo info;
+  void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info where{};
+  if (sgemm && dladdr(sgemm, &where) && where.dli_fname) info.library = where.dli_fname;
+  std::string lower = info.library;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  info.fast = dlsym(RTLD_DEFAULT, "openblas_get_config") != nullptr || lower.find("openblas") != std::string::npos ||
+              lower.find("blis") != std::string::npos || lower.find("mkl") != std::string::npos;
+  return info;
+}
+
+std::string slow_blas_warning() {
+  const BlasInfo info = detect_blas();
+  if (info.fast) return "";
+  return "warning: libtorch is using the reference BLAS (" + (info.library.empty() ? "unknown" : info.library) +
+         "); float32 matmul will be about 30x slower. Install libopenblas0-pthread (scripts/setup.sh does).";
+}
+
+}  // namespace untwist

@@ -1,0 +1,88 @@
+// The command line as a user meets it: exit statuses, one-line errors, and no
+// output file left behind by a failed run.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_support.h"
+
+namespace untwist {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string golden(const std::string& name) { return test::golden_dir() + "/" + name + ".safetensors"; }
+
+int line_count(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST(Cli, TruncatedCheckpointIsOneLineExitOneAndNoOutput) {
+  const std::string dir = test::scratch_dir();
+  const std::string truncated = dir + "/truncated.safetensors";
+  fs::copy_file(golden("flux_dev_tiny"), truncated);
+  fs::resize_file(truncated, fs::file_size(truncated) / 2);
+  const std::string output = dir + "/out.safetensors";
+  const auto run = test::run_untwist({"dit", "--weights", truncated, "--inputs", golden("flux_dev_tiny"),
+                                      "--output", output});
+  EXPECT_EQ(run.status, 1) << run.output;
+  EXPECT_EQ(line_count(run.output), 1) << run.output;
+  EXPECT_NE(run.output.find(truncated), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("truncated or corrupt"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(output));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1) << "no temporary files left";
+}
+
+TEST(Cli, WrongKindOfCheckpointIsNamed) {
+  const std::string output = test::scratch_dir() + "/out.safetensors";
+  const auto run = test::run_untwist({"dit", "--weights", golden("ae_tiny"), "--inputs", golden("flux_dev_tiny"),
+                                      "--output", output});
+  EXPECT_EQ(run.status, 1) << run.output;
+  EXPECT_NE(run.output.find("not a FLUX transformer"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(output));
+}
+
+TEST(Cli, MissingInputTensorIsNamed) {
+  const std::string output = test::scratch_dir() + "/out.safetensors";
+  const auto run = test::run_untwist({"dit", "--weights", golden("flux_dev_tiny"), "--inputs",
+                                      golden("ae_tiny"), "--output", output});
+  EXPECT_EQ(run.status, 1) << run.output;
+  EXPECT_NE(run.output.find("missing input tensor 'in.img'"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(output));
+}
+
+TEST(Cli, BadValuesAreUsageErrors) {
+  const std::string output = test::scratch_dir() + "/out.safetensors";
+  const std::vector<std::vector<std::string>> calls = {
+      {"dit", "--weights", golden("flux_dev_tiny"), "--inputs", golden("flux_dev_tiny"), "--output", output,
+       "--steps", "0"},
+      {"dit", "--weights", golden("flux_dev_tiny"), "--inputs", golden("flux_dev_tiny"), "--output", output,
+       "--steps", "abc"},
+      {"dit", "--weights", golden("flux_dev_tiny"), "--inputs", golden("flux_dev_tiny"), "--output", output,
+       "--axes-dim", "8,x,12"},
+      {"dit", "--weights", golden("flux_dev_tiny"), "--inputs", golden("flux_dev_tiny"), "--output", output,
+       "--dtype", "int4"},
+      {"dit", "--weights", "/nonexistent.safetensors", "--inputs", golden("flux_dev_tiny"), "--output", output},
+      {"frobnicate"},
+      {},
+  };
+  for (const auto& args : calls) {
+    const auto run = test::run_untwist(args);
+    EXPECT_EQ(run.status, 2) << run.output;
+    EXPECT_FALSE(fs::exists(output));
+  }
+}
+
+TEST(Cli, NeverOverwritesAnInput) {
+  const std::string dir = test::scratch_dir();
+  const std::string inputs = dir + "/inputs.safetensors";
+  fs::copy_file(golden("ae_tiny"), inputs);
+  const auto size = fs::file_size(inputs);
+  const auto run = test::run_untwist({"ae", "--weights", golden("ae_tiny"), "--inputs", inputs, "--output", inputs});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_EQ(fs::file_size(inputs), size);
+}
+
+}  // namespace
+}  // namespace untwist

@@ -1,0 +1,90 @@
+// The FLUX DiT, its RoPE table and its sampler against the reference outputs,
+// through the `untwist dit` runner, for every flux-dit golden file (both layouts).
+#include <gtest/gtest.h>
+
+#include "io/safetensors.h"
+#include "io/weights.h"
+#include "model/flux.h"
+#include "test_support.h"
+
+namespace untwist {
+namespace {
+
+using test::relative_error;
+
+std::string metadata_or(const SafetensorsFile& file, const std::string& key, const std::string& fallback) {
+  const auto it = file.metadata().find(key);
+  return it == file.metadata().end() ? fallback : it->second;
+}
+
+TEST(FluxGolden, RunnerReproducesEveryFile) {
+  const auto files = test::golden_files_of_kind("flux-dit");
+  ASSERT_GE(files.size(), 3u) << "expected the flux-dit golden files in " << test::golden_dir();
+  for (const auto& path : files) {
+    SCOPED_TRACE(path);
+    const auto golden = SafetensorsFile::open(path);
+    const std::string output = test::scratch_dir() + "/out.safetensors";
+    std::vector<std::string> args = {"dit", "--weights", path, "--inputs", path, "--output", output,
+                                     "--steps", metadata_or(*golden, "sample_steps", "4"),
+                                     "--guidance", metadata_or(*golden, "sample_guidance", "3.5")};
+    args.push_back(metadata_or(*golden, "sample_shift", "True") == "True" ? "--shift" : "--no-shift");
+    const auto run = test::run_untwist(args);
+    ASSERT_EQ(run.status, 0) << run.output;
+    const auto result = SafetensorsFile::open(output);
+
+    int compared = 0;
+    for (const auto& entry : golden->entries()) {
+      if (entry.name.rfind("out.", 0) != 0) continue;
+      SCOPED_TRACE(entry.name);
+      ASSERT_TRUE(result->contains(entry.name));
+      const bool sampled = entry.name.rfind("out.denoised", 0) == 0;
+      EXPECT_LE(relative_error(result->tensor(entry.name), golden->tensor(entry.name)),
+                sampled ? test::kSamplingTolerance : test::kForwardTolerance);
+      ++compared;
+    }
+    EXPECT_EQ(compared, 5) << "pe, pred, schedule, denoised, denoised_latent";
+  }
+}
+
+// The bfloat16 path computes the same function, to bfloat16's precision.
+TEST(FluxGolden, BFloat16ForwardIsCloseToFloat32) {
+  const std::string path = test::golden_dir() + "/flux_dev_tiny.safetensors";
+  const auto golden = SafetensorsFile::open(path);
+  const Weights weights = Weights::load(path);
+  const FluxModel model(weights, detect_flux_config(weights), at::kBFloat16);
+  FluxInputs in{golden->tensor("in.img"), golden->tensor("in.txt"), golden->tensor("in.y"),
+                golden->tensor("in.timesteps"), golden->tensor("in.guidance")};
+  const at::Tensor pe = model.position_table(golden->tensor("in.txt_ids"), golden->tensor("in.img_ids"));
+  const double error = relative_error(model.forward(in, pe), golden->tensor("out.pred"));
+  EXPECT_LE(error, 3e-2);
+  EXPECT_GT(error, 0.0) << "bfloat16 compute should not be bit-identical to float32";
+}
+
+// A hook that sees every attention call, in order, and answers plainly.
+class RecordingHook : public AttentionHook {
+ public:
+  mutable std::vector<std::pair<BlockKind, int>> calls;
+  at::Tensor attend(const AttentionCall& call) const override {
+    calls.emplace_back(call.block.kind, call.block.index);
+    return plain_attention(call);
+  }
+};
+
+TEST(FluxGolden, EveryBlockRoutesItsAttentionThroughTheHook) {
+  const std::string path = test::golden_dir() + "/flux_dev_tiny.safetensors";
+  const auto golden = SafetensorsFile::open(path);
+  const Weights weights = Weights::load(path);
+  const FluxModel model(weights, detect_flux_config(weights));
+  FluxInputs in{golden->tensor("in.img"), golden->tensor("in.txt"), golden->tensor("in.y"),
+                golden->tensor("in.timesteps"), golden->tensor("in.guidance")};
+  const at::Tensor pe = model.position_table(golden->tensor("in.txt_ids"), golden->tensor("in.img_ids"));
+  RecordingHook hook;
+  const at::Tensor pred = model.forward(in, pe, &hook);
+  EXPECT_LE(relative_error(pred, golden->tensor("out.pred")), test::kForwardTolerance);
+  const std::vector<std::pair<BlockKind, int>> expected = {
+      {BlockKind::Double, 0}, {BlockKind::Double, 1}, {BlockKind::Single, 0}, {BlockKind::Single, 1}};
+  EXPECT_EQ(hook.calls, expected);
+}
+
+}  // namespace
+}  // namespace untwist

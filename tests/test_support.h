@@ -1,0 +1,33 @@
+// Shared helpers for the tests: golden files, tolerances, running the binary.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace untwist::test {
+
+// The reference tensors folder (../shared/golden beside the project, or
+// $UNTWIST_GOLDEN_DIR).
+std::string golden_dir();
+// Every golden .safetensors whose metadata "kind" equals `kind`, sorted.
+std::vector<std::string> golden_files_of_kind(const std::string& kind);
+
+// ||actual - expected|| / ||expected||, in float64.
+double relative_error(const at::Tensor& actual, const at::Tensor& expected);
+
+constexpr double kForwardTolerance = 1e-4;   // single forward passes
+constexpr double kSamplingTolerance = 5e-4;  // after a sampling loop
+
+// A fresh empty folder under the system temp dir, removed at exit.
+std::string scratch_dir();
+
+struct RunResult {
+  int status = -1;     // exit status, or -1 when killed by a signal
+  std::string output;  // stdout and stderr together
+};
+// Runs the untwist binary with the given arguments (shell-quoted here).
+RunResult run_untwist(const std::vector<std::string>& args);
+
+}  // namespace untwist::test
