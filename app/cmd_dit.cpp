@@ -1,5 +1,6 @@
 // `untwist dit`: the DiT tensor-level runner used by the golden tests.
 #include <iostream>
+#include <optional>
 
 #include "cli_values.h"
 #include "commands.h"
@@ -8,9 +9,11 @@
 #include "io/weights.h"
 #include "model/flux.h"
 #include "runner_inputs.h"
-#include "sample/euler.h"
-#include "sample/packing.h"
+#include "share_options.h"
+#include "model/packing.h"
+#include "sample/flux_sampler.h"
 #include "sample/schedule.h"
+#include "share/knob_schedule.h"
 #include "util/errors.h"
 #include "util/progress.h"
 
@@ -26,6 +29,7 @@ struct DitOptions {
   std::string axes_dim;
   double theta = 0;
   std::string dtype = "float32";
+  ShareFlags share;
 };
 
 void run_dit(const DitOptions& options) {
@@ -39,35 +43,48 @@ void run_dit(const DitOptions& options) {
   const Weights weights = Weights::load(options.weights);
   const FluxModel model(weights, detect_flux_config(weights, rope), dtype);
 
+  const bool sharing = !options.share.mode.empty();
+  const ShareSettings share = options.share.settings();
+
   FluxInputs in;
   in.img = inputs.required("in.img");
   in.txt = inputs.required("in.txt");
   in.y = inputs.required("in.y");
   const at::Tensor img_ids = inputs.required("in.img_ids");
-  const at::Tensor pe = model.position_table(inputs.required("in.txt_ids"), img_ids);
+  const at::Tensor txt_ids = inputs.required("in.txt_ids");
+  const at::Tensor pe = model.position_table(txt_ids, img_ids);
   NamedTensors outputs = {{"out.pe", pe}};
 
   const int64_t batch = in.img.size(0);
   if (inputs.has("in.timesteps")) {
     in.timesteps = inputs.required("in.timesteps");
     in.guidance = inputs.has("in.guidance") ? inputs.required("in.guidance") : at::full({batch}, options.guidance);
-    outputs.emplace_back("out.pred", model.forward(in, pe));
+    std::optional<SharedAttention> hook;
+    if (sharing) {
+      share.blocks.check_against(model.config().depth, model.config().depth_single_blocks);
+      const auto [h, w] = token_grid(img_ids);
+      hook.emplace(share, knobs_at(share, 0, std::max(options.steps, 1)), model.config().axes_dim,
+                   shifted_reference_positions(h, w, model.config().axes_dim, model.config().theta));
+    }
+    outputs.emplace_back("out.pred", model.forward(in, pe, hook ? &*hook : nullptr));
   }
   if (options.steps > 0) {
     const bool shift = options.shift || (!options.no_shift && model.config().guidance_embed);
-    const std::vector<double> times = flux_schedule(options.steps, in.img.size(1), shift);
+    SamplingSetup setup;
+    setup.noise = in.img;
+    setup.img_ids = img_ids;
+    setup.txt = in.txt;
+    setup.txt_ids = txt_ids;
+    setup.y = in.y;
+    setup.times = flux_schedule(options.steps, in.img.size(1), shift);
+    setup.guidance = options.guidance;
+    if (sharing) setup.share = &share;
+    setup.reference_latent = inputs.optional("in.ref_latent");
     Progress progress("denoising", options.steps);
-    const at::Tensor denoised = euler_sample(in.img, times, [&](const at::Tensor& state, double t, int) {
-      FluxInputs step = in;
-      step.img = state;
-      step.timesteps = at::full({batch}, t);
-      step.guidance = at::full({batch}, options.guidance);
-      at::Tensor velocity = model.forward(step, pe);
-      progress.step();
-      return velocity;
-    });
+    setup.on_step = [&](int) { progress.step(); };
+    const at::Tensor denoised = sample_flux(model, setup);
     const auto [h, w] = token_grid(img_ids);
-    outputs.emplace_back("out.schedule", at::tensor(std::vector<float>(times.begin(), times.end())));
+    outputs.emplace_back("out.schedule", at::tensor(std::vector<float>(setup.times.begin(), setup.times.end())));
     outputs.emplace_back("out.denoised", denoised);
     outputs.emplace_back("out.denoised_latent", unpack_latents(denoised, h, w));
   }
@@ -95,6 +112,7 @@ void add_dit_command(CLI::App& app) {
   command->add_option("--theta", options->theta, "RoPE theta (else from the file)")->check(CLI::PositiveNumber);
   command->add_option("--dtype", options->dtype, "compute dtype: float32 or bfloat16")
       ->check(CLI::IsMember({"float32", "bfloat16", "f32", "bf16", "fp32"}));
+  options->share.add_to(*command, "--share");
   command->callback([options] { run_dit(*options); });
 }
 

@@ -5,7 +5,7 @@
 
 #include "io/safetensors.h"
 #include "model/rope.h"
-#include "sample/packing.h"
+#include "model/packing.h"
 #include "sample/schedule.h"
 #include "test_support.h"
 

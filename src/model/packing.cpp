@@ -1,4 +1,4 @@
-#include "sample/packing.h"
+#include "model/packing.h"
 
 #include "util/errors.h"
 

@@ -1,0 +1,37 @@
+// Everything that decides how a style-aligned batch shares attention, and the
+// parsing of its command-line spellings (UsageError on bad values).
+#pragma once
+#include <string>
+
+#include "share/key_scales.h"
+#include "share/share_plan.h"
+
+namespace untwist {
+
+enum class ShareMode { None, Full, Untwisted, StyleAligned, AlignedGen };
+enum class Curve { Linear, Smoothstep, Cosine };
+
+struct KnobRange {
+  double start, end;
+};
+
+struct ShareSettings {
+  ShareMode mode = ShareMode::Untwisted;
+  SharePlan blocks = SharePlan::parse("single");
+  KnobRange s_hf{0.25, 0.75};
+  KnobRange s_lf{1.0, 1.4};
+  double beta = 2.0;
+  Axis0Mode axis0 = Axis0Mode::Flat;
+  Curve curve = Curve::Linear;
+  KnobRange window{0.0, 1.0};  // progress interval in which targets share
+  double adain = 0.0;          // AdaIN strength of target queries/keys (untwisted)
+};
+
+ShareMode parse_share_mode(const std::string& text);
+const char* share_mode_name(ShareMode mode);
+Axis0Mode parse_axis0(const std::string& text);
+Curve parse_curve(const std::string& text);
+// "A:B" (start:end) or "A" (constant); `option` names the flag in errors.
+KnobRange parse_knob_range(const std::string& text, const std::string& option);
+
+}  // namespace untwist

@@ -1,0 +1,52 @@
+// Shared attention (METHOD section 4): batch row 0 is the reference and
+// attends to itself only; every target row b >= 1 in a shared block attends to
+// its own tokens and to the reference's image tokens, whose keys are scaled
+// per RoPE frequency band (untwisted), left alone (full, stylealigned) or
+// rotated to positions past the target's grid (alignedgen).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "model/attention.h"
+#include "share/knob_schedule.h"
+#include "share/share_settings.h"
+
+namespace untwist {
+
+// Sees every shared attention call of a target row (the copying meter of
+// analysis/ implements it). q: [H, L, D] after RoPE; keys: [H, L + L_img, D],
+// the row's own keys then the reference image keys as the target sees them.
+class SharedAttentionObserver {
+ public:
+  virtual ~SharedAttentionObserver() = default;
+  virtual void begin_step(int step, double t) {}
+  virtual void observe(const BlockRef& block, int64_t row, const at::Tensor& q, const at::Tensor& keys,
+                       int64_t txt_len) = 0;
+};
+
+class SharedAttention : public AttentionHook {
+ public:
+  // axes_dim: the model's RoPE axes (for the key scales). shifted_ref_pe:
+  // [1, 1, L_img, D/2, 2, 2], needed by alignedgen only. observer: optional.
+  SharedAttention(const ShareSettings& settings, const StepKnobs& knobs, const std::vector<int64_t>& axes_dim,
+                  at::Tensor shifted_ref_pe = {}, SharedAttentionObserver* observer = nullptr);
+
+  at::Tensor attend(const AttentionCall& call) const override;
+
+  // The [D] scales applied to the reference keys, or undefined when none.
+  const at::Tensor& key_scales() const { return key_scales_; }
+
+ private:
+  const ShareSettings& settings_;
+  bool active_;
+  at::Tensor key_scales_;
+  at::Tensor shifted_ref_pe_;
+  SharedAttentionObserver* observer_;
+};
+
+// [1, 1, h*w, D/2, 2, 2]: the image positions (0, row, col + w), so that no
+// reference key shares a position with any target query (alignedgen).
+at::Tensor shifted_reference_positions(int64_t h, int64_t w, const std::vector<int64_t>& axes_dim, double theta);
+
+}  // namespace untwist

@@ -1,0 +1,213 @@
+// Properties of the method that would catch real bugs: the reference row is
+// untouched by sharing, untwisted with unit scales is full sharing, the key
+// scales hit s_hf and s_lf at the band ends, AdaIN carries the reference's
+// statistics, alignedgen's reference positions never meet a target's.
+#include <gtest/gtest.h>
+
+#include "io/safetensors.h"
+#include "io/weights.h"
+#include "model/flux.h"
+#include "model/packing.h"
+#include "model/rope.h"
+#include "sample/flux_sampler.h"
+#include "sample/schedule.h"
+#include "share/adain.h"
+#include "share/key_scales.h"
+#include "share/knob_schedule.h"
+#include "share/shared_attention.h"
+#include "test_support.h"
+#include "util/errors.h"
+
+namespace untwist {
+namespace {
+
+using test::relative_error;
+
+class ShareProperties : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string path = test::golden_dir() + "/share_prompt_ref.safetensors";
+    golden_ = SafetensorsFile::open(path);
+    weights_ = std::make_unique<Weights>(Weights::load(path));
+    model_ = std::make_unique<FluxModel>(*weights_, detect_flux_config(*weights_));
+  }
+
+  SamplingSetup setup(int64_t rows) const {
+    SamplingSetup s;
+    s.noise = golden_->tensor("in.img").narrow(0, 0, rows);
+    s.img_ids = golden_->tensor("in.img_ids").narrow(0, 0, rows);
+    s.txt = golden_->tensor("in.txt").narrow(0, 0, rows);
+    s.txt_ids = golden_->tensor("in.txt_ids").narrow(0, 0, rows);
+    s.y = golden_->tensor("in.y").narrow(0, 0, rows);
+    s.times = flux_schedule(4, s.noise.size(1), true);
+    return s;
+  }
+
+  at::Tensor sample(ShareSettings* settings, int64_t rows = 3) const {
+    SamplingSetup s = setup(rows);
+    s.share = settings;
+    return sample_flux(*model_, s);
+  }
+
+  std::shared_ptr<const SafetensorsFile> golden_;
+  std::unique_ptr<Weights> weights_;
+  std::unique_ptr<FluxModel> model_;
+};
+
+TEST_F(ShareProperties, ReferenceRowEqualsGeneratingItAlone) {
+  const at::Tensor alone = sample(nullptr, 1)[0];
+  for (ShareMode mode : {ShareMode::Full, ShareMode::Untwisted, ShareMode::StyleAligned, ShareMode::AlignedGen}) {
+    SCOPED_TRACE(share_mode_name(mode));
+    ShareSettings settings;
+    settings.mode = mode;
+    settings.blocks = SharePlan::parse("all");
+    const at::Tensor shared = sample(&settings);
+    EXPECT_LE(relative_error(shared[0], alone), 1e-6);
+    EXPECT_GT(relative_error(shared[1], sample(nullptr)[1]), 1e-3) << "targets must feel the reference";
+  }
+}
+
+TEST_F(ShareProperties, UntwistedWithUnitScalesIsFullSharing) {
+  ShareSettings full;
+  full.mode = ShareMode::Full;
+  full.blocks = SharePlan::parse("all");
+  ShareSettings unit = full;
+  unit.mode = ShareMode::Untwisted;
+  unit.s_hf = {1.0, 1.0};
+  unit.s_lf = {1.0, 1.0};
+  EXPECT_LE(relative_error(sample(&unit), sample(&full)), 1e-6);
+  ShareSettings untwisted = full;
+  untwisted.mode = ShareMode::Untwisted;
+  EXPECT_GT(relative_error(sample(&untwisted), sample(&full)), 1e-3);
+}
+
+TEST_F(ShareProperties, ModeNoneAndAnEmptyWindowAreIndependentGeneration) {
+  ShareSettings none;
+  none.mode = ShareMode::None;
+  EXPECT_LE(relative_error(sample(&none), sample(nullptr)), 1e-7);
+  ShareSettings closed;
+  closed.window = {0.5, 0.6};  // no step of 4 has progress in [0.5, 0.6]
+  EXPECT_LE(relative_error(sample(&closed), sample(nullptr)), 1e-7);
+}
+
+TEST_F(ShareProperties, BlockRangesPastTheModelAreUsageErrors) {
+  ShareSettings settings;
+  settings.blocks = SharePlan::parse("single:0-5");
+  EXPECT_THROW(sample(&settings), UsageError);
+}
+
+TEST(KeyScales, BandEndsAreSHfAndSLf) {
+  const std::vector<int64_t> axes = {16, 56, 56};
+  const at::Tensor flat = key_scale_vector(axes, 0.3, 1.7, 2.0, Axis0Mode::Flat);
+  ASSERT_EQ(flat.numel(), 128);
+  for (int64_t d = 0; d < 16; ++d) EXPECT_FLOAT_EQ(flat[d].item<float>(), 1.7f) << "flat axis 0 is s_lf";
+  for (int64_t start : {16, 72}) {  // the two spatial axes
+    EXPECT_FLOAT_EQ(flat[start].item<float>(), 0.3f);        // pair 0, highest frequency
+    EXPECT_FLOAT_EQ(flat[start + 1].item<float>(), 0.3f);    // its second coordinate
+    EXPECT_FLOAT_EQ(flat[start + 54].item<float>(), 1.7f);   // last pair, lowest frequency
+    EXPECT_FLOAT_EQ(flat[start + 55].item<float>(), 1.7f);
+    // pair 9 of 28: d = 9/27, s = 0.3 + 1.4 d^2
+    EXPECT_NEAR(flat[start + 18].item<float>(), 0.3 + 1.4 * (9.0 / 27) * (9.0 / 27), 1e-6);
+    for (int64_t pair = 1; pair < 28; ++pair) {
+      EXPECT_GT(flat[start + 2 * pair].item<float>(), flat[start + 2 * pair - 2].item<float>());
+    }
+  }
+  const at::Tensor match = key_scale_vector(axes, 0.3, 1.7, 1.0, Axis0Mode::Match);
+  EXPECT_FLOAT_EQ(match[0].item<float>(), 0.3f);
+  EXPECT_FLOAT_EQ(match[14].item<float>(), 1.7f);
+  EXPECT_NEAR(match[2].item<float>(), 0.3 + 1.4 / 7, 1e-6) << "beta 1 is a straight ramp over 8 pairs";
+  EXPECT_FLOAT_EQ(key_scale_vector({2}, 0.3, 1.7, 2.0, Axis0Mode::Match)[0].item<float>(), 1.7f)
+      << "a single pair counts as the low end";
+}
+
+TEST(KnobSchedule, KnobsMoveFromStartToEndAlongTheCurve) {
+  ShareSettings settings;
+  EXPECT_DOUBLE_EQ(knobs_at(settings, 0, 28).s_hf, 0.25);
+  EXPECT_DOUBLE_EQ(knobs_at(settings, 27, 28).s_hf, 0.75);
+  EXPECT_DOUBLE_EQ(knobs_at(settings, 27, 28).s_lf, 1.4);
+  EXPECT_DOUBLE_EQ(knobs_at(settings, 0, 1).s_lf, 1.0) << "one step has progress 0";
+  settings.curve = Curve::Smoothstep;
+  EXPECT_NEAR(knobs_at(settings, 1, 3).s_hf, 0.5, 1e-12);  // smoothstep(0.5) = 0.5
+  EXPECT_NEAR(curve_value(Curve::Smoothstep, 0.25), 0.15625, 1e-12);
+  EXPECT_NEAR(curve_value(Curve::Cosine, 0.25), 0.5 * (1 - std::cos(M_PI / 4)), 1e-12);
+  settings.window = {0.25, 0.75};
+  EXPECT_FALSE(knobs_at(settings, 0, 5).active);
+  EXPECT_TRUE(knobs_at(settings, 1, 5).active);
+  EXPECT_TRUE(knobs_at(settings, 3, 5).active);
+  EXPECT_FALSE(knobs_at(settings, 4, 5).active);
+}
+
+TEST(SharePlanSpec, ParsesKindsAndRangesAndRejectsNonsense) {
+  const SharePlan plan = SharePlan::parse("double:1-2,single:5");
+  EXPECT_FALSE(plan.shares({BlockKind::Double, 0}));
+  EXPECT_TRUE(plan.shares({BlockKind::Double, 2}));
+  EXPECT_TRUE(plan.shares({BlockKind::Single, 5}));
+  EXPECT_FALSE(plan.shares({BlockKind::Single, 4}));
+  EXPECT_TRUE(SharePlan::parse("all").shares({BlockKind::Double, 18}));
+  EXPECT_FALSE(SharePlan::parse("single").shares({BlockKind::Double, 0}));
+  for (const char* bad : {"", "triple", "double:", "double:3-1", "single:a-b", "all:1-2", "double:-1"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THROW(SharePlan::parse(bad), UsageError);
+  }
+}
+
+// Records what the target rows' shared attention saw.
+class RecordingObserver : public SharedAttentionObserver {
+ public:
+  std::vector<at::Tensor> queries, keys;
+  void observe(const BlockRef&, int64_t, const at::Tensor& q, const at::Tensor& k, int64_t) override {
+    queries.push_back(q.clone());
+    keys.push_back(k.clone());
+  }
+};
+
+TEST(StyleAligned, TargetQueriesAndKeysCarryTheReferenceStatistics) {
+  const int64_t heads = 2, txt = 3, img = 12, dim = 8;
+  AttentionCall call{{BlockKind::Single, 0},
+                     at::randn({2, heads, txt + img, dim}),
+                     at::randn({2, heads, txt + img, dim}),
+                     at::randn({2, heads, txt + img, dim}),
+                     rope_table(at::zeros({2, txt + img, 3}), {2, 2, 4}, 10000),  // position 0: RoPE is identity
+                     txt};
+  call.q[0] = call.q[0] * 3.0 + 5.0;  // the reference's own statistics
+  call.k[0] = call.k[0] * 0.5 - 2.0;
+  ShareSettings settings;
+  settings.mode = ShareMode::StyleAligned;
+  RecordingObserver observer;
+  SharedAttention hook(settings, StepKnobs{}, {2, 2, 4}, {}, &observer);
+  hook.attend(call);
+  ASSERT_EQ(observer.queries.size(), 1u);
+  const at::Tensor target_q = observer.queries[0].narrow(1, txt, img);  // [H, L_img, D]
+  const at::Tensor ref_q = call.q[0].narrow(1, txt, img);
+  EXPECT_LE(relative_error(target_q.mean(1), ref_q.mean(1)), 1e-5);
+  EXPECT_LE(relative_error(target_q.std(1), ref_q.std(1)), 1e-3);
+  const at::Tensor target_k = observer.keys[0].narrow(1, txt, img);
+  const at::Tensor ref_k = call.k[0].narrow(1, txt, img);
+  EXPECT_LE(relative_error(target_k.mean(1), ref_k.mean(1)), 1e-5);
+  EXPECT_LE(relative_error(target_k.std(1), ref_k.std(1)), 1e-3);
+  EXPECT_TRUE(at::equal(observer.queries[0].narrow(1, 0, txt), call.q[1].narrow(1, 0, txt)))
+      << "text tokens are not normalised";
+}
+
+TEST(AlignedGen, NoReferenceKeyTakesTheRotationOfAnyTargetQuery) {
+  const int64_t h = 5, w = 7;
+  const std::vector<int64_t> axes = {4, 6, 6};
+  const at::Tensor target = rope_table(image_position_ids(1, h, w), axes, 10000).reshape({h * w, -1});  // [L, D*2]
+  const at::Tensor reference = shifted_reference_positions(h, w, axes, 10000).reshape({h * w, -1});
+  const at::Tensor distance = at::cdist(reference.to(at::kDouble), target.to(at::kDouble));  // [L, L]
+  EXPECT_GT(distance.min().item<double>(), 1e-3);
+  const at::Tensor unshifted = at::cdist(target.to(at::kDouble), target.to(at::kDouble));
+  EXPECT_LT(unshifted.diagonal().max().item<double>(), 1e-6) << "the check itself finds coinciding positions";
+}
+
+TEST(Adain, MatchesReferenceMomentsAndBlends) {
+  const at::Tensor x = at::randn({3, 50, 4}), reference = at::randn({3, 40, 4}) * 2 + 1;
+  const at::Tensor moved = adain(x, reference);
+  EXPECT_LE(relative_error(moved.mean(1), reference.mean(1)), 1e-5);
+  EXPECT_LE(relative_error(moved.std(1), reference.std(1)), 1e-3);
+  EXPECT_TRUE(at::equal(blend_adain(x, reference, 0.0), x));
+  EXPECT_LE(relative_error(blend_adain(x, reference, 0.5), 0.5 * x + 0.5 * moved), 1e-6);
+}
+
+}  // namespace
+}  // namespace untwist
