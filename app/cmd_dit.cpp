@@ -2,6 +2,7 @@
 #include <iostream>
 #include <optional>
 
+#include "analysis/copy_meter.h"
 #include "cli_values.h"
 #include "commands.h"
 #include "io/atomic_file.h"
@@ -30,10 +31,12 @@ struct DitOptions {
   double theta = 0;
   std::string dtype = "float32";
   ShareFlags share;
+  std::string meter;
 };
 
 void run_dit(const DitOptions& options) {
   refuse_overwriting_inputs(options.output, {options.weights, options.inputs});
+  if (!options.meter.empty()) refuse_overwriting_inputs(options.meter, {options.weights, options.inputs});
   RopeOverride rope;
   if (!options.axes_dim.empty()) rope.axes_dim = parse_int_list(options.axes_dim, "--axes-dim");
   if (options.theta > 0) rope.theta = options.theta;
@@ -45,6 +48,9 @@ void run_dit(const DitOptions& options) {
 
   const bool sharing = !options.share.mode.empty();
   const ShareSettings share = options.share.settings();
+  if (!options.meter.empty() && (!sharing || options.steps == 0)) {
+    throw UsageError("--meter records a shared sampling run: give --share and --steps");
+  }
 
   FluxInputs in;
   in.img = inputs.required("in.img");
@@ -80,10 +86,13 @@ void run_dit(const DitOptions& options) {
     setup.guidance = options.guidance;
     if (sharing) setup.share = &share;
     setup.reference_latent = inputs.optional("in.ref_latent");
+    const auto [h, w] = token_grid(img_ids);
+    CopyMeter meter(h, w);
+    if (!options.meter.empty()) setup.observer = &meter;
     Progress progress("denoising", options.steps);
     setup.on_step = [&](int) { progress.step(); };
     const at::Tensor denoised = sample_flux(model, setup);
-    const auto [h, w] = token_grid(img_ids);
+    if (!options.meter.empty()) write_file_atomically(options.meter, meter.to_json().dump(2) + "\n");
     outputs.emplace_back("out.schedule", at::tensor(std::vector<float>(setup.times.begin(), setup.times.end())));
     outputs.emplace_back("out.denoised", denoised);
     outputs.emplace_back("out.denoised_latent", unpack_latents(denoised, h, w));
@@ -113,6 +122,7 @@ void add_dit_command(CLI::App& app) {
   command->add_option("--dtype", options->dtype, "compute dtype: float32 or bfloat16")
       ->check(CLI::IsMember({"float32", "bfloat16", "f32", "bf16", "fp32"}));
   options->share.add_to(*command, "--share");
+  command->add_option("--meter", options->meter, "record the copying meter per block and step as JSON");
   command->callback([options] { run_dit(*options); });
 }
 

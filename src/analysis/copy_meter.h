@@ -1,0 +1,49 @@
+// The copying meter: how much of a target query's attention lands on the
+// reference token at its own position (and its 8 neighbours), per shared
+// block and sampler step. A direct measure of positional copying.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "share/shared_attention.h"
+
+namespace untwist {
+
+struct CopyReading {
+  int step = 0;
+  double t = 0;
+  std::string block;            // "double.3", "single.0"
+  double same_position = 0;     // mean mass on the reference token at the query's position
+  double neighbourhood = 0;     // ... on that token and its 8 neighbours
+  double reference_total = 0;   // ... on all reference tokens
+};
+
+class CopyMeter : public SharedAttentionObserver {
+ public:
+  // h, w: the image token grid (targets and reference share it).
+  CopyMeter(int64_t h, int64_t w);
+
+  void begin_step(int step, double t) override;
+  void observe(const BlockRef& block, int64_t row, const at::Tensor& q, const at::Tensor& keys,
+               int64_t txt_len) override;
+
+  // One reading per (step, block), averaged over target rows, heads and image queries.
+  std::vector<CopyReading> readings() const;
+  nlohmann::json to_json() const;
+
+ private:
+  struct Sum {
+    double same = 0, neighbourhood = 0, total = 0;
+    int count = 0;
+  };
+  int64_t h_, w_;
+  at::Tensor neighbours_;  // [L_img, L_img] 1 where tokens are within one row and column
+  int step_ = 0;
+  double t_ = 0;
+  std::vector<std::pair<CopyReading, Sum>> sums_;  // in observation order
+};
+
+}  // namespace untwist
