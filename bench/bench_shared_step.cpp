@@ -1,0 +1,100 @@
+// Cost of shared attention: one sampling step (one DiT forward) for a batch of
+// 1 reference + 3 targets on a mid-size random model, unshared vs shared in
+// the single-stream blocks (the default) and in all blocks, against the cost
+// the extra reference keys should add.
+//
+//   build/bench_shared_step [--image-tokens N] [--text-tokens N] [--repeats N]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "io/weights.h"
+#include "model/flux.h"
+#include "model/flux_random.h"
+#include "model/attention.h"
+#include "model/packing.h"
+#include "share/knob_schedule.h"
+#include "share/shared_attention.h"
+#include "util/threads.h"
+
+namespace {
+
+using namespace untwist;
+using Clock = std::chrono::steady_clock;
+
+template <typename Fn>
+double best_seconds(int repeats, Fn&& fn) {
+  fn();  // warm-up
+  double best = 1e30;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = Clock::now();
+    fn();
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t img_tokens = 1024, txt_tokens = 128;
+  int repeats = 2;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--image-tokens")) img_tokens = std::stoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--text-tokens")) txt_tokens = std::stoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--repeats")) repeats = std::stoi(argv[i + 1]);
+  }
+  set_compute_threads(0);
+  FluxConfig config;
+  config.hidden_size = 1024;
+  config.num_heads = 16;
+  config.mlp_hidden = 4096;
+  config.depth = 2;
+  config.depth_single_blocks = 4;
+  config.axes_dim = {8, 28, 28};
+  const Weights weights = Weights::from_tensors(random_flux_weights(config, 0), "random");
+  const FluxModel model(weights, config);
+
+  const int64_t batch = 4, side = static_cast<int64_t>(std::sqrt(static_cast<double>(img_tokens)));
+  const int64_t img = side * side, length = img + txt_tokens;
+  const FluxInputs in{at::randn({batch, img, config.in_channels}), at::randn({batch, txt_tokens, config.context_in_dim}),
+                      at::randn({batch, config.vec_in_dim}), at::full({batch}, 0.5), at::full({batch}, 3.5)};
+  const at::Tensor pe = model.position_table(at::zeros({batch, txt_tokens, 3}), image_position_ids(batch, side, side));
+
+  std::printf("one sampling step, 1 reference + 3 targets: hidden %lld, %lld heads, %lld double + %lld single blocks,"
+              " %lld image + %lld text tokens, %d threads, best of %d\n\n",
+              (long long)config.hidden_size, (long long)config.num_heads, (long long)config.depth,
+              (long long)config.depth_single_blocks, (long long)img, (long long)txt_tokens, compute_threads(), repeats);
+  const double plain = best_seconds(repeats, [&] { model.forward(in, pe); });
+
+  // A target in a shared block scores and mixes L_img more keys than its own L:
+  // its attention should cost L_img / L more. Plain attention's own time at
+  // these shapes, measured here, turns that into seconds.
+  const int64_t heads = config.num_heads, head_dim = config.head_dim();
+  const AttentionCall call{{BlockKind::Single, 0}, at::randn({batch, heads, length, head_dim}),
+                           at::randn({batch, heads, length, head_dim}), at::randn({batch, heads, length, head_dim}),
+                           pe, txt_tokens};
+  const double attention = best_seconds(repeats, [&] { plain_attention(call); });
+  const double extra_per_block = attention * (batch - 1) / batch * static_cast<double>(img) / length;
+
+  std::printf("plain attention of one block: %.3f s (%.1f%% of the step over %lld blocks)\n\n", attention,
+              100.0 * attention * (config.depth + config.depth_single_blocks) / plain,
+              (long long)(config.depth + config.depth_single_blocks));
+  std::printf("%-22s %10s %10s %20s\n", "sharing", "step s", "overhead", "expected overhead");
+  std::printf("%-22s %10.3f %10s %20s\n", "none", plain, "-", "-");
+  for (const char* blocks : {"single", "all"}) {
+    ShareSettings settings;
+    settings.blocks = SharePlan::parse(blocks);
+    const SharedAttention hook(settings, knobs_at(settings, 0, 28), config.axes_dim);
+    const double shared = best_seconds(repeats, [&] { model.forward(in, pe, &hook); });
+    const int64_t shared_blocks = std::string(blocks) == "all" ? config.depth + config.depth_single_blocks
+                                                               : config.depth_single_blocks;
+    const double expected = shared_blocks * extra_per_block;
+    std::printf("untwisted, %-11s %10.3f %9.1f%% %10.1f%% (%.2f s)\n", blocks, shared, 100.0 * (shared / plain - 1.0),
+                100.0 * expected / plain, expected);
+  }
+  return 0;
+}
