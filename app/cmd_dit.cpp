@@ -9,12 +9,10 @@
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "model/flux.h"
-#include "runner_inputs.h"
-#include "share_options.h"
 #include "model/packing.h"
-#include "sample/flux_sampler.h"
-#include "sample/schedule.h"
+#include "runner_batch.h"
 #include "share/knob_schedule.h"
+#include "share_options.h"
 #include "util/errors.h"
 #include "util/progress.h"
 
@@ -24,9 +22,7 @@ namespace {
 
 struct DitOptions {
   std::string weights, inputs, output;
-  int steps = 0;
-  double guidance = 3.5;
-  bool shift = false, no_shift = false;
+  SamplingFlags sampling;
   std::string axes_dim;
   double theta = 0;
   std::string dtype = "float32";
@@ -41,55 +37,38 @@ void run_dit(const DitOptions& options) {
   if (!options.axes_dim.empty()) rope.axes_dim = parse_int_list(options.axes_dim, "--axes-dim");
   if (options.theta > 0) rope.theta = options.theta;
   const at::ScalarType dtype = parse_compute_dtype(options.dtype);
-
-  const RunnerInputs inputs(options.inputs);
-  const Weights weights = Weights::load(options.weights);
-  const FluxModel model(weights, detect_flux_config(weights, rope), dtype);
-
   const bool sharing = !options.share.mode.empty();
   const ShareSettings share = options.share.settings();
-  if (!options.meter.empty() && (!sharing || options.steps == 0)) {
+  const int steps = options.sampling.steps;
+  if (!options.meter.empty() && (!sharing || steps == 0)) {
     throw UsageError("--meter records a shared sampling run: give --share and --steps");
   }
 
-  FluxInputs in;
-  in.img = inputs.required("in.img");
-  in.txt = inputs.required("in.txt");
-  in.y = inputs.required("in.y");
-  const at::Tensor img_ids = inputs.required("in.img_ids");
-  const at::Tensor txt_ids = inputs.required("in.txt_ids");
-  const at::Tensor pe = model.position_table(txt_ids, img_ids);
-  NamedTensors outputs = {{"out.pe", pe}};
+  const RunnerInputs inputs(options.inputs);
+  const RunnerBatch batch = read_runner_batch(inputs);
+  const Weights weights = Weights::load(options.weights);
+  const FluxModel model(weights, detect_flux_config(weights, rope), dtype);
+  if (sharing) share.blocks.check_against(model.config().depth, model.config().depth_single_blocks);
+  const auto [h, w] = token_grid(batch.img_ids);
 
-  const int64_t batch = in.img.size(0);
-  if (inputs.has("in.timesteps")) {
-    in.timesteps = inputs.required("in.timesteps");
-    in.guidance = inputs.has("in.guidance") ? inputs.required("in.guidance") : at::full({batch}, options.guidance);
+  const at::Tensor pe = model.position_table(batch.txt_ids, batch.img_ids);
+  NamedTensors outputs = {{"out.pe", pe}};
+  if (batch.in.timesteps.defined()) {
+    FluxInputs in = batch.in;
+    if (!in.guidance.defined()) in.guidance = at::full({in.img.size(0)}, options.sampling.guidance);
     std::optional<SharedAttention> hook;
     if (sharing) {
-      share.blocks.check_against(model.config().depth, model.config().depth_single_blocks);
-      const auto [h, w] = token_grid(img_ids);
-      hook.emplace(share, knobs_at(share, 0, std::max(options.steps, 1)), model.config().axes_dim,
+      hook.emplace(share, knobs_at(share, 0, std::max(steps, 1)), model.config().axes_dim,
                    shifted_reference_positions(h, w, model.config().axes_dim, model.config().theta));
     }
     outputs.emplace_back("out.pred", model.forward(in, pe, hook ? &*hook : nullptr));
   }
-  if (options.steps > 0) {
-    const bool shift = options.shift || (!options.no_shift && model.config().guidance_embed);
-    SamplingSetup setup;
-    setup.noise = in.img;
-    setup.img_ids = img_ids;
-    setup.txt = in.txt;
-    setup.txt_ids = txt_ids;
-    setup.y = in.y;
-    setup.times = flux_schedule(options.steps, in.img.size(1), shift);
-    setup.guidance = options.guidance;
+  if (steps > 0) {
+    SamplingSetup setup = sampling_setup(batch, options.sampling, model.config());
     if (sharing) setup.share = &share;
-    setup.reference_latent = inputs.optional("in.ref_latent");
-    const auto [h, w] = token_grid(img_ids);
     CopyMeter meter(h, w);
     if (!options.meter.empty()) setup.observer = &meter;
-    Progress progress("denoising", options.steps);
+    Progress progress("denoising", steps);
     setup.on_step = [&](int) { progress.step(); };
     const at::Tensor denoised = sample_flux(model, setup);
     if (!options.meter.empty()) write_file_atomically(options.meter, meter.to_json().dump(2) + "\n");
@@ -108,15 +87,11 @@ void add_dit_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand("dit", "Run the FLUX transformer on tensors from a safetensors file");
   command->add_option("--weights", options->weights, "DiT checkpoint (.safetensors, any supported layout)")
       ->required()->check(CLI::ExistingFile);
-  command->add_option("--inputs", options->inputs, "in.* tensors: img, img_ids, txt, txt_ids, y[, timesteps, guidance]")
+  command->add_option("--inputs", options->inputs,
+                      "in.* tensors: img, img_ids, txt, txt_ids, y[, timesteps, guidance, ref_latent]")
       ->required()->check(CLI::ExistingFile);
   command->add_option("--output", options->output, "where to write out.* tensors (.safetensors)")->required();
-  command->add_option("--steps", options->steps, "also sample with Euler from in.img over N steps")
-      ->check(CLI::Range(1, 10000));
-  command->add_option("--guidance", options->guidance, "guidance for sampling (guidance-embedded models)")
-      ->check(CLI::Range(0.0, 100.0));
-  auto* shift = command->add_flag("--shift", options->shift, "force the shifted schedule");
-  command->add_flag("--no-shift", options->no_shift, "force the unshifted schedule")->excludes(shift);
+  options->sampling.add_to(*command, 0);
   command->add_option("--axes-dim", options->axes_dim, "RoPE axes, e.g. 16,56,56 (else from the file)");
   command->add_option("--theta", options->theta, "RoPE theta (else from the file)")->check(CLI::PositiveNumber);
   command->add_option("--dtype", options->dtype, "compute dtype: float32 or bfloat16")
