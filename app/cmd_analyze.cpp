@@ -65,6 +65,8 @@ void add_analyze_command(CLI::App& app) {
       ->check(CLI::Range(1, 4096))->capture_default_str();
   rope_command->add_option("-o,--output", rope->output_dir, "output folder")->capture_default_str();
   rope_command->callback([rope] { run_analyze_rope(*rope); });
+
+  add_analyze_attention_command(*analyze);
 }
 
 }  // namespace untwist

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
+#include "analysis/attention_maps.h"
 #include "analysis/copy_meter.h"
 #include "analysis/rope_bands.h"
 #include "test_support.h"
@@ -81,14 +83,79 @@ TEST(CopyMeter, UniformAttentionGivesCountedShares) {
 TEST(CopyMeter, KeysMatchingTheQueryAtTheSamePositionReadAsCopying) {
   CopyMeter meter(4, 4);
   meter.begin_step(0, 1.0);
-  const at::Tensor q = at::randn({1, 16, 8});
-  const at::Tensor keys = at::cat({at::zeros({1, 16, 8}), 10.0 * q}, 1);  // reference key j aligned with query j
+  const at::Tensor q = 3.0 * at::eye(16).unsqueeze(0);                    // [1, 16, 16], orthogonal queries
+  const at::Tensor keys = at::cat({at::zeros({1, 16, 16}), 10.0 * q}, 1);  // reference key j aligned with query j
   meter.observe({BlockKind::Double, 0}, 1, q, keys, 0);
   const auto reading = meter.readings().at(0);
   EXPECT_GT(reading.same_position, 0.9);
   EXPECT_GE(reading.neighbourhood, reading.same_position);
   EXPECT_GE(reading.reference_total, reading.neighbourhood);
   EXPECT_EQ(meter.to_json()["readings"].size(), 1u);
+}
+
+}  // namespace
+}  // namespace untwist
+
+namespace untwist {
+namespace {
+
+TEST(AttentionMaps, BandMasksSplitTheSpatialPairsAndLeaveOutTheIndexAxis) {
+  const std::vector<int64_t> axes = {4, 12, 12};
+  const at::Tensor all = pair_band_mask(axes, PairBand::All);
+  const at::Tensor high = pair_band_mask(axes, PairBand::High);
+  const at::Tensor low = pair_band_mask(axes, PairBand::Low);
+  EXPECT_EQ(all.sum().item<float>(), 28.0f);
+  EXPECT_EQ(high.narrow(0, 0, 4).sum().item<float>(), 0.0f) << "index axis left out";
+  EXPECT_EQ(high.narrow(0, 4, 12).sum().item<float>(), 4.0f) << "first 2 of 6 pairs";
+  EXPECT_EQ(high[4].item<float>(), 1.0f);
+  EXPECT_EQ(low.narrow(0, 4, 12).sum().item<float>(), 4.0f) << "last 2 of 6 pairs";
+  EXPECT_EQ(low[15].item<float>(), 1.0f);
+  EXPECT_EQ((high * low).sum().item<float>(), 0.0f);
+}
+
+TEST(AttentionMaps, AReferenceKeyMatchingInHighPairsOnlyLightsUpTheHighMap) {
+  const std::vector<int64_t> axes = {4, 12, 12};
+  const int64_t h = 3, w = 4, img = h * w, txt = 2, own = txt + img;
+  at::Tensor q = at::zeros({1, own, 28});
+  at::Tensor keys = at::zeros({1, own + img, 28});
+  const at::Tensor high = pair_band_mask(axes, PairBand::High);
+  const int64_t token = 1 * w + 2;  // query at (1, 2)
+  q[0][txt + token] = high * 2;
+  keys[0][own + token] = q[0][txt + token] * 4;  // the reference token at the same position
+  AttentionCapture capture(0, {BlockKind::Single, 0}, 1);
+  capture.begin_step(0, 1.0);
+  capture.observe({BlockKind::Single, 0}, 1, q, keys, txt);
+  ASSERT_TRUE(capture.captured());
+  const auto maps = attention_maps(capture, axes, h, w, {{1, 2}});
+  const at::Tensor ref_high = maps[0].reference[static_cast<size_t>(PairBand::High)];
+  const at::Tensor ref_low = maps[0].reference[static_cast<size_t>(PairBand::Low)];
+  EXPECT_GT(ref_high[1][2].item<float>(), 0.9f);
+  EXPECT_NEAR(ref_low[1][2].item<float>(), 1.0 / (own + img), 1e-6) << "low pairs see nothing: uniform";
+  const auto& all = maps[0];
+  const double total = all.own[0].sum().item<double>() + all.reference[0].sum().item<double>();
+  EXPECT_LE(total, 1.0 + 1e-6);
+  EXPECT_GT(total, 1.0 - double(txt) / (own + img) - 1e-6);
+}
+
+TEST(AttentionMaps, AnalyzeAttentionWritesDataAndFigure) {
+  const std::string golden = test::golden_dir();
+  const std::string dir = test::scratch_dir();
+  const auto run = test::run_untwist({"analyze", "attention", "--weights", golden + "/share_prompt_ref.safetensors",
+                                      "--inputs", golden + "/share_prompt_ref.safetensors", "--ae",
+                                      golden + "/ae_tiny.safetensors", "--blocks", "all", "--block", "double:1",
+                                      "--points", "0,0;3,2", "-o", dir});
+  ASSERT_EQ(run.status, 0) << run.output;
+  std::ifstream json_file(dir + "/attention.json");
+  const auto json = nlohmann::json::parse(json_file);
+  EXPECT_EQ(json["queries"].size(), 2u);
+  EXPECT_EQ(json["grid"], nlohmann::json({4, 4}));
+  EXPECT_EQ(json["queries"][1]["token"], nlohmann::json({3, 2}));
+  EXPECT_GT(fs::file_size(dir + "/attention.png"), 20000u);
+
+  const auto bad = test::run_untwist({"analyze", "attention", "--weights", golden + "/share_prompt_ref.safetensors",
+                                      "--inputs", golden + "/share_prompt_ref.safetensors", "--block", "double:1",
+                                      "-o", dir});
+  EXPECT_EQ(bad.status, 2) << "double:1 is not shared by the default --blocks single: " << bad.output;
 }
 
 }  // namespace
