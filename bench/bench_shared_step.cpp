@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "bench_support.h"
 #include "io/weights.h"
 #include "model/flux.h"
 #include "model/flux_random.h"
@@ -23,19 +24,7 @@
 namespace {
 
 using namespace untwist;
-using Clock = std::chrono::steady_clock;
-
-template <typename Fn>
-double best_seconds(int repeats, Fn&& fn) {
-  fn();  // warm-up
-  double best = 1e30;
-  for (int i = 0; i < repeats; ++i) {
-    const auto start = Clock::now();
-    fn();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return best;
-}
+using bench::best_seconds;
 
 }  // namespace
 
@@ -48,13 +37,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--repeats")) repeats = std::stoi(argv[i + 1]);
   }
   set_compute_threads(0);
-  FluxConfig config;
-  config.hidden_size = 1024;
-  config.num_heads = 16;
-  config.mlp_hidden = 4096;
-  config.depth = 2;
-  config.depth_single_blocks = 4;
-  config.axes_dim = {8, 28, 28};
+  const FluxConfig config = bench::mid_size_config();
   const Weights weights = Weights::from_tensors(random_flux_weights(config, 0), "random");
   const FluxModel model(weights, config);
 

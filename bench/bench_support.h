@@ -1,0 +1,36 @@
+// What the benchmarks share: best-of-N timing and the mid-size random model.
+#pragma once
+#include <algorithm>
+#include <chrono>
+
+#include "model/flux_config.h"
+
+namespace untwist::bench {
+
+// Best wall time of `repeats` calls, after one warm-up call when repeats > 1.
+template <typename Fn>
+double best_seconds(int repeats, Fn&& fn) {
+  using Clock = std::chrono::steady_clock;
+  if (repeats > 1) fn();
+  double best = 1e30;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = Clock::now();
+    fn();
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  return best;
+}
+
+// hidden 1024, 16 heads of 64, 2 double + 4 single blocks, FLUX.1's other widths.
+inline FluxConfig mid_size_config() {
+  FluxConfig config;
+  config.hidden_size = 1024;
+  config.num_heads = 16;
+  config.mlp_hidden = 4096;
+  config.depth = 2;
+  config.depth_single_blocks = 4;
+  config.axes_dim = {8, 28, 28};
+  return config;
+}
+
+}  // namespace untwist::bench
