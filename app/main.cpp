@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
   untwist::add_dit_command(app);
   untwist::add_ae_command(app);
+  untwist::add_te_command(app);
   untwist::add_analyze_command(app);
   app.parse_complete_callback([&] {
     untwist::set_compute_threads(threads);

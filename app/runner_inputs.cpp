@@ -22,3 +22,25 @@ at::Tensor RunnerInputs::optional(const std::string& name) const {
 }
 
 }  // namespace untwist
+
+namespace untwist {
+
+at::Tensor RunnerInputs::integers(const std::string& name) const {
+  if (!has(name)) fail_file(path(), "missing input tensor '" + name + "'");
+  const at::Tensor tensor = file_->tensor(name);
+  if (at::isFloatingType(tensor.scalar_type()) || tensor.scalar_type() == at::kBool) {
+    fail_file(path(), "input tensor '" + name + "' is " + std::string(c10::toString(tensor.scalar_type())) +
+                          ", expected integers");
+  }
+  return tensor.to(at::kLong);
+}
+
+std::vector<std::string> RunnerInputs::names_with_prefix(const std::string& prefix) const {
+  std::vector<std::string> names;
+  for (const auto& entry : file_->entries()) {
+    if (entry.name.compare(0, prefix.size(), prefix) == 0) names.push_back(entry.name);
+  }
+  return names;
+}
+
+}  // namespace untwist

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/safetensors.h"
 
@@ -17,6 +18,10 @@ class RunnerInputs {
   at::Tensor required(const std::string& name) const;
   // Undefined tensor when missing.
   at::Tensor optional(const std::string& name) const;
+  // Integer tensors (token ids, masks) as int64; DataError when missing or not integers.
+  at::Tensor integers(const std::string& name) const;
+  // Names of the tensors that start with `prefix`, in file order.
+  std::vector<std::string> names_with_prefix(const std::string& prefix) const;
   const std::string& path() const { return file_->path(); }
 
  private:
