@@ -7,6 +7,7 @@ namespace untwist {
 void add_dit_command(CLI::App& app);
 void add_ae_command(CLI::App& app);
 void add_te_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
 void add_analyze_command(CLI::App& app);
 void add_analyze_attention_command(CLI::App& analyze);
 

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   untwist::add_dit_command(app);
   untwist::add_ae_command(app);
   untwist::add_te_command(app);
+  untwist::add_tokenize_command(app);
   untwist::add_analyze_command(app);
   app.parse_complete_callback([&] {
     untwist::set_compute_threads(threads);

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libopenblas0-pthread
   nlohmann-json3-dev libstb-dev
-  libsentencepiece-dev libicu-dev
+  libsentencepiece-dev libicu-dev zlib1g-dev
   libplplot-dev plplot-driver-cairo libcairo2-dev fonts-dejavu-core
   libcli11-dev
   libgtest-dev libbenchmark-dev
