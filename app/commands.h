@@ -8,6 +8,8 @@ void add_dit_command(CLI::App& app);
 void add_ae_command(CLI::App& app);
 void add_te_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_style_command(CLI::App& app);
 void add_analyze_command(CLI::App& app);
 void add_analyze_attention_command(CLI::App& analyze);
 

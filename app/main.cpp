@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   untwist::add_ae_command(app);
   untwist::add_te_command(app);
   untwist::add_tokenize_command(app);
+  untwist::add_generate_command(app);
+  untwist::add_style_command(app);
   untwist::add_analyze_command(app);
   app.parse_complete_callback([&] {
     untwist::set_compute_threads(threads);

@@ -2,9 +2,9 @@
 
 #include <cairo/cairo.h>
 
-#include <filesystem>
 #include <vector>
 
+#include "io/image_file.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -93,19 +93,20 @@ void Figure::frame(double x, double y, double width, double height) {
   cairo_stroke(cr_);
 }
 
-void Figure::save_png(const std::string& path) const {
+at::Tensor Figure::pixels() const {
   cairo_surface_flush(surface_);
-  const std::string temp = path + ".tmp-figure";
-  if (cairo_surface_write_to_png(surface_, temp.c_str()) != CAIRO_STATUS_SUCCESS) {
-    std::filesystem::remove(temp);
-    fail_file(path, "cannot write the figure");
-  }
-  std::error_code error;
-  std::filesystem::rename(temp, path, error);
-  if (error) {
-    std::filesystem::remove(temp);
-    fail_file(path, "cannot write the figure: " + error.message());
-  }
+  const int width = cairo_image_surface_get_width(surface_), height = cairo_image_surface_get_height(surface_);
+  const int stride = cairo_image_surface_get_stride(surface_);
+  const at::Tensor words =
+      at::from_blob(cairo_image_surface_get_data(surface_), {height, stride / 4}, at::kInt).narrow(1, 0, width);
+  const at::Tensor red = words.bitwise_and(0xFF0000).__rshift__(16);
+  const at::Tensor green = words.bitwise_and(0x00FF00).__rshift__(8);
+  const at::Tensor blue = words.bitwise_and(0x0000FF);
+  return at::stack({red, green, blue}, 0).to(at::kFloat) / 255.0;  // [3, H, W]
+}
+
+void Figure::save_png(const std::string& path, const std::map<std::string, std::string>& text) const {
+  write_png(path, pixels(), text);
 }
 
 at::Tensor heat_colours(const at::Tensor& unit_values) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <map>
 #include <string>
 
 typedef struct _cairo_surface cairo_surface_t;
@@ -27,7 +28,10 @@ class Figure {
   void cross(double x, double y, double radius);
   void frame(double x, double y, double width, double height);
 
-  void save_png(const std::string& path) const;
+  // [3, H, W] in [0, 1]
+  at::Tensor pixels() const;
+  // Atomically, with optional tEXt entries.
+  void save_png(const std::string& path, const std::map<std::string, std::string>& text = {}) const;
 
  private:
   void draw_pixels(const at::Tensor& rgb, double x, double y, double width, double height, double alpha, bool smooth);

@@ -1,0 +1,31 @@
+// The flags of the commands that run a whole pipeline (generate, style):
+// component files, image size and sampling, seed, dtype, output folder.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "pipeline/components.h"
+#include "pipeline/image_set.h"
+
+namespace untwist {
+
+struct PipelineFlags {
+  ComponentPaths paths;
+  ImageSettings settings;
+  uint64_t seed = 42;
+  bool shift = false, no_shift = false;
+  std::string dtype = "float32";
+  std::string output_dir = "out";
+
+  void add_to(CLI::App& command);
+  // Settings with the shift flags applied.
+  ImageSettings image_settings() const;
+  // Everything that decided the images, for manifests and PNG text chunks.
+  nlohmann::json recipe(const Pipeline& pipeline) const;
+};
+
+// "A red Fox!" -> "a-red-fox", at most 40 characters, for file names.
+std::string slug(const std::string& prompt);
+
+}  // namespace untwist

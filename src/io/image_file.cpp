@@ -1,0 +1,110 @@
+#include "io/image_file.h"
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "io/atomic_file.h"
+#include "util/errors.h"
+
+namespace untwist {
+
+namespace {
+
+constexpr int64_t kMaxPixels = 1ll << 28;  // 16k x 16k
+
+void append_u32(std::string& out, uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xFF));
+}
+
+uint32_t read_u32(const std::string& bytes, size_t at) {
+  uint32_t value = 0;
+  for (size_t i = 0; i < 4; ++i) value = (value << 8) | static_cast<unsigned char>(bytes[at + i]);
+  return value;
+}
+
+std::string png_chunk(const std::string& type, const std::string& data) {
+  std::string chunk;
+  append_u32(chunk, static_cast<uint32_t>(data.size()));
+  const std::string body = type + data;
+  chunk += body;
+  append_u32(chunk, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(body.data()), body.size())));
+  return chunk;
+}
+
+void append_bytes(void* context, void* data, int size) {
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+}  // namespace
+
+at::Tensor read_image(const std::string& path) {
+  int width = 0, height = 0, channels = 0;
+  if (!stbi_info(path.c_str(), &width, &height, &channels)) {
+    fail_file(path, std::string("not a readable image: ") + (stbi_failure_reason() ? stbi_failure_reason() : "?"));
+  }
+  if (width <= 0 || height <= 0 || static_cast<int64_t>(width) * height > kMaxPixels) {
+    fail_file(path, "image of " + std::to_string(width) + "x" + std::to_string(height) + " pixels is empty or too large");
+  }
+  const bool wide = stbi_is_16_bit(path.c_str());
+  void* pixels = wide ? static_cast<void*>(stbi_load_16(path.c_str(), &width, &height, &channels, 3))
+                      : static_cast<void*>(stbi_load(path.c_str(), &width, &height, &channels, 3));
+  if (!pixels) fail_file(path, std::string("cannot decode: ") + (stbi_failure_reason() ? stbi_failure_reason() : "?"));
+  const at::Tensor raw = wide ? at::from_blob(pixels, {height, width, 3}, at::kShort).to(at::kInt).bitwise_and(0xFFFF)
+                              : at::from_blob(pixels, {height, width, 3}, at::kByte).to(at::kInt);
+  const at::Tensor rgb = (raw.to(at::kFloat) / (wide ? 65535.0 : 255.0)).permute({2, 0, 1}).contiguous();
+  stbi_image_free(pixels);
+  return rgb;  // [3, H, W]
+}
+
+void write_png(const std::string& path, const at::Tensor& rgb, const std::map<std::string, std::string>& text) {
+  if (rgb.dim() != 3 || rgb.size(0) != 3) throw std::invalid_argument("write_png needs [3, H, W]");
+  const at::Tensor bytes = (rgb.to(at::kFloat).clamp(0, 1) * 255).round().to(at::kByte).permute({1, 2, 0}).contiguous();
+  const int height = static_cast<int>(rgb.size(1)), width = static_cast<int>(rgb.size(2));
+  std::string png;
+  if (!stbi_write_png_to_func(append_bytes, &png, width, height, 3, bytes.data_ptr<uint8_t>(), width * 3)) {
+    fail_file(path, "cannot encode the PNG");
+  }
+  // tEXt chunks go right after IHDR (8-byte signature + 25-byte IHDR chunk).
+  std::string chunks;
+  for (const auto& [key, value] : text) chunks += png_chunk("tEXt", key + std::string(1, '\0') + value);
+  png.insert(8 + 25, chunks);
+  write_file_atomically(path, png);
+}
+
+std::map<std::string, std::string> read_png_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream data;
+  data << in.rdbuf();
+  const std::string bytes = data.str();
+  std::map<std::string, std::string> text;
+  size_t at = 8;
+  while (at + 12 <= bytes.size()) {
+    const uint32_t length = read_u32(bytes, at);
+    if (at + 12 + length > bytes.size()) break;
+    const std::string type = bytes.substr(at + 4, 4);
+    if (type == "tEXt") {
+      const std::string body = bytes.substr(at + 8, length);
+      const size_t zero = body.find('\0');
+      if (zero != std::string::npos) text[body.substr(0, zero)] = body.substr(zero + 1);
+    }
+    at += 12 + length;
+  }
+  return text;
+}
+
+at::Tensor resize_and_crop(const at::Tensor& rgb, int64_t height, int64_t width) {
+  const double scale = std::max(static_cast<double>(height) / rgb.size(1), static_cast<double>(width) / rgb.size(2));
+  const int64_t scaled_h = std::max(height, static_cast<int64_t>(std::lround(rgb.size(1) * scale)));
+  const int64_t scaled_w = std::max(width, static_cast<int64_t>(std::lround(rgb.size(2) * scale)));
+  const at::Tensor scaled =
+      at::_upsample_bilinear2d_aa(rgb.unsqueeze(0), {scaled_h, scaled_w}, /*align_corners=*/false)[0];  // [3, h, w]
+  const int64_t top = (scaled_h - height) / 2, left = (scaled_w - width) / 2;
+  return scaled.narrow(1, top, height).narrow(2, left, width).clamp(0, 1).contiguous();
+}
+
+}  // namespace untwist

@@ -1,0 +1,126 @@
+#include "pipeline/components.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "io/weights.h"
+#include "util/errors.h"
+
+namespace untwist {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Weights load_component(const std::string& path) {
+  if (fs::is_directory(path)) return Weights::load(component_files(path));
+  return Weights::load(path);
+}
+
+std::string first_existing(const fs::path& folder, const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    if (fs::exists(folder / name)) return (folder / name).string();
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<std::string> component_files(const std::string& folder) {
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > 11 && name.compare(name.size() - 11, 11, ".index.json") == 0) {
+      std::ifstream in(entry.path());
+      const auto index = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
+        fail_file(entry.path().string(), "not a safetensors index: no 'weight_map' object");
+      }
+      std::set<std::string> shards;
+      for (const auto& shard : index["weight_map"]) {
+        if (!shard.is_string()) fail_file(entry.path().string(), "weight_map holds a non-string file name");
+        shards.insert((fs::path(folder) / shard.get<std::string>()).string());
+      }
+      return {shards.begin(), shards.end()};
+    }
+  }
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    if (entry.path().extension() == ".safetensors") files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) fail_file(folder, "holds no .safetensors files");
+  return files;
+}
+
+ComponentPaths resolve_components(const ComponentPaths& given) {
+  ComponentPaths paths = given;
+  if (!paths.model_dir.empty()) {
+    const fs::path dir = paths.model_dir;
+    if (!fs::is_directory(dir)) throw UsageError("--model-dir '" + paths.model_dir + "' is not a folder");
+    auto fill = [&](std::string& slot, const std::string& sub) {
+      if (slot.empty() && fs::is_directory(dir / sub)) slot = (dir / sub).string();
+    };
+    fill(paths.model, "transformer");
+    fill(paths.clip, "text_encoder");
+    fill(paths.t5, "text_encoder_2");
+    fill(paths.ae, "vae");
+    if (paths.clip_tokenizer.empty()) paths.clip_tokenizer = first_existing(dir / "tokenizer", {"vocab.json"});
+    if (paths.t5_tokenizer.empty()) paths.t5_tokenizer = first_existing(dir / "tokenizer_2", {"spiece.model"});
+  }
+  const std::vector<std::pair<std::string, std::string>> required = {
+      {paths.model, "--model (the FLUX transformer)"}, {paths.t5, "--t5 (T5-XXL encoder)"},
+      {paths.clip, "--clip (CLIP-L text encoder)"},     {paths.ae, "--ae (autoencoder)"},
+      {paths.t5_tokenizer, "--t5-tokenizer (spiece.model)"},
+      {paths.clip_tokenizer, "--clip-tokenizer (vocab.json or bpe_simple_vocab_16e6.txt.gz)"}};
+  for (const auto& [path, what] : required) {
+    if (path.empty()) throw UsageError("missing component: give " + what + " or a --model-dir that holds it");
+    if (!fs::exists(path)) throw UsageError("component file '" + path + "' does not exist");
+  }
+  return paths;
+}
+
+std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, at::ScalarType dtype) {
+  auto pipeline = std::make_unique<Pipeline>();
+  pipeline->paths = resolve_components(given);
+  const ComponentPaths& paths = pipeline->paths;
+  {
+    const Weights weights = load_component(paths.model);
+    pipeline->dit = std::make_unique<FluxModel>(weights, detect_flux_config(weights), dtype);
+  }
+  const FluxConfig& config = pipeline->dit->config();
+  {
+    const Weights weights = load_component(paths.t5);
+    const T5Config t5 = detect_t5_config(weights);
+    if (t5.d_model != config.context_in_dim) {
+      fail_file(paths.t5, "T5 width " + std::to_string(t5.d_model) + " does not fit the transformer's context_in_dim " +
+                              std::to_string(config.context_in_dim) + " (" + paths.model + ")");
+    }
+    pipeline->t5 = std::make_unique<T5Encoder>(weights, t5);
+  }
+  {
+    const Weights weights = load_component(paths.clip);
+    const ClipTextConfig clip = detect_clip_text_config(weights);
+    if (clip.width != config.vec_in_dim) {
+      fail_file(paths.clip, "CLIP width " + std::to_string(clip.width) + " does not fit the transformer's vec_in_dim " +
+                                std::to_string(config.vec_in_dim) + " (" + paths.model + ")");
+    }
+    pipeline->clip = std::make_unique<ClipTextModel>(weights, clip);
+  }
+  {
+    const Weights weights = load_component(paths.ae);
+    const AutoencoderConfig ae = detect_autoencoder_config(weights);
+    if (4 * ae.z_channels != config.in_channels) {
+      fail_file(paths.ae, "autoencoder with " + std::to_string(ae.z_channels) +
+                              " latent channels does not fit the transformer's " + std::to_string(config.in_channels) +
+                              " input channels (4 per latent channel) (" + paths.model + ")");
+    }
+    pipeline->ae = std::make_unique<Autoencoder>(weights, ae, dtype);
+  }
+  pipeline->t5_tokenizer = std::make_unique<T5Tokenizer>(T5Tokenizer::load(paths.t5_tokenizer));
+  pipeline->clip_tokenizer = std::make_unique<ClipTokenizer>(ClipTokenizer::load(paths.clip_tokenizer));
+  return pipeline;
+}
+
+}  // namespace untwist

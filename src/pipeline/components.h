@@ -1,0 +1,47 @@
+// The parts of a FLUX.1 text-to-image pipeline, loaded from the files users
+// have: BFL/ComfyUI single files, or a diffusers folder (transformer/,
+// text_encoder/, text_encoder_2/, tokenizer/, tokenizer_2/, vae/, with sharded
+// weights and their *.index.json). Checked to fit together.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/autoencoder.h"
+#include "model/clip_text.h"
+#include "model/clip_tokenizer.h"
+#include "model/flux.h"
+#include "model/t5_encoder.h"
+#include "model/t5_tokenizer.h"
+
+namespace untwist {
+
+struct ComponentPaths {
+  std::string model_dir;  // a diffusers folder; fills whatever is not given below
+  std::string model, t5, clip, ae, t5_tokenizer, clip_tokenizer;
+};
+
+struct Pipeline {
+  ComponentPaths paths;  // resolved
+  std::unique_ptr<FluxModel> dit;
+  std::unique_ptr<T5Encoder> t5;
+  std::unique_ptr<ClipTextModel> clip;
+  std::unique_ptr<Autoencoder> ae;
+  std::unique_ptr<T5Tokenizer> t5_tokenizer;
+  std::unique_ptr<ClipTokenizer> clip_tokenizer;
+};
+
+// The safetensors files of one diffusers component folder: the shards its
+// *.index.json names, else every *.safetensors in it.
+std::vector<std::string> component_files(const std::string& folder);
+
+// Fills the paths a diffusers folder provides; UsageError naming what is missing.
+ComponentPaths resolve_components(const ComponentPaths& given);
+
+// Loads and cross-checks every component (DataError naming the file that does not fit).
+std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, at::ScalarType dtype);
+
+}  // namespace untwist

@@ -1,0 +1,82 @@
+#include "pipeline/image_set.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "model/packing.h"
+#include "sample/flux_sampler.h"
+#include "sample/schedule.h"
+#include "util/errors.h"
+
+namespace untwist {
+
+int ImageSettings::steps_for(const FluxConfig& config) const {
+  return steps > 0 ? steps : (config.guidance_embed ? 28 : 4);
+}
+
+bool ImageSettings::shift_for(const FluxConfig& config) const {
+  return shift < 0 ? config.guidance_embed : shift == 1;
+}
+
+int64_t ImageSettings::t5_length_for(const FluxConfig& config) const {
+  return t5_max_length > 0 ? t5_max_length : (config.guidance_embed ? 512 : 256);
+}
+
+Conditioning encode_prompts(const Pipeline& pipeline, const std::vector<std::string>& prompts, int64_t t5_max_length) {
+  std::vector<int64_t> t5_ids, clip_ids;
+  for (const auto& prompt : prompts) {
+    const auto t5 = pipeline.t5_tokenizer->input_ids(prompt, t5_max_length);
+    const auto clip = pipeline.clip_tokenizer->input_ids(prompt, 77);
+    t5_ids.insert(t5_ids.end(), t5.begin(), t5.end());
+    clip_ids.insert(clip_ids.end(), clip.begin(), clip.end());
+  }
+  const int64_t batch = static_cast<int64_t>(prompts.size());
+  Conditioning conditioning;
+  conditioning.txt = pipeline.t5->forward(at::tensor(t5_ids).reshape({batch, t5_max_length}));
+  conditioning.y = pipeline.clip->forward(at::tensor(clip_ids).reshape({batch, 77})).pooler_output;
+  conditioning.txt_ids = at::zeros({batch, t5_max_length, 3});
+  return conditioning;
+}
+
+at::Tensor seeded_noise(uint64_t seed, int64_t channels, int64_t latent_h, int64_t latent_w) {
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return at::randn({1, channels, latent_h, latent_w}, generator, at::TensorOptions().dtype(at::kBFloat16))
+      .to(at::kFloat);
+}
+
+at::Tensor render(const Pipeline& pipeline, const RenderRequest& request) {
+  const FluxConfig& config = pipeline.dit->config();
+  const ImageSettings& s = request.settings;
+  const int64_t patch = 2 * pipeline.ae->downscale();  // pixels per packed token side: 16 for FLUX.1
+  if (s.width < patch || s.height < patch || s.width % patch || s.height % patch) {
+    throw UsageError("-W/-H must be multiples of " + std::to_string(patch) + ", got " + std::to_string(s.width) +
+                     "x" + std::to_string(s.height));
+  }
+  const int64_t batch = static_cast<int64_t>(request.prompts.size());
+  if (batch == 0 || request.seeds.size() != request.prompts.size()) throw UsageError("one seed per prompt is needed");
+  const int64_t channels = config.in_channels / 4, h = s.height / patch, w = s.width / patch;
+
+  std::vector<at::Tensor> noise;
+  for (uint64_t seed : request.seeds) noise.push_back(pack_latents(seeded_noise(seed, channels, 2 * h, 2 * w)));
+  const Conditioning conditioning = encode_prompts(pipeline, request.prompts, s.t5_length_for(config));
+
+  SamplingSetup setup;
+  setup.noise = at::cat(noise, 0);  // [B, h*w, C*4]
+  setup.img_ids = image_position_ids(batch, h, w);
+  setup.txt = conditioning.txt;
+  setup.txt_ids = conditioning.txt_ids;
+  setup.y = conditioning.y;
+  setup.times = flux_schedule(s.steps_for(config), h * w, s.shift_for(config));
+  setup.guidance = s.guidance;
+  setup.share = request.share;
+  setup.on_step = request.on_step;
+  if (request.reference_image.defined()) {
+    const at::Tensor image = request.reference_image.unsqueeze(0) * 2 - 1;  // [1, 3, H, W] in [-1, 1]
+    setup.reference_latent = pack_latents(pipeline.ae->encode(image))[0];   // [h*w, C*4]
+  }
+  const at::Tensor latents = sample_flux(*pipeline.dit, setup);
+  at::Tensor images = ((pipeline.ae->decode(unpack_latents(latents, h, w)) + 1) / 2).clamp(0, 1);  // [B, 3, H, W]
+  if (request.reference_image.defined()) images[0].copy_(request.reference_image);
+  return images;
+}
+
+}  // namespace untwist

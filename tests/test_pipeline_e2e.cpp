@@ -1,0 +1,165 @@
+// Prompt to PNG with tiny components of every kind, as a user runs it: the
+// golden tiny DiT and autoencoder, random T5 and CLIP encoders of matching
+// widths written here, the real CLIP vocabulary and the tiny T5 model.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "io/image_file.h"
+#include "io/safetensors.h"
+#include "test_support.h"
+
+namespace untwist {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string golden(const std::string& name) { return test::golden_dir() + "/" + name + ".safetensors"; }
+std::string tokenizers() { return test::golden_dir() + "/../tokenizers"; }
+
+// Random T5 v1.1 encoder weights under HuggingFace names.
+NamedTensors tiny_t5(int64_t d_model, int64_t vocab) {
+  const int64_t heads = 2, d_kv = 16, ff = 64;
+  NamedTensors t = {{"shared.weight", at::randn({vocab, d_model})},
+                    {"encoder.final_layer_norm.weight", at::ones({d_model})},
+                    {"encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", at::randn({32, heads})}};
+  for (int n = 0; n < 2; ++n) {
+    const std::string p = "encoder.block." + std::to_string(n) + ".layer.";
+    for (const char* m : {"q", "k", "v"}) t.emplace_back(p + "0.SelfAttention." + m + ".weight", at::randn({heads * d_kv, d_model}) * 0.1);
+    t.emplace_back(p + "0.SelfAttention.o.weight", at::randn({d_model, heads * d_kv}) * 0.1);
+    t.emplace_back(p + "0.layer_norm.weight", at::ones({d_model}));
+    t.emplace_back(p + "1.layer_norm.weight", at::ones({d_model}));
+    t.emplace_back(p + "1.DenseReluDense.wi_0.weight", at::randn({ff, d_model}) * 0.1);
+    t.emplace_back(p + "1.DenseReluDense.wi_1.weight", at::randn({ff, d_model}) * 0.1);
+    t.emplace_back(p + "1.DenseReluDense.wo.weight", at::randn({d_model, ff}) * 0.1);
+  }
+  return t;
+}
+
+// Random CLIP text weights under HuggingFace names, the real vocabulary size.
+NamedTensors tiny_clip(int64_t width) {
+  const std::string p = "text_model.";
+  NamedTensors t = {{p + "embeddings.token_embedding.weight", at::randn({49408, width}) * 0.1},
+                    {p + "embeddings.position_embedding.weight", at::randn({77, width}) * 0.1},
+                    {p + "final_layer_norm.weight", at::ones({width})},
+                    {p + "final_layer_norm.bias", at::zeros({width})}};
+  const std::string l = p + "encoder.layers.0.";
+  for (const char* m : {"q_proj", "k_proj", "v_proj", "out_proj"}) {
+    t.emplace_back(l + "self_attn." + m + ".weight", at::randn({width, width}) * 0.1);
+    t.emplace_back(l + "self_attn." + m + ".bias", at::zeros({width}));
+  }
+  for (const char* n : {"layer_norm1", "layer_norm2"}) {
+    t.emplace_back(l + n + ".weight", at::ones({width}));
+    t.emplace_back(l + n + ".bias", at::zeros({width}));
+  }
+  t.emplace_back(l + "mlp.fc1.weight", at::randn({4 * width, width}) * 0.1);
+  t.emplace_back(l + "mlp.fc1.bias", at::zeros({4 * width}));
+  t.emplace_back(l + "mlp.fc2.weight", at::randn({width, 4 * width}) * 0.1);
+  t.emplace_back(l + "mlp.fc2.bias", at::zeros({width}));
+  return t;
+}
+
+class PipelineEndToEnd : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(test::scratch_dir());
+    write_safetensors(*dir_ + "/t5.safetensors", tiny_t5(48, 300));
+    write_safetensors(*dir_ + "/clip.safetensors", tiny_clip(32), {{"config", R"({"num_attention_heads": 2})"}});
+    write_safetensors(*dir_ + "/clip_wide.safetensors", tiny_clip(64), {{"config", R"({"num_attention_heads": 2})"}});
+  }
+
+  static std::vector<std::string> components(const std::string& clip = "clip", const std::string& width = "32") {
+    return {"--model", golden("flux_dev_tiny"), "--t5", *dir_ + "/t5.safetensors", "--clip",
+            *dir_ + "/" + clip + ".safetensors", "--ae", golden("ae_tiny"), "--t5-tokenizer",
+            tokenizers() + "/t5_tiny/spiece.model", "--clip-tokenizer",
+            tokenizers() + "/clip/bpe_simple_vocab_16e6.txt.gz", "-W", width, "-H", "48", "--steps", "3",
+            "--t5-max-length", "16"};
+  }
+
+  static std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  }
+
+  static std::string* dir_;
+};
+
+std::string* PipelineEndToEnd::dir_ = nullptr;
+
+std::string bytes_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST_F(PipelineEndToEnd, GenerateIsDeterministicPerSeedAndCarriesItsRecipe) {
+  const std::string out = test::scratch_dir();
+  auto run = test::run_untwist(with(with({"generate"}, components()), {"-p", "a red fox", "-s", "7", "-o", out + "/a"}));
+  ASSERT_EQ(run.status, 0) << run.output;
+  run = test::run_untwist(with(with({"generate"}, components()), {"-p", "a red fox", "-s", "7", "-o", out + "/b"}));
+  ASSERT_EQ(run.status, 0) << run.output;
+  run = test::run_untwist(with(with({"generate"}, components()), {"-p", "a red fox", "-s", "8", "-o", out + "/c"}));
+  ASSERT_EQ(run.status, 0) << run.output;
+  const std::string name = "/0-a-red-fox.png";
+  EXPECT_EQ(bytes_of(out + "/a" + name), bytes_of(out + "/b" + name));
+  EXPECT_NE(bytes_of(out + "/a" + name), bytes_of(out + "/c" + name));
+  const at::Tensor image = read_image(out + "/a" + name);
+  EXPECT_EQ(image.sizes().vec(), (std::vector<int64_t>{3, 48, 32}));
+  const auto recipe = nlohmann::json::parse(read_png_text(out + "/a" + name).at("untwist"));
+  EXPECT_EQ(recipe["prompt"], "a red fox");
+  EXPECT_EQ(recipe["seed"], 7);
+  EXPECT_EQ(recipe["steps"], 3);
+  EXPECT_TRUE(fs::exists(out + "/a/manifest.json"));
+}
+
+TEST_F(PipelineEndToEnd, StyleCompareKeepsTheReferenceAndChangesTheTargets) {
+  const std::string out = test::scratch_dir();
+  const auto run = test::run_untwist(with(with({"style"}, components()),
+                                          {"--ref-prompt", "a wooden bull", "-p", "a giraffe", "-p", "a lion",
+                                           "--compare", "--blocks", "all", "-o", out}));
+  ASSERT_EQ(run.status, 0) << run.output;
+  for (const char* mode : {"none", "full", "untwisted"}) {
+    SCOPED_TRACE(mode);
+    EXPECT_TRUE(at::equal(read_image(out + "/" + mode + "/reference.png"), read_image(out + "/none/reference.png")))
+        << "the reference row never sees the targets";
+  }
+  EXPECT_FALSE(at::equal(read_image(out + "/full/1-a-giraffe.png"), read_image(out + "/none/1-a-giraffe.png")));
+  EXPECT_FALSE(at::equal(read_image(out + "/untwisted/1-a-giraffe.png"), read_image(out + "/full/1-a-giraffe.png")));
+  std::ifstream manifest_file(out + "/manifest.json");
+  const auto manifest = nlohmann::json::parse(manifest_file);
+  ASSERT_EQ(manifest["sets"].size(), 3u);
+  EXPECT_EQ(manifest["sets"][2]["share"]["mode"], "untwisted");
+  EXPECT_EQ(manifest["sets"][2]["share"]["s_hf"], nlohmann::json({0.25, 0.75}));
+  EXPECT_GT(fs::file_size(out + "/grid.png"), 5000u);
+}
+
+TEST_F(PipelineEndToEnd, StyleFromAnImageReportsTheImageAsTheReference) {
+  const std::string out = test::scratch_dir();
+  const std::string painting = out + "/painting.png";
+  write_png(painting, at::rand({3, 60, 90}));
+  const auto run = test::run_untwist(
+      with(with({"style"}, components()), {"--ref-image", painting, "-p", "a giraffe", "-o", out + "/set"}));
+  ASSERT_EQ(run.status, 0) << run.output;
+  const at::Tensor reference = read_image(out + "/set/reference.png");
+  EXPECT_EQ(reference.sizes().vec(), (std::vector<int64_t>{3, 48, 32}));
+  EXPECT_LE(test::relative_error(reference, resize_and_crop(read_image(painting), 48, 32)), 0.01);
+}
+
+TEST_F(PipelineEndToEnd, ComponentsThatDoNotFitAreNamed) {
+  const std::string out = test::scratch_dir();
+  auto run = test::run_untwist(with(with({"generate"}, components("clip_wide")), {"-p", "x", "-o", out}));
+  EXPECT_EQ(run.status, 1) << run.output;
+  EXPECT_NE(run.output.find("clip_wide.safetensors"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("vec_in_dim"), std::string::npos) << run.output;
+  run = test::run_untwist({"generate", "-p", "x", "--model", golden("flux_dev_tiny"), "-o", out});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_NE(run.output.find("missing component"), std::string::npos) << run.output;
+  run = test::run_untwist(with(with({"generate"}, components("clip", "34")), {"-p", "x", "-o", out}));
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_NE(run.output.find("multiples of 4"), std::string::npos) << run.output;
+  EXPECT_TRUE(fs::is_empty(out));
+}
+
+}  // namespace
+}  // namespace untwist
