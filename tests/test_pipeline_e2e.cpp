@@ -9,6 +9,10 @@
 
 #include "io/image_file.h"
 #include "io/safetensors.h"
+#include "model/clip_tokenizer.h"
+#include "model/packing.h"
+#include "model/t5_tokenizer.h"
+#include "pipeline/image_set.h"
 #include "test_support.h"
 
 namespace untwist {
@@ -159,6 +163,110 @@ TEST_F(PipelineEndToEnd, ComponentsThatDoNotFitAreNamed) {
   EXPECT_EQ(run.status, 2) << run.output;
   EXPECT_NE(run.output.find("multiples of 4"), std::string::npos) << run.output;
   EXPECT_TRUE(fs::is_empty(out));
+}
+
+}  // namespace
+}  // namespace untwist
+
+namespace untwist {
+namespace {
+
+// The model.* tensors of a golden file, without the prefix, split into shards
+// with a diffusers index beside them.
+void write_sharded(const std::string& golden_path, const std::string& folder, const std::string& stem, int shards) {
+  fs::create_directories(folder);
+  const auto file = SafetensorsFile::open(golden_path);
+  std::vector<NamedTensors> parts(static_cast<size_t>(shards));
+  nlohmann::json index = {{"metadata", nlohmann::json::object()}, {"weight_map", nlohmann::json::object()}};
+  size_t n = 0;
+  for (const auto& entry : file->entries()) {
+    if (entry.name.rfind("model.", 0) != 0) continue;
+    const std::string name = entry.name.substr(6);
+    const size_t shard = n++ % static_cast<size_t>(shards);
+    parts[shard].emplace_back(name, file->tensor(entry.name));
+    index["weight_map"][name] = stem + "-" + std::to_string(shard + 1) + ".safetensors";
+  }
+  for (int s = 0; s < shards; ++s) {
+    write_safetensors(folder + "/" + stem + "-" + std::to_string(s + 1) + ".safetensors", parts[static_cast<size_t>(s)]);
+  }
+  std::ofstream(folder + "/" + stem + ".safetensors.index.json") << index.dump(2);
+}
+
+TEST_F(PipelineEndToEnd, DiffusersFolderGivesTheSameImagesAsSingleFiles) {
+  const std::string out = test::scratch_dir();
+  const std::string dir = out + "/FLUX.1-tiny";
+  write_sharded(golden("flux_dev_tiny_diffusers"), dir + "/transformer", "diffusion_pytorch_model", 3);
+  std::ofstream(dir + "/transformer/config.json") << R"({"_class_name": "FluxTransformer2DModel", "axes_dims_rope": [8, 12, 12]})";
+  write_sharded(golden("ae_tiny_diffusers"), dir + "/vae", "diffusion_pytorch_model", 1);
+  fs::create_directories(dir + "/text_encoder");
+  fs::copy_file(*dir_ + "/clip.safetensors", dir + "/text_encoder/model.safetensors");
+  fs::create_directories(dir + "/text_encoder_2");
+  const auto t5 = SafetensorsFile::open(*dir_ + "/t5.safetensors");
+  NamedTensors first, second;
+  for (const auto& entry : t5->entries()) {
+    (first.size() <= second.size() ? first : second).emplace_back(entry.name, t5->tensor(entry.name));
+  }
+  write_safetensors(dir + "/text_encoder_2/model-00001-of-00002.safetensors", first);
+  write_safetensors(dir + "/text_encoder_2/model-00002-of-00002.safetensors", second);
+  fs::create_directories(dir + "/tokenizer_2");
+  fs::copy_file(tokenizers() + "/t5_tiny/spiece.model", dir + "/tokenizer_2/spiece.model");
+
+  const std::vector<std::string> common = {"-p", "a red fox", "-s", "3", "-W", "32", "-H", "48", "--steps", "3",
+                                           "--t5-max-length", "16"};
+  auto run = test::run_untwist(with({"generate", "--model-dir", dir, "--clip-tokenizer",
+                                     tokenizers() + "/clip/bpe_simple_vocab_16e6.txt.gz", "-o", out + "/d"},
+                                    common));
+  ASSERT_EQ(run.status, 0) << run.output;
+  run = test::run_untwist(with(with({"generate"}, components()), {"-p", "a red fox", "-s", "3", "-o", out + "/s"}));
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_TRUE(at::equal(read_image(out + "/d/0-a-red-fox.png"), read_image(out + "/s/0-a-red-fox.png")));
+}
+
+}  // namespace
+}  // namespace untwist
+
+namespace untwist {
+namespace {
+
+// generate == tokenize -> te (T5, CLIP) -> dit --steps -> ae, each runner on its own.
+TEST_F(PipelineEndToEnd, GenerateEqualsTheStepByStepRouteThroughTheRunners) {
+  const std::string out = test::scratch_dir();
+  const std::string prompt = "a red fox";
+  auto run = test::run_untwist(with(with({"generate"}, components()), {"-p", prompt, "-s", "11", "-o", out}));
+  ASSERT_EQ(run.status, 0) << run.output;
+
+  const auto t5_ids = T5Tokenizer::load(tokenizers() + "/t5_tiny/spiece.model").input_ids(prompt, 16);
+  const auto clip_ids =
+      ClipTokenizer::load(tokenizers() + "/clip/bpe_simple_vocab_16e6.txt.gz").input_ids(prompt, 77);
+  write_safetensors(out + "/t5_in.safetensors", {{"in.input_ids", at::tensor(t5_ids).reshape({1, 16})}});
+  write_safetensors(out + "/clip_in.safetensors", {{"in.input_ids", at::tensor(clip_ids).reshape({1, 77})}});
+  run = test::run_untwist({"te", "--kind", "t5", "--weights", *dir_ + "/t5.safetensors", "--inputs",
+                           out + "/t5_in.safetensors", "--output", out + "/t5_out.safetensors"});
+  ASSERT_EQ(run.status, 0) << run.output;
+  run = test::run_untwist({"te", "--kind", "clip", "--weights", *dir_ + "/clip.safetensors", "--inputs",
+                           out + "/clip_in.safetensors", "--output", out + "/clip_out.safetensors"});
+  ASSERT_EQ(run.status, 0) << run.output;
+
+  // 48x32 pixels, autoencoder downscale 2: a 24x16 latent, 12x8 packed tokens.
+  write_safetensors(out + "/dit_in.safetensors",
+                    {{"in.img", pack_latents(seeded_noise(11, 4, 24, 16))},
+                     {"in.img_ids", image_position_ids(1, 12, 8)},
+                     {"in.txt", SafetensorsFile::open(out + "/t5_out.safetensors")->tensor("out.last_hidden_state")},
+                     {"in.txt_ids", at::zeros({1, 16, 3})},
+                     {"in.y", SafetensorsFile::open(out + "/clip_out.safetensors")->tensor("out.pooler_output")}});
+  run = test::run_untwist({"dit", "--weights", golden("flux_dev_tiny"), "--inputs", out + "/dit_in.safetensors",
+                           "--output", out + "/dit_out.safetensors", "--steps", "3", "--guidance", "3.5"});
+  ASSERT_EQ(run.status, 0) << run.output;
+  write_safetensors(out + "/ae_in.safetensors",
+                    {{"in.latent", SafetensorsFile::open(out + "/dit_out.safetensors")->tensor("out.denoised_latent")}});
+  run = test::run_untwist({"ae", "--weights", golden("ae_tiny"), "--inputs", out + "/ae_in.safetensors", "--output",
+                           out + "/ae_out.safetensors"});
+  ASSERT_EQ(run.status, 0) << run.output;
+
+  const at::Tensor stepwise =
+      ((SafetensorsFile::open(out + "/ae_out.safetensors")->tensor("out.image")[0] + 1) / 2).clamp(0, 1);
+  const at::Tensor generated = read_image(out + "/0-a-red-fox.png");
+  EXPECT_LE((stepwise - generated).abs().max().item<float>(), 0.5f / 255 + 1e-4f) << "equal up to 8-bit rounding";
 }
 
 }  // namespace

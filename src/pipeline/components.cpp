@@ -26,6 +26,26 @@ std::string first_existing(const fs::path& folder, const std::vector<std::string
   return "";
 }
 
+// A diffusers transformer folder states its RoPE axes in config.json.
+RopeOverride rope_from_folder(const std::string& path) {
+  RopeOverride rope;
+  const fs::path config_path = fs::path(path) / "config.json";
+  if (!fs::is_directory(path) || !fs::exists(config_path)) return rope;
+  std::ifstream in(config_path);
+  const auto config = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object()) fail_file(config_path.string(), "is not a JSON object");
+  const auto axes = config.find("axes_dims_rope");
+  if (axes == config.end()) return rope;
+  if (!axes->is_array()) fail_file(config_path.string(), "axes_dims_rope is not an array of integers");
+  std::vector<int64_t> dims;
+  for (const auto& dim : *axes) {
+    if (!dim.is_number_unsigned()) fail_file(config_path.string(), "axes_dims_rope holds a non-integer");
+    dims.push_back(dim.get<int64_t>());
+  }
+  rope.axes_dim = dims;
+  return rope;
+}
+
 }  // namespace
 
 std::vector<std::string> component_files(const std::string& folder) {
@@ -87,7 +107,8 @@ std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, at::ScalarT
   const ComponentPaths& paths = pipeline->paths;
   {
     const Weights weights = load_component(paths.model);
-    pipeline->dit = std::make_unique<FluxModel>(weights, detect_flux_config(weights), dtype);
+    pipeline->dit =
+        std::make_unique<FluxModel>(weights, detect_flux_config(weights, rope_from_folder(paths.model)), dtype);
   }
   const FluxConfig& config = pipeline->dit->config();
   {
