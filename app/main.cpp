@@ -12,6 +12,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"untwist: style-aligned image generation with diffusion transformers (FLUX.1)"};
   app.require_subcommand(1);
+  app.fallthrough();  // --threads may also follow the subcommand
   int threads = 0;
   app.add_option("--threads", threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
   untwist::add_dit_command(app);
