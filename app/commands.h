@@ -10,6 +10,7 @@ void add_te_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_style_command(CLI::App& app);
+void add_toy_command(CLI::App& app);
 void add_analyze_command(CLI::App& app);
 void add_analyze_attention_command(CLI::App& analyze);
 

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   untwist::add_tokenize_command(app);
   untwist::add_generate_command(app);
   untwist::add_style_command(app);
+  untwist::add_toy_command(app);
   untwist::add_analyze_command(app);
   app.parse_complete_callback([&] {
     untwist::set_compute_threads(threads);

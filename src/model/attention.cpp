@@ -14,27 +14,31 @@ constexpr int64_t kMaxScoreElements = 32ll << 20;  // 128 MiB of float32 scores 
 }  // namespace
 
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-  const int64_t batch = q.size(0), heads = q.size(1), queries = q.size(2), keys = k.size(2);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
-  at::Tensor out = at::empty(q.sizes(), q.options());
+  const int64_t batch = q.size(0), heads = q.size(1), queries = q.size(2), keys = k.size(2), dim = q.size(3);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+  // Batch and heads flattened into one dimension of independent problems.
+  const at::Tensor qq = q.reshape({batch * heads, queries, dim});
+  const at::Tensor kt = k.reshape({batch * heads, keys, dim}).transpose(1, 2);  // [BH, D, Lk]
+  const at::Tensor vv = v.reshape({batch * heads, keys, v.size(3)});
   const int64_t query_chunk = std::max<int64_t>(1, std::min(queries, kMaxScoreElements / std::max<int64_t>(keys, 1)));
-  const int64_t head_chunk =
-      std::max<int64_t>(1, std::min(heads, kMaxScoreElements / std::max<int64_t>(query_chunk * keys, 1)));
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t h = 0; h < heads; h += head_chunk) {
-      const int64_t hn = std::min(head_chunk, heads - h);
-      const at::Tensor kk = k[b].narrow(0, h, hn);  // [hn, Lk, D]
-      const at::Tensor vv = v[b].narrow(0, h, hn);
-      for (int64_t i = 0; i < queries; i += query_chunk) {
-        const int64_t in = std::min(query_chunk, queries - i);
-        const at::Tensor qq = q[b].narrow(0, h, hn).narrow(1, i, in);           // [hn, in, D]
-        const at::Tensor scores = at::matmul(qq, kk.transpose(1, 2)) * scale;  // [hn, in, Lk]
-        const at::Tensor weights = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
-        out[b].narrow(0, h, hn).narrow(1, i, in).copy_(at::matmul(weights, vv));  // [hn, in, D]
-      }
+  const int64_t problem_chunk =
+      std::max<int64_t>(1, std::min(batch * heads, kMaxScoreElements / std::max<int64_t>(query_chunk * keys, 1)));
+  // Chunks are gathered with cat (not copied into slices of one buffer) so
+  // that autograd, when it records, keeps one node per chunk.
+  std::vector<at::Tensor> rows;
+  for (int64_t p = 0; p < batch * heads; p += problem_chunk) {
+    const int64_t pn = std::min(problem_chunk, batch * heads - p);
+    std::vector<at::Tensor> columns;
+    for (int64_t i = 0; i < queries; i += query_chunk) {
+      const int64_t in = std::min(query_chunk, queries - i);
+      const at::Tensor scores = at::matmul(qq.narrow(0, p, pn).narrow(1, i, in), kt.narrow(0, p, pn)) * scale;
+      const at::Tensor weights = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());  // [pn, in, Lk]
+      columns.push_back(at::matmul(weights, vv.narrow(0, p, pn)));                         // [pn, in, Dv]
     }
+    rows.push_back(columns.size() == 1 ? columns[0] : at::cat(columns, 1));
   }
-  return out;
+  const at::Tensor out = rows.size() == 1 ? rows[0] : at::cat(rows, 0);  // [BH, Lq, Dv]
+  return out.reshape({batch, heads, queries, v.size(3)});
 }
 
 at::Tensor merge_heads(const at::Tensor& x) {

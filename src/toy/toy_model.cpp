@@ -1,0 +1,79 @@
+#include "toy/toy_model.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <nlohmann/json.hpp>
+
+#include "model/flux_random.h"
+#include "model/packing.h"
+#include "toy/toy_text.h"
+#include "toy/world.h"
+#include "util/errors.h"
+
+namespace untwist::toy {
+
+FluxConfig toy_config() {
+  FluxConfig config;
+  config.in_channels = 12;
+  config.out_channels = 12;
+  config.vec_in_dim = 64;
+  config.context_in_dim = 64;
+  config.hidden_size = 128;
+  config.mlp_hidden = 512;
+  config.num_heads = 4;
+  config.depth = 2;
+  config.depth_single_blocks = 4;
+  config.axes_dim = {4, 14, 14};
+  config.theta = 10000;
+  config.qkv_bias = true;
+  config.guidance_embed = false;
+  return config;
+}
+
+TensorMap initial_weights(uint64_t seed) {
+  TensorMap tensors = random_flux_weights(toy_config(), seed);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
+  tensors[kTextEmbedding] =
+      at::normal(0.0, 1.0, {static_cast<int64_t>(vocabulary().size()), toy_config().context_in_dim}, generator);
+  return tensors;
+}
+
+std::map<std::string, std::string> checkpoint_metadata(const std::string& note) {
+  const FluxConfig c = toy_config();
+  const nlohmann::json params = {{"in_channels", c.in_channels},   {"out_channels", c.out_channels},
+                                 {"vec_in_dim", c.vec_in_dim},     {"context_in_dim", c.context_in_dim},
+                                 {"hidden_size", c.hidden_size},   {"mlp_ratio", 4.0},
+                                 {"num_heads", c.num_heads},       {"depth", c.depth},
+                                 {"depth_single_blocks", c.depth_single_blocks},
+                                 {"axes_dim", c.axes_dim},         {"theta", c.theta},
+                                 {"qkv_bias", c.qkv_bias},         {"guidance_embed", c.guidance_embed}};
+  nlohmann::json world = {{"image_size", kImageSize},
+                          {"shapes", shape_names()},
+                          {"colours", colour_names()},
+                          {"textures", texture_names()},
+                          {"vocabulary", vocabulary()}};
+  return {{"kind", "untwist-toy"}, {"params", params.dump()}, {"world", world.dump()}, {"note", note}};
+}
+
+ToyModel toy_from_tensors(const TensorMap& tensors) {
+  const Weights weights = Weights::from_tensors(tensors, "toy model");
+  ToyModel model;
+  model.dit = std::make_unique<FluxModel>(weights, toy_config());
+  model.text_embedding =
+      weights.get(kTextEmbedding, {static_cast<int64_t>(vocabulary().size()), toy_config().context_in_dim});
+  return model;
+}
+
+ToyModel load_toy(const std::string& path) {
+  const Weights weights = Weights::load(path);
+  if (!weights.has(kTextEmbedding)) fail_file(path, "not a toy checkpoint: tensor 'toy_text.embedding' is missing");
+  return toy_from_tensors(weights.tensors());
+}
+
+at::Tensor pack_pixels(const at::Tensor& images) { return pack_latents(images * 2 - 1); }
+
+at::Tensor unpack_pixels(const at::Tensor& packed) {
+  return ((unpack_latents(packed, kImageSize / 2, kImageSize / 2) + 1) / 2).clamp(0, 1);
+}
+
+}  // namespace untwist::toy

@@ -1,0 +1,126 @@
+#include "toy/world.h"
+
+#include <cmath>
+
+namespace untwist::toy {
+
+namespace {
+
+const std::vector<std::array<float, 3>> kColours = {
+    {0.90f, 0.10f, 0.10f},  // red
+    {0.10f, 0.70f, 0.15f},  // green
+    {0.10f, 0.25f, 0.90f},  // blue
+    {0.95f, 0.85f, 0.10f},  // yellow
+    {0.60f, 0.15f, 0.75f},  // purple
+    {0.98f, 0.55f, 0.05f},  // orange
+    {0.95f, 0.95f, 0.95f},  // white
+    {0.08f, 0.08f, 0.08f},  // black
+};
+
+// Inside test for a point relative to the centre, in units of the half extent.
+bool inside(Shape shape, float x, float y) {
+  const float ax = std::fabs(x), ay = std::fabs(y);
+  switch (shape) {
+    case Shape::Circle: return x * x + y * y <= 1.0f;
+    case Shape::Square: return ax <= 0.85f && ay <= 0.85f;
+    case Shape::Triangle: return y <= 0.9f && y >= -1.0f && ax <= (y + 1.0f) * 0.55f;
+    case Shape::Diamond: return ax + ay <= 1.0f;
+    case Shape::Cross: return (ax <= 0.33f && ay <= 1.0f) || (ay <= 0.33f && ax <= 1.0f);
+    case Shape::Ring: {
+      const float r2 = x * x + y * y;
+      return r2 <= 1.0f && r2 >= 0.3f;
+    }
+  }
+  return false;
+}
+
+// The texture's pattern at a pixel: true where the foreground colour shows,
+// false where its darker shade does.
+bool pattern(Texture texture, int64_t px, int64_t py) {
+  switch (texture) {
+    case Texture::Solid: return true;
+    case Texture::Stripes: return ((px + py) / 2) % 2 == 0;
+    case Texture::Dots: return !((px % 4 == 1 || px % 4 == 2) && (py % 4 == 1 || py % 4 == 2));
+    case Texture::Checks: return ((px / 3) + (py / 3)) % 2 == 0;
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::vector<std::string>& shape_names() {
+  static const std::vector<std::string> names = {"circle", "square", "triangle", "diamond", "cross", "ring"};
+  return names;
+}
+
+const std::vector<std::string>& texture_names() {
+  static const std::vector<std::string> names = {"solid", "striped", "dotted", "checked"};
+  return names;
+}
+
+const std::vector<std::string>& colour_names() {
+  static const std::vector<std::string> names = {"red", "green", "blue", "yellow", "purple", "orange", "white", "black"};
+  return names;
+}
+
+std::array<float, 3> colour_rgb(int colour) { return kColours.at(static_cast<size_t>(colour)); }
+
+Scene random_scene(std::mt19937_64& rng) {
+  Scene scene;
+  scene.shape = static_cast<Shape>(std::uniform_int_distribution<int>(0, 5)(rng));
+  scene.texture = static_cast<Texture>(std::uniform_int_distribution<int>(0, 3)(rng));
+  scene.foreground = std::uniform_int_distribution<int>(0, 7)(rng);
+  scene.background = std::uniform_int_distribution<int>(0, 6)(rng);
+  if (scene.background >= scene.foreground) ++scene.background;
+  scene.size = std::uniform_real_distribution<float>(5.0f, 11.0f)(rng);
+  std::uniform_real_distribution<float> centre(scene.size, static_cast<float>(kImageSize) - scene.size);
+  scene.cx = centre(rng);
+  scene.cy = centre(rng);
+  return scene;
+}
+
+at::Tensor object_mask(const Scene& scene) {
+  at::Tensor mask = at::zeros({kImageSize, kImageSize}, at::kBool);
+  auto m = mask.accessor<bool, 2>();
+  for (int64_t py = 0; py < kImageSize; ++py) {
+    for (int64_t px = 0; px < kImageSize; ++px) {
+      const float x = (static_cast<float>(px) + 0.5f - scene.cx) / scene.size;
+      const float y = (static_cast<float>(py) + 0.5f - scene.cy) / scene.size;
+      m[py][px] = inside(scene.shape, x, y);
+    }
+  }
+  return mask;
+}
+
+at::Tensor render(const Scene& scene) {
+  const at::Tensor mask = object_mask(scene);
+  const auto m = mask.accessor<bool, 2>();
+  const auto fg = colour_rgb(scene.foreground), bg = colour_rgb(scene.background);
+  at::Tensor image = at::empty({3, kImageSize, kImageSize});
+  auto pixels = image.accessor<float, 3>();
+  for (int64_t py = 0; py < kImageSize; ++py) {
+    for (int64_t px = 0; px < kImageSize; ++px) {
+      for (int c = 0; c < 3; ++c) {
+        const float shade = pattern(scene.texture, px, py) ? fg[c] : 0.45f * fg[c] + 0.1f;
+        pixels[c][py][px] = m[py][px] ? shade : bg[c];
+      }
+    }
+  }
+  return image;
+}
+
+std::string prompt_for(const Scene& scene, const PromptParts& parts) {
+  std::vector<std::string> words;
+  if (parts.texture) words.push_back(texture_names()[static_cast<size_t>(scene.texture)]);
+  if (parts.foreground) words.push_back(colour_names()[static_cast<size_t>(scene.foreground)]);
+  if (parts.shape) words.push_back(shape_names()[static_cast<size_t>(scene.shape)]);
+  if (parts.background) {
+    words.push_back("on");
+    words.push_back(colour_names()[static_cast<size_t>(scene.background)]);
+  }
+  std::string prompt;
+  for (const auto& word : words) prompt += (prompt.empty() ? "" : " ") + word;
+  return prompt;
+}
+
+}  // namespace untwist::toy

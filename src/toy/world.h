@@ -1,0 +1,49 @@
+// The toy world: one object on a plain background, 32x32 RGB. Content is the
+// shape with its position and size; style is the foreground colour, the
+// background colour and the texture inside the object. Prompts name these
+// from a small vocabulary ("striped red circle on blue").
+#pragma once
+#include <ATen/ATen.h>
+
+#include <array>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace untwist::toy {
+
+constexpr int64_t kImageSize = 32;
+
+enum class Shape { Circle, Square, Triangle, Diamond, Cross, Ring };
+enum class Texture { Solid, Stripes, Dots, Checks };
+
+const std::vector<std::string>& shape_names();    // index = Shape
+const std::vector<std::string>& texture_names();  // index = Texture: "solid", "striped", "dotted", "checked"
+const std::vector<std::string>& colour_names();   // 8 named colours
+std::array<float, 3> colour_rgb(int colour);
+
+struct Scene {
+  Shape shape = Shape::Circle;
+  int foreground = 0, background = 1;  // colour indices, always different
+  Texture texture = Texture::Solid;
+  float cx = 16, cy = 16;  // centre in pixels
+  float size = 8;          // half extent in pixels
+};
+
+// Uniform over attributes; positions and sizes spread widely so that two
+// unrelated scenes rarely overlap by chance.
+Scene random_scene(std::mt19937_64& rng);
+
+// [32, 32] bool: the object's pixels.
+at::Tensor object_mask(const Scene& scene);
+// [3, 32, 32] in [0, 1]
+at::Tensor render(const Scene& scene);
+
+// Which attributes a prompt names.
+struct PromptParts {
+  bool shape = true, foreground = true, background = true, texture = true;
+};
+// "[texture] [colour] shape [on colour]", leaving out what `parts` omits.
+std::string prompt_for(const Scene& scene, const PromptParts& parts = {});
+
+}  // namespace untwist::toy
