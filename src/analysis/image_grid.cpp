@@ -18,7 +18,12 @@ void write_image_grid(const std::string& path, const ImageGrid& grid, const std:
   figure.text(grid.title, gap, 24, 15);
   for (size_t c = 0; c < grid.column_labels.size() && c < columns; ++c) {
     std::string label = grid.column_labels[c];
-    if (label.size() > 30) label = label.substr(0, 28) + "...";
+    const size_t fits = static_cast<size_t>(cell_w / 7.5);  // characters of 12-pixel DejaVu Sans
+    if (label.size() > fits) {
+      size_t cut = fits - 2;
+      while (cut > 0 && (static_cast<unsigned char>(label[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
+      label = label.substr(0, cut) + "..";
+    }
     figure.text(label, left + c * (cell_w + gap) + cell_w / 2, top - 10, 12, true);
   }
   for (size_t r = 0; r < grid.rows.size(); ++r) {

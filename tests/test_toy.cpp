@@ -1,0 +1,137 @@
+// The toy world, its vocabulary, the toy checkpoint format and the trainer's
+// resume.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "io/safetensors.h"
+#include "io/weights.h"
+#include "model/flux_config.h"
+#include "test_support.h"
+#include "toy/toy_model.h"
+#include "toy/toy_text.h"
+#include "toy/trainer.h"
+#include "toy/world.h"
+#include "util/errors.h"
+
+namespace untwist::toy {
+namespace {
+
+TEST(ToyWorld, HasTheAttributesTheMethodNeeds) {
+  EXPECT_GE(shape_names().size(), 6u);
+  EXPECT_GE(colour_names().size(), 8u);
+  EXPECT_GE(texture_names().size(), 4u);
+}
+
+TEST(ToyWorld, RenderingPaintsTheMaskInTheForegroundAndTheRestInTheBackground) {
+  std::mt19937_64 rng(3);
+  std::set<int> shapes_seen;
+  for (int i = 0; i < 200; ++i) {
+    const Scene scene = random_scene(rng);
+    shapes_seen.insert(static_cast<int>(scene.shape));
+    ASSERT_NE(scene.foreground, scene.background);
+    const at::Tensor mask = object_mask(scene);
+    const int64_t pixels = mask.sum().item<int64_t>();
+    EXPECT_GT(pixels, 15) << prompt_for(scene);
+    EXPECT_LT(pixels, kImageSize * kImageSize / 2 + 100) << prompt_for(scene);
+    const at::Tensor image = render(scene);
+    const auto bg = colour_rgb(scene.background);
+    const at::Tensor background = image.masked_select(~mask.unsqueeze(0).expand({3, kImageSize, kImageSize}))
+                                      .reshape({3, -1});
+    for (int c = 0; c < 3; ++c) EXPECT_TRUE(at::allclose(background[c], at::full({1}, bg[c])));
+    const auto fg = colour_rgb(scene.foreground);
+    for (int c = 0; c < 3; ++c) {  // inside: the foreground colour or its texture shade
+      const at::Tensor inside = image.select(0, c).masked_select(mask);
+      const at::Tensor plain = (inside - fg[c]).abs() < 1e-6, shade = (inside - (0.45f * fg[c] + 0.1f)).abs() < 1e-6;
+      EXPECT_TRUE((plain | shade).all().item<bool>());
+      if (scene.texture == Texture::Solid) EXPECT_TRUE(plain.all().item<bool>());
+    }
+  }
+  EXPECT_EQ(shapes_seen.size(), shape_names().size());
+}
+
+TEST(ToyWorld, PositionsSpreadSoUnrelatedMasksRarelyOverlap) {
+  std::mt19937_64 rng(5);
+  double iou = 0;
+  const int pairs = 300;
+  for (int i = 0; i < pairs; ++i) {
+    const at::Tensor a = object_mask(random_scene(rng)), b = object_mask(random_scene(rng));
+    iou += (a & b).sum().item<double>() / std::max<double>(1, (a | b).sum().item<double>());
+  }
+  EXPECT_LT(iou / pairs, 0.15);
+}
+
+TEST(ToyText, PromptsTokenizeAndUnknownWordsAreUsageErrors) {
+  Scene scene;
+  scene.shape = Shape::Ring;
+  scene.foreground = 0;
+  scene.background = 2;
+  scene.texture = Texture::Stripes;
+  EXPECT_EQ(prompt_for(scene), "striped red ring on blue");
+  PromptParts content_only{true, false, false, false};
+  EXPECT_EQ(prompt_for(scene, content_only), "ring");
+  const auto ids = tokenize("Striped red ring on blue");
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kMaxWords));
+  EXPECT_EQ(vocabulary()[static_cast<size_t>(ids[0])], "striped");
+  EXPECT_EQ(ids[5], kPad);
+  EXPECT_EQ(tokenize(""), std::vector<int64_t>(kMaxWords, kPad));
+  EXPECT_THROW(tokenize("a fluffy cat"), UsageError);
+}
+
+TEST(ToyText, PooledVectorIsTheMeanOfTheRealWords) {
+  const at::Tensor embedding = at::randn({static_cast<int64_t>(vocabulary().size()), 6});
+  const at::Tensor ids = tokenize_batch({"red circle", ""});
+  const TextEncoding encoding = encode_text(embedding, ids);
+  EXPECT_EQ(encoding.txt.sizes().vec(), (std::vector<int64_t>{2, kMaxWords, 6}));
+  EXPECT_TRUE(at::allclose(encoding.y[0], (embedding[ids[0][0]] + embedding[ids[0][1]]) / 2));
+  EXPECT_TRUE(at::equal(encoding.y[1], at::zeros({6})));
+}
+
+TEST(ToyModel, CheckpointLoadsLikeAnyFluxModel) {
+  const std::string path = test::scratch_dir() + "/toy.safetensors";
+  NamedTensors tensors;
+  for (const auto& [name, tensor] : initial_weights(1)) tensors.emplace_back(name, tensor);
+  write_safetensors(path, tensors, checkpoint_metadata("test"));
+  const FluxConfig config = detect_flux_config(Weights::load(path));
+  EXPECT_EQ(config.hidden_size, 128);
+  EXPECT_EQ(config.in_channels, 12);
+  EXPECT_EQ(config.axes_dim, (std::vector<int64_t>{4, 14, 14}));
+  EXPECT_FALSE(config.guidance_embed);
+  const ToyModel model = load_toy(path);
+  const at::Tensor images = at::rand({2, 3, kImageSize, kImageSize});
+  EXPECT_LE(test::relative_error(unpack_pixels(pack_pixels(images)), images), 1e-6);
+}
+
+TEST(ToyTrainer, ResumingContinuesTheSameRun) {
+  const std::string straight = test::scratch_dir(), split = test::scratch_dir();
+  TrainOptions options;
+  options.batch = 4;
+  options.steps = 4;
+  options.warmup = 2;
+  options.output_dir = straight;
+  const TrainReport whole = train(options);
+  EXPECT_EQ(whole.last_step, 4);
+  options.output_dir = split;
+  options.stop_after = 2;
+  EXPECT_EQ(train(options).last_step, 2);
+  options.stop_after = 0;
+  const TrainReport resumed = train(options);
+  EXPECT_EQ(resumed.first_step, 2);
+  EXPECT_EQ(resumed.last_step, 4);
+  const auto a = SafetensorsFile::open(straight + "/toy.safetensors");
+  const auto b = SafetensorsFile::open(split + "/toy.safetensors");
+  const auto initial = initial_weights(0);
+  double moved = 0, differ = 0;
+  for (const auto& entry : a->entries()) {
+    moved = std::max(moved, test::relative_error(a->tensor(entry.name), initial.at(entry.name)));
+    differ = std::max(differ, test::relative_error(b->tensor(entry.name), a->tensor(entry.name)));
+  }
+  EXPECT_GT(moved, 1e-5) << "training changed the weights";
+  EXPECT_LT(differ, 1e-4 * std::max(1.0, moved / 1e-3)) << "resumed run lands where the straight one did";
+  EXPECT_EQ(b->metadata().at("kind"), "untwist-toy");
+}
+
+}  // namespace
+}  // namespace untwist::toy
