@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "analysis/copy_meter.h"
 #include "analysis/image_grid.h"
 #include "cli_values.h"
 #include "commands.h"
@@ -23,6 +24,7 @@ struct StyleOptions {
   std::string ref_prompt, ref_image;
   std::vector<std::string> prompts;
   bool compare = false;
+  bool meter = false;
 };
 
 nlohmann::json share_json(const ShareSettings& s) {
@@ -86,10 +88,14 @@ void run_style(const StyleOptions& options) {
 
   for (const ShareSettings& settings : modes) {
     request.share = &settings;
+    const auto [grid_h, grid_w] = token_grid_for(*pipeline, image_settings);
+    CopyMeter meter(grid_h, grid_w);
+    request.observer = options.meter ? &meter : nullptr;
     const at::Tensor images = render(*pipeline, request);  // [1 + N, 3, H, W]
     const std::string mode = share_mode_name(settings.mode);
     const std::string folder = options.compare ? dir + "/" + mode : dir;
     std::filesystem::create_directories(folder);
+    if (options.meter) write_file_atomically(folder + "/meter.json", meter.to_json().dump(2) + "\n");
     nlohmann::json set = {{"share", share_json(settings)}, {"images", nlohmann::json::array()}};
     std::vector<at::Tensor> row;
     for (int64_t i = 0; i < images.size(0); ++i) {
@@ -126,6 +132,7 @@ void add_style_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   command->add_option("-p,--prompt", options->prompts, "target prompt (repeat for several)")->required();
   command->add_flag("--compare", options->compare, "none | full | untwisted side by side, same seeds");
+  command->add_flag("--meter", options->meter, "record the copying meter per block and step (meter.json)");
   options->share.add_to(*command, "--mode");
   options->pipeline.add_to(*command);
   command->callback([options] { run_style(*options); });

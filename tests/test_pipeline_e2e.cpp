@@ -121,7 +121,7 @@ TEST_F(PipelineEndToEnd, StyleCompareKeepsTheReferenceAndChangesTheTargets) {
   const std::string out = test::scratch_dir();
   const auto run = test::run_untwist(with(with({"style"}, components()),
                                           {"--ref-prompt", "a wooden bull", "-p", "a giraffe", "-p", "a lion",
-                                           "--compare", "--blocks", "all", "-o", out}));
+                                           "--compare", "--blocks", "all", "--meter", "-o", out}));
   ASSERT_EQ(run.status, 0) << run.output;
   for (const char* mode : {"none", "full", "untwisted"}) {
     SCOPED_TRACE(mode);
@@ -136,6 +136,10 @@ TEST_F(PipelineEndToEnd, StyleCompareKeepsTheReferenceAndChangesTheTargets) {
   EXPECT_EQ(manifest["sets"][2]["share"]["mode"], "untwisted");
   EXPECT_EQ(manifest["sets"][2]["share"]["s_hf"], nlohmann::json({0.25, 0.75}));
   EXPECT_GT(fs::file_size(out + "/grid.png"), 5000u);
+  std::ifstream meter_file(out + "/full/meter.json");
+  const auto meter = nlohmann::json::parse(meter_file);
+  EXPECT_EQ(meter["readings"].size(), 3u * 4u) << "3 steps x 4 shared blocks";
+  EXPECT_EQ(meter["grid"], nlohmann::json({12, 8}));
 }
 
 TEST_F(PipelineEndToEnd, StyleFromAnImageReportsTheImageAsTheReference) {

@@ -43,6 +43,11 @@ at::Tensor seeded_noise(uint64_t seed, int64_t channels, int64_t latent_h, int64
       .to(at::kFloat);
 }
 
+std::pair<int64_t, int64_t> token_grid_for(const Pipeline& pipeline, const ImageSettings& settings) {
+  const int64_t patch = 2 * pipeline.ae->downscale();
+  return {settings.height / patch, settings.width / patch};
+}
+
 at::Tensor render(const Pipeline& pipeline, const RenderRequest& request) {
   const FluxConfig& config = pipeline.dit->config();
   const ImageSettings& s = request.settings;
@@ -69,6 +74,7 @@ at::Tensor render(const Pipeline& pipeline, const RenderRequest& request) {
   setup.guidance = s.guidance;
   setup.share = request.share;
   setup.on_step = request.on_step;
+  setup.observer = request.observer;
   if (request.reference_image.defined()) {
     const at::Tensor image = request.reference_image.unsqueeze(0) * 2 - 1;  // [1, 3, H, W] in [-1, 1]
     setup.reference_latent = pack_latents(pipeline.ae->encode(image))[0];   // [h*w, C*4]

@@ -10,6 +10,7 @@
 
 #include "pipeline/components.h"
 #include "share/share_settings.h"
+#include "share/shared_attention.h"
 
 namespace untwist {
 
@@ -42,8 +43,12 @@ struct RenderRequest {
   ImageSettings settings;
   const ShareSettings* share = nullptr;
   at::Tensor reference_image;        // [3, H, W] in [0, 1]: row 0 follows its latent
+  SharedAttentionObserver* observer = nullptr;  // e.g. the copying meter
   std::function<void(int)> on_step;
 };
+
+// Packed-token grid (rows, columns) of an image of the request's size.
+std::pair<int64_t, int64_t> token_grid_for(const Pipeline& pipeline, const ImageSettings& settings);
 
 // -> images [B, 3, H, W] in [0, 1] (row 0 is the reference image itself when given).
 at::Tensor render(const Pipeline& pipeline, const RenderRequest& request);
