@@ -10,6 +10,7 @@
 #include "io/weights.h"
 #include "model/flux_config.h"
 #include "test_support.h"
+#include "toy/metrics.h"
 #include "toy/toy_model.h"
 #include "toy/toy_text.h"
 #include "toy/trainer.h"
@@ -131,6 +132,47 @@ TEST(ToyTrainer, ResumingContinuesTheSameRun) {
   EXPECT_GT(moved, 1e-5) << "training changed the weights";
   EXPECT_LT(differ, 1e-4 * std::max(1.0, moved / 1e-3)) << "resumed run lands where the straight one did";
   EXPECT_EQ(b->metadata().at("kind"), "untwist-toy");
+}
+
+}  // namespace
+}  // namespace untwist::toy
+
+namespace untwist::toy {
+namespace {
+
+TEST(ToyMetrics, ShapeClassifierIsExactOnRenderedImages) {
+  std::mt19937_64 rng(17);
+  int correct = 0, total = 300;
+  double mask_agreement = 0;
+  for (int i = 0; i < total; ++i) {
+    const Scene scene = random_scene(rng);
+    const at::Tensor image = render(scene);
+    const at::Tensor mask = foreground_mask(image);
+    mask_agreement += mask_iou(mask, object_mask(scene));
+    correct += classify_shape(mask).shape == scene.shape;
+  }
+  EXPECT_GE(static_cast<double>(correct) / total, 0.97);
+  EXPECT_GE(mask_agreement / total, 0.97) << "the foreground mask recovers the object";
+}
+
+TEST(ToyMetrics, StyleDistanceSeparatesStylesAndIgnoresContent) {
+  Scene a;
+  a.shape = Shape::Circle;
+  a.foreground = 0;
+  a.background = 2;
+  a.texture = Texture::Stripes;
+  Scene same_style = a;
+  same_style.shape = Shape::Square;
+  same_style.cx = 10;
+  same_style.cy = 22;
+  same_style.size = 6;
+  Scene other_style = a;
+  other_style.foreground = 3;
+  other_style.background = 4;
+  other_style.texture = Texture::Solid;
+  const StyleStats sa = style_stats(render(a));
+  EXPECT_LT(style_distance(sa, style_stats(render(same_style))), 0.15);
+  EXPECT_GT(style_distance(sa, style_stats(render(other_style))), 1.0);
 }
 
 }  // namespace

@@ -1,0 +1,38 @@
+// Measuring a generated toy image: where its object is, which shape it is,
+// and its style (background colour, foreground colour, texture), so that
+// copying, content and style transfer become numbers.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <string>
+
+#include "toy/world.h"
+
+namespace untwist::toy {
+
+// The background colour: the median of the border pixels. [3]
+at::Tensor background_colour(const at::Tensor& image);
+
+// [32, 32] bool: pixels farther than `threshold` (RGB distance) from the background colour.
+at::Tensor foreground_mask(const at::Tensor& image, double threshold = 0.3);
+
+double mask_iou(const at::Tensor& a, const at::Tensor& b);
+
+// The rendered shape whose mask (over every position and size the world
+// draws) best matches `mask`, with that IoU.
+struct ShapeMatch {
+  Shape shape = Shape::Circle;
+  double iou = 0;
+};
+ShapeMatch classify_shape(const at::Tensor& mask);
+
+struct StyleStats {
+  at::Tensor background;  // [3]
+  at::Tensor foreground;  // [3] mean colour inside the object
+  at::Tensor texture;     // [2] luminance spread inside the object, mean absolute neighbour difference
+};
+StyleStats style_stats(const at::Tensor& image);
+// Sum of the three Euclidean distances.
+double style_distance(const StyleStats& a, const StyleStats& b);
+
+}  // namespace untwist::toy
