@@ -32,6 +32,8 @@ void add_toy_command(CLI::App& app) {
     std::cout << "trained steps " << report.first_step << " to " << report.last_step << " in " << report.seconds
               << " s; final loss " << report.final_loss << "\n";
   });
+
+  add_toy_eval_command(*toy);
 }
 
 }  // namespace untwist

@@ -53,18 +53,26 @@ void write_line_plot(const std::string& png_path, const LinePlot& plot) {
     plenv(x_min, x_max, y_min, y_max, 0, 2);  // 2: axes with a grid
     pllab(plot.x_label.c_str(), plot.y_label.c_str(), plot.title.c_str());
 
-    std::vector<PLINT> opts, colors, styles;
-    std::vector<PLFLT> widths;
-    std::vector<const char*> labels;
+    std::vector<PLINT> opts, colors, styles, symbol_numbers;
+    std::vector<PLFLT> widths, symbol_scales;
+    std::vector<const char*> labels, symbols;
     for (const Series& s : plot.series) {
       plcol0(s.color);
       plwidth(s.width);
-      plline(static_cast<PLINT>(s.x.size()), s.x.data(), s.y.data());
-      opts.push_back(PL_LEGEND_LINE);
+      if (s.points) {
+        plssym(0, 1.6);
+        plstring(static_cast<PLINT>(s.x.size()), s.x.data(), s.y.data(), "#(840)");  // filled circle
+      } else {
+        plline(static_cast<PLINT>(s.x.size()), s.x.data(), s.y.data());
+      }
+      opts.push_back(s.points ? PL_LEGEND_SYMBOL : PL_LEGEND_LINE);
       colors.push_back(s.color);
       styles.push_back(1);
       widths.push_back(s.width);
       labels.push_back(s.label.c_str());
+      symbol_scales.push_back(1.0);
+      symbol_numbers.push_back(1);
+      symbols.push_back("#(840)");
     }
     plcol0(1);
     plwidth(1.0);
@@ -74,7 +82,8 @@ void write_line_plot(const std::string& png_path, const LinePlot& plot) {
     pllegend(&legend_width, &legend_height, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
              PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 1, 1, 0, 0, n, opts.data(),
              1.0, 1.0, 2.0, 1.0, text_colors.data(), labels.data(), nullptr, nullptr, nullptr, nullptr,
-             colors.data(), styles.data(), widths.data(), nullptr, nullptr, nullptr, nullptr);
+             colors.data(), styles.data(), widths.data(), colors.data(), symbol_scales.data(), symbol_numbers.data(),
+             symbols.data());
     plend();
   }
   std::error_code error;

@@ -11,6 +11,7 @@ struct Series {
   std::vector<double> x, y;
   int color = 2;       // 2.. the palette: red, orange, blue, green, purple, brown, grey
   double width = 2.0;  // line width
+  bool points = false;  // markers at the data points instead of a line
 };
 
 struct LinePlot {

@@ -155,6 +155,8 @@ TrainReport train(const TrainOptions& options) {
       const double lr = learning_rate_at(options, step);
       const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
       const double c1 = 1 - std::pow(b1, step + 1), c2 = 1 - std::pow(b2, step + 1);
+      // the average warms up so that early checkpoints are not mostly the initial weights
+      const double decay = std::min(options.ema_decay, (1.0 + step) / (10.0 + step));
       for (auto& [name, p] : state.params) {
         const at::Tensor g = p.grad() * clip;
         at::Tensor& m = state.m[name];
@@ -164,7 +166,7 @@ TrainReport train(const TrainOptions& options) {
         if (p.dim() >= 2) p.mul_(1 - lr * options.weight_decay);  // decoupled decay, matrices only
         p.addcdiv_(m / c1, (v / c2).sqrt_().add_(eps), -lr);
         p.mutable_grad().reset();
-        state.ema[name].mul_(options.ema_decay).add_(p.detach(), 1 - options.ema_decay);
+        state.ema[name].mul_(decay).add_(p.detach(), 1 - decay);
       }
     }
     state.step = step + 1;

@@ -1,0 +1,161 @@
+// `untwist toy eval`: the fixed benchmark for every mode, sweeps of the
+// untwisted knobs and blocks, a table, CSV, JSON and the copying-vs-style plot.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "analysis/line_plot.h"
+#include "commands.h"
+#include "io/atomic_file.h"
+#include "toy/evaluation.h"
+#include "toy/toy_sampler.h"
+#include "toy_paths.h"
+
+namespace untwist {
+
+namespace {
+
+struct EvalOptions {
+  std::string model, output_dir = "toy-eval";
+  int sets = 12, targets = 5, steps = toy::kDefaultSteps;
+  bool no_sweep = false;
+};
+
+struct Row {
+  std::string name;
+  ShareSettings settings;
+  toy::Scores scores;
+};
+
+ShareSettings with_mode(ShareMode mode) {
+  ShareSettings settings;
+  settings.mode = mode;
+  return settings;
+}
+
+nlohmann::json scores_json(const Row& row) {
+  return {{"copy_iou", row.scores.copy_iou},
+          {"shape_accuracy", row.scores.shape_accuracy},
+          {"style_distance", row.scores.style_distance},
+          {"pairs", row.scores.pairs},
+          {"blocks", row.settings.blocks.spec()},
+          {"s_hf", {row.settings.s_hf.start, row.settings.s_hf.end}},
+          {"s_lf", {row.settings.s_lf.start, row.settings.s_lf.end}},
+          {"beta", row.settings.beta}};
+}
+
+void run_eval(const EvalOptions& options) {
+  const toy::ToyModel model = toy::load_toy(find_toy_model(options.model));
+  const auto sets = toy::benchmark(options.sets, options.targets);
+  std::vector<Row> rows;
+  auto run = [&](const std::string& name, const ShareSettings& settings) {
+    Row row{name, settings, toy::evaluate(model, sets, &settings, options.steps)};
+    std::printf("%-34s copy %.3f  shape %.3f  style %.3f\n", name.c_str(), row.scores.copy_iou,
+                row.scores.shape_accuracy, row.scores.style_distance);
+    std::fflush(stdout);
+    rows.push_back(row);
+    return row;
+  };
+  std::printf("%d pairs (%d references x %d content-only targets), %d steps\n", options.sets * options.targets,
+              options.sets, options.targets, options.steps);
+  for (ShareMode mode : {ShareMode::None, ShareMode::Full, ShareMode::Untwisted, ShareMode::StyleAligned,
+                         ShareMode::AlignedGen}) {
+    run(share_mode_name(mode), with_mode(mode));
+  }
+  const Row none = rows[0], full = rows[1];
+  // A sweep is judged by copying and style relative to none and full, among
+  // settings that keep the content.
+  auto score = [&](const Row& r) {
+    const double copy = (r.scores.copy_iou - none.scores.copy_iou) /
+                        std::max(1e-6, full.scores.copy_iou - none.scores.copy_iou);
+    return copy + r.scores.style_distance / std::max(1e-6, none.scores.style_distance);
+  };
+  Row best = rows[2];
+  auto consider = [&](const Row& r) {
+    if (r.scores.shape_accuracy >= none.scores.shape_accuracy - 0.15 && score(r) < score(best)) best = r;
+  };
+  if (!options.no_sweep) {
+    for (const char* blocks : {"double", "all"}) {
+      ShareSettings s = with_mode(ShareMode::Full);
+      s.blocks = SharePlan::parse(blocks);
+      run(std::string("full, blocks ") + blocks, s);
+      s.mode = ShareMode::Untwisted;
+      consider(run(std::string("untwisted, blocks ") + blocks, s));
+    }
+    const ShareSettings base = best.settings;
+    for (const auto& [start, end] : std::vector<std::pair<double, double>>{{0.1, 0.5}, {0.5, 1.0}}) {
+      ShareSettings s = base;
+      s.s_hf = {start, end};
+      char name[64];
+      std::snprintf(name, sizeof(name), "untwisted, %s, s_hf %.2g:%.2g", s.blocks.spec().c_str(), start, end);
+      consider(run(name, s));
+    }
+    for (const auto& [start, end] : std::vector<std::pair<double, double>>{{1.0, 1.0}, {1.2, 2.0}}) {
+      ShareSettings s = best.settings;
+      s.s_lf = {start, end};
+      char name[64];
+      std::snprintf(name, sizeof(name), "untwisted, %s, s_lf %.2g:%.2g", s.blocks.spec().c_str(), start, end);
+      consider(run(name, s));
+    }
+    for (double beta : {1.0, 4.0}) {
+      ShareSettings s = best.settings;
+      s.beta = beta;
+      char name[64];
+      std::snprintf(name, sizeof(name), "untwisted, %s, beta %.2g", s.blocks.spec().c_str(), beta);
+      consider(run(name, s));
+    }
+  }
+
+  std::filesystem::create_directories(options.output_dir);
+  nlohmann::json result;
+  for (size_t i = 0; i < 5; ++i) result[rows[i].name] = scores_json(rows[i]);
+  result["untwisted_best"] = scores_json(best);
+  result["untwisted_best"]["name"] = best.name;
+  result["benchmark"] = {{"pairs", options.sets * options.targets}, {"steps", options.steps}};
+  write_file_atomically(options.output_dir + "/eval.json", result.dump(2) + "\n");
+  std::string csv = "name,mode,blocks,s_hf_start,s_hf_end,s_lf_start,s_lf_end,beta,copy_iou,shape_accuracy,style_distance\n";
+  LinePlot plot;
+  plot.title = "toy benchmark: copying against style transfer";
+  plot.x_label = "copying: mask IoU of target with reference";
+  plot.y_label = "style distance to the reference";
+  int colour = 2;
+  for (const Row& r : rows) {
+    char line[512];
+    std::snprintf(line, sizeof(line), "\"%s\",%s,%s,%g,%g,%g,%g,%g,%.4f,%.4f,%.4f\n", r.name.c_str(),
+                  share_mode_name(r.settings.mode), r.settings.blocks.spec().c_str(), r.settings.s_hf.start,
+                  r.settings.s_hf.end, r.settings.s_lf.start, r.settings.s_lf.end, r.settings.beta, r.scores.copy_iou,
+                  r.scores.shape_accuracy, r.scores.style_distance);
+    csv += line;
+    const bool sweep = &r - rows.data() >= 5;
+    if (!sweep) {
+      plot.series.push_back({r.name, {r.scores.copy_iou}, {r.scores.style_distance}, colour++, 2.0, true});
+    }
+  }
+  Series sweep{"untwisted and full sweeps", {}, {}, 8, 2.0, true};
+  for (size_t i = 5; i < rows.size(); ++i) {
+    sweep.x.push_back(rows[i].scores.copy_iou);
+    sweep.y.push_back(rows[i].scores.style_distance);
+  }
+  if (!sweep.x.empty()) plot.series.push_back(sweep);
+  write_file_atomically(options.output_dir + "/eval.csv", csv);
+  write_line_plot(options.output_dir + "/tradeoff.png", plot);
+  std::cout << "best untwisted: " << best.name << "\nwrote " << options.output_dir << "/eval.json, eval.csv, tradeoff.png\n";
+}
+
+}  // namespace
+
+void add_toy_eval_command(CLI::App& toy) {
+  auto options = std::make_shared<EvalOptions>();
+  CLI::App* command = toy.add_subcommand("eval", "The fixed benchmark: every mode and sweeps, in numbers");
+  command->add_option("--model", options->model, "toy checkpoint (default: models/toy/toy.safetensors)")
+      ->check(CLI::ExistingFile);
+  command->add_option("-o,--output", options->output_dir, "output folder")->capture_default_str();
+  command->add_option("--sets", options->sets, "references")->check(CLI::Range(1, 1000))->capture_default_str();
+  command->add_option("--targets", options->targets, "content-only targets per reference")
+      ->check(CLI::Range(1, 64))->capture_default_str();
+  command->add_option("--steps", options->steps, "sampling steps")->check(CLI::Range(1, 1000))->capture_default_str();
+  command->add_flag("--no-sweep", options->no_sweep, "only the five modes at their defaults");
+  command->callback([options] { run_eval(*options); });
+}
+
+}  // namespace untwist
