@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 
@@ -173,6 +175,38 @@ TEST(ToyMetrics, StyleDistanceSeparatesStylesAndIgnoresContent) {
   const StyleStats sa = style_stats(render(a));
   EXPECT_LT(style_distance(sa, style_stats(render(same_style))), 0.15);
   EXPECT_GT(style_distance(sa, style_stats(render(other_style))), 1.0);
+}
+
+}  // namespace
+}  // namespace untwist::toy
+
+namespace untwist::toy {
+namespace {
+
+TEST(ToyCommands, DemoAndEvalWriteTheirFilesForAnyToyCheckpoint) {
+  const std::string dir = test::scratch_dir();
+  NamedTensors tensors;
+  for (const auto& [name, tensor] : initial_weights(3)) tensors.emplace_back(name, tensor);
+  write_safetensors(dir + "/toy.safetensors", tensors, checkpoint_metadata("untrained"));
+
+  auto run = test::run_untwist({"demo", "--model", dir + "/toy.safetensors", "--steps", "3", "-o", dir + "/demo"});
+  ASSERT_EQ(run.status, 0) << run.output;
+  for (const char* file : {"grid.png", "metrics.csv", "rope_bands.png", "attention.png"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/demo/" + file)) << file;
+  }
+  run = test::run_untwist({"toy", "eval", "--model", dir + "/toy.safetensors", "--sets", "1", "--targets", "2",
+                           "--steps", "2", "--no-sweep", "-o", dir + "/eval"});
+  ASSERT_EQ(run.status, 0) << run.output;
+  std::ifstream file(dir + "/eval/eval.json");
+  const auto eval = nlohmann::json::parse(file);
+  for (const char* key : {"none", "full", "untwisted", "stylealigned", "alignedgen", "untwisted_best"}) {
+    SCOPED_TRACE(key);
+    ASSERT_TRUE(eval.contains(key));
+    for (const char* metric : {"copy_iou", "shape_accuracy", "style_distance"}) EXPECT_TRUE(eval[key][metric].is_number());
+    EXPECT_EQ(eval[key]["pairs"], 2);
+  }
+  run = test::run_untwist({"demo", "--model", test::golden_dir() + "/ae_tiny.safetensors", "-o", dir + "/bad"});
+  EXPECT_EQ(run.status, 1) << run.output;
 }
 
 }  // namespace
