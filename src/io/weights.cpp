@@ -84,6 +84,16 @@ Weights Weights::from_tensors(TensorMap tensors, std::string source) {
   return weights;
 }
 
+nlohmann::json Weights::metadata_config() const {
+  for (const char* key : {"config", "params"}) {
+    const auto it = metadata_.find(key);
+    if (it == metadata_.end()) continue;
+    const auto parsed = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_object()) return parsed;
+  }
+  return nlohmann::json::object();
+}
+
 at::Tensor Weights::get(const std::string& name) const {
   const auto it = tensors_.find(name);
   if (it == tensors_.end()) fail_file(source_, "missing tensor '" + name + "'");

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ class Weights {
   WeightLayout layout() const { return layout_; }
   // The first file's __metadata__.
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // The JSON object in metadata "config" or "params" (HuggingFace config /
+  // reference params), or an empty object.
+  nlohmann::json metadata_config() const;
   const TensorMap& tensors() const { return tensors_; }
 
  private:

@@ -35,16 +35,11 @@ AutoencoderConfig detect_autoencoder_config(const Weights& weights) {
     }
     config.ch_mult.push_back(channels / config.ch);
   }
-  const auto params_text = weights.metadata().find("params");
-  if (params_text != weights.metadata().end()) {
-    const auto params = nlohmann::json::parse(params_text->second, nullptr, /*allow_exceptions=*/false);
-    if (params.is_object()) {
-      if (params.contains("scale_factor") && params["scale_factor"].is_number())
-        config.scale_factor = params["scale_factor"].get<double>();
-      if (params.contains("shift_factor") && params["shift_factor"].is_number())
-        config.shift_factor = params["shift_factor"].get<double>();
-    }
-  }
+  const nlohmann::json params = weights.metadata_config();
+  if (params.contains("scale_factor") && params["scale_factor"].is_number())
+    config.scale_factor = params["scale_factor"].get<double>();
+  if (params.contains("shift_factor") && params["shift_factor"].is_number())
+    config.shift_factor = params["shift_factor"].get<double>();
   return config;
 }
 

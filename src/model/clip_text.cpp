@@ -26,15 +26,11 @@ ClipTextConfig detect_clip_text_config(const Weights& weights) {
   config.num_layers = static_cast<int64_t>(weights.indices_under(kPrefix + "encoder.layers.").size());
   config.intermediate = weights.get(kPrefix + "encoder.layers.0.mlp.fc1.weight").size(0);
   config.num_heads = config.width / 64;
-  for (const char* key : {"config", "params"}) {
-    const auto it = weights.metadata().find(key);
-    if (it == weights.metadata().end()) continue;
-    const auto meta = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
-    if (meta.is_object() && meta.contains("num_attention_heads") && meta["num_attention_heads"].is_number_integer())
-      config.num_heads = meta["num_attention_heads"].get<int64_t>();
-    if (meta.is_object() && meta.contains("layer_norm_eps") && meta["layer_norm_eps"].is_number())
-      config.layer_norm_eps = meta["layer_norm_eps"].get<double>();
-  }
+  const nlohmann::json meta = weights.metadata_config();
+  if (meta.contains("num_attention_heads") && meta["num_attention_heads"].is_number_integer())
+    config.num_heads = meta["num_attention_heads"].get<int64_t>();
+  if (meta.contains("layer_norm_eps") && meta["layer_norm_eps"].is_number())
+    config.layer_norm_eps = meta["layer_norm_eps"].get<double>();
   if (config.num_heads <= 0 || config.width % config.num_heads != 0) {
     fail_file(weights.source(), "CLIP width " + std::to_string(config.width) + " does not split into " +
                                     std::to_string(config.num_heads) + " heads");

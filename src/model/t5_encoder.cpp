@@ -10,17 +10,6 @@ namespace untwist {
 
 namespace {
 
-// Reads integer/float fields of the "config" or "params" metadata JSON.
-nlohmann::json metadata_config(const Weights& weights) {
-  for (const char* key : {"config", "params"}) {
-    const auto it = weights.metadata().find(key);
-    if (it == weights.metadata().end()) continue;
-    const auto parsed = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_object()) return parsed;
-  }
-  return nlohmann::json::object();
-}
-
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   return weight * (x * at::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps));
 }
@@ -51,7 +40,7 @@ T5Config detect_t5_config(const Weights& weights) {
   config.d_kv = inner / config.num_heads;
   config.d_ff = weights.get("encoder.block.0.layer.1.DenseReluDense.wi_0.weight").size(0);
   config.num_layers = static_cast<int64_t>(weights.indices_under("encoder.block.").size());
-  const nlohmann::json meta = metadata_config(weights);
+  const nlohmann::json meta = weights.metadata_config();
   if (meta.contains("relative_attention_max_distance") && meta["relative_attention_max_distance"].is_number_integer())
     config.max_distance = meta["relative_attention_max_distance"].get<int64_t>();
   if (meta.contains("layer_norm_epsilon") && meta["layer_norm_epsilon"].is_number())

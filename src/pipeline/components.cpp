@@ -111,32 +111,31 @@ std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, at::ScalarT
         std::make_unique<FluxModel>(weights, detect_flux_config(weights, rope_from_folder(paths.model)), dtype);
   }
   const FluxConfig& config = pipeline->dit->config();
+  // A component fits when its width is what the transformer was trained with.
+  const auto require_fit = [&](const std::string& path, const std::string& found, int64_t value,
+                               const std::string& expected, int64_t wanted) {
+    if (value != wanted) {
+      fail_file(path, found + " " + std::to_string(value) + " does not fit the transformer's " + expected + " " +
+                          std::to_string(wanted) + " (" + paths.model + ")");
+    }
+  };
   {
     const Weights weights = load_component(paths.t5);
     const T5Config t5 = detect_t5_config(weights);
-    if (t5.d_model != config.context_in_dim) {
-      fail_file(paths.t5, "T5 width " + std::to_string(t5.d_model) + " does not fit the transformer's context_in_dim " +
-                              std::to_string(config.context_in_dim) + " (" + paths.model + ")");
-    }
+    require_fit(paths.t5, "T5 width", t5.d_model, "context_in_dim", config.context_in_dim);
     pipeline->t5 = std::make_unique<T5Encoder>(weights, t5);
   }
   {
     const Weights weights = load_component(paths.clip);
     const ClipTextConfig clip = detect_clip_text_config(weights);
-    if (clip.width != config.vec_in_dim) {
-      fail_file(paths.clip, "CLIP width " + std::to_string(clip.width) + " does not fit the transformer's vec_in_dim " +
-                                std::to_string(config.vec_in_dim) + " (" + paths.model + ")");
-    }
+    require_fit(paths.clip, "CLIP width", clip.width, "vec_in_dim", config.vec_in_dim);
     pipeline->clip = std::make_unique<ClipTextModel>(weights, clip);
   }
   {
     const Weights weights = load_component(paths.ae);
     const AutoencoderConfig ae = detect_autoencoder_config(weights);
-    if (4 * ae.z_channels != config.in_channels) {
-      fail_file(paths.ae, "autoencoder with " + std::to_string(ae.z_channels) +
-                              " latent channels does not fit the transformer's " + std::to_string(config.in_channels) +
-                              " input channels (4 per latent channel) (" + paths.model + ")");
-    }
+    require_fit(paths.ae, "autoencoder input width (4 x latent channels)", 4 * ae.z_channels, "in_channels",
+                config.in_channels);
     pipeline->ae = std::make_unique<Autoencoder>(weights, ae, dtype);
   }
   pipeline->t5_tokenizer = std::make_unique<T5Tokenizer>(T5Tokenizer::load(paths.t5_tokenizer));
