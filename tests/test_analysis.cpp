@@ -56,11 +56,6 @@ TEST(RopeBands, ReadsTheAxesOfAGivenModel) {
   EXPECT_NE(run.output.find("10 pairs"), std::string::npos) << run.output;  // axes [8, 20, 20]
 }
 
-}  // namespace
-}  // namespace untwist
-
-namespace untwist {
-namespace {
 
 // With all keys zero every key gets the same weight: 1/18 per key of a 3x3
 // image that sees its 9 own and 9 reference tokens, so the meter's readings
@@ -93,11 +88,6 @@ TEST(CopyMeter, KeysMatchingTheQueryAtTheSamePositionReadAsCopying) {
   EXPECT_EQ(meter.to_json()["readings"].size(), 1u);
 }
 
-}  // namespace
-}  // namespace untwist
-
-namespace untwist {
-namespace {
 
 TEST(AttentionMaps, BandMasksSplitTheSpatialPairsAndLeaveOutTheIndexAxis) {
   const std::vector<int64_t> axes = {4, 12, 12};

@@ -86,11 +86,6 @@ TEST(FluxGolden, EveryBlockRoutesItsAttentionThroughTheHook) {
   EXPECT_EQ(hook.calls, expected);
 }
 
-}  // namespace
-}  // namespace untwist
-
-namespace untwist {
-namespace {
 
 // Real checkpoints store bfloat16 or float16 weights: the same file in those
 // dtypes runs and lands within the rounding of its weights.

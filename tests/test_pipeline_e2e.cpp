@@ -169,11 +169,6 @@ TEST_F(PipelineEndToEnd, ComponentsThatDoNotFitAreNamed) {
   EXPECT_TRUE(fs::is_empty(out));
 }
 
-}  // namespace
-}  // namespace untwist
-
-namespace untwist {
-namespace {
 
 // The model.* tensors of a golden file, without the prefix, split into shards
 // with a diffusers index beside them.
@@ -226,11 +221,6 @@ TEST_F(PipelineEndToEnd, DiffusersFolderGivesTheSameImagesAsSingleFiles) {
   EXPECT_TRUE(at::equal(read_image(out + "/d/0-a-red-fox.png"), read_image(out + "/s/0-a-red-fox.png")));
 }
 
-}  // namespace
-}  // namespace untwist
-
-namespace untwist {
-namespace {
 
 // generate == tokenize -> te (T5, CLIP) -> dit --steps -> ae, each runner on its own.
 TEST_F(PipelineEndToEnd, GenerateEqualsTheStepByStepRouteThroughTheRunners) {

@@ -22,6 +22,13 @@
 namespace untwist::toy {
 namespace {
 
+// An untrained toy checkpoint at `path`.
+void write_initial_checkpoint(const std::string& path, uint64_t seed) {
+  NamedTensors tensors;
+  for (const auto& [name, tensor] : initial_weights(seed)) tensors.emplace_back(name, tensor);
+  write_safetensors(path, tensors, checkpoint_metadata("untrained"));
+}
+
 TEST(ToyWorld, HasTheAttributesTheMethodNeeds) {
   EXPECT_GE(shape_names().size(), 6u);
   EXPECT_GE(colour_names().size(), 8u);
@@ -94,9 +101,7 @@ TEST(ToyText, PooledVectorIsTheMeanOfTheRealWords) {
 
 TEST(ToyModel, CheckpointLoadsLikeAnyFluxModel) {
   const std::string path = test::scratch_dir() + "/toy.safetensors";
-  NamedTensors tensors;
-  for (const auto& [name, tensor] : initial_weights(1)) tensors.emplace_back(name, tensor);
-  write_safetensors(path, tensors, checkpoint_metadata("test"));
+  write_initial_checkpoint(path, 1);
   const FluxConfig config = detect_flux_config(Weights::load(path));
   EXPECT_EQ(config.hidden_size, 128);
   EXPECT_EQ(config.in_channels, 12);
@@ -136,11 +141,6 @@ TEST(ToyTrainer, ResumingContinuesTheSameRun) {
   EXPECT_EQ(b->metadata().at("kind"), "untwist-toy");
 }
 
-}  // namespace
-}  // namespace untwist::toy
-
-namespace untwist::toy {
-namespace {
 
 TEST(ToyMetrics, ShapeClassifierIsExactOnRenderedImages) {
   std::mt19937_64 rng(17);
@@ -177,17 +177,10 @@ TEST(ToyMetrics, StyleDistanceSeparatesStylesAndIgnoresContent) {
   EXPECT_GT(style_distance(sa, style_stats(render(other_style))), 1.0);
 }
 
-}  // namespace
-}  // namespace untwist::toy
-
-namespace untwist::toy {
-namespace {
 
 TEST(ToyCommands, DemoAndEvalWriteTheirFilesForAnyToyCheckpoint) {
   const std::string dir = test::scratch_dir();
-  NamedTensors tensors;
-  for (const auto& [name, tensor] : initial_weights(3)) tensors.emplace_back(name, tensor);
-  write_safetensors(dir + "/toy.safetensors", tensors, checkpoint_metadata("untrained"));
+  write_initial_checkpoint(dir + "/toy.safetensors", 3);
 
   auto run = test::run_untwist({"demo", "--model", dir + "/toy.safetensors", "--steps", "3", "-o", dir + "/demo"});
   ASSERT_EQ(run.status, 0) << run.output;
