@@ -34,13 +34,10 @@ class SharedAttention : public AttentionHook {
 
   at::Tensor attend(const AttentionCall& call) const override;
 
-  // The [D] scales applied to the reference keys, or undefined when none.
-  const at::Tensor& key_scales() const { return key_scales_; }
-
  private:
   const ShareSettings& settings_;
   bool active_;
-  at::Tensor key_scales_;
+  at::Tensor key_scales_;  // [D] scales of the reference keys, undefined when none
   at::Tensor shifted_ref_pe_;
   SharedAttentionObserver* observer_;
 };
