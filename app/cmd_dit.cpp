@@ -61,7 +61,10 @@ void run_dit(const DitOptions& options) {
       hook.emplace(share, knobs_at(share, 0, std::max(steps, 1)), model.config().axes_dim,
                    shifted_reference_positions(h, w, model.config().axes_dim, model.config().theta));
     }
-    outputs.emplace_back("out.pred", model.forward(in, pe, hook ? &*hook : nullptr));
+    const AttentionHook* attention = hook ? &*hook : nullptr;
+    const at::Tensor pred = model.forward(in, pe, attention);
+    require_finite_velocity(pred, model, in, pe, attention, 0, 0);
+    outputs.emplace_back("out.pred", pred);
   }
   if (steps > 0) {
     SamplingSetup setup = sampling_setup(batch, options.sampling, model.config());

@@ -8,24 +8,28 @@ namespace untwist {
 
 namespace {
 
-Linear load_linear(const Weights& weights, const std::string& name, int64_t out, int64_t in, bool bias,
-                   at::ScalarType dtype) {
-  Linear linear;
-  linear.weight = weights.get(name + ".weight", {out, in}).to(dtype);
-  if (bias) linear.bias = weights.get(name + ".bias", {out}).to(dtype);
-  return linear;
-}
+// Reads tensors of the checkpoint in the compute dtype, keeping each one's
+// name for error reports.
+struct WeightLoader {
+  const Weights& weights;
+  at::ScalarType dtype;
+  std::vector<std::pair<std::string, at::Tensor>>& named;
 
-MLPEmbedder load_embedder(const Weights& weights, const std::string& name, int64_t in, int64_t hidden,
-                          at::ScalarType dtype) {
-  return {load_linear(weights, name + ".in_layer", hidden, in, true, dtype),
-          load_linear(weights, name + ".out_layer", hidden, hidden, true, dtype)};
-}
-
-QKNorm load_qk_norm(const Weights& weights, const std::string& name, int64_t head_dim, at::ScalarType dtype) {
-  return {weights.get(name + ".query_norm.scale", {head_dim}).to(dtype),
-          weights.get(name + ".key_norm.scale", {head_dim}).to(dtype)};
-}
+  at::Tensor get(const std::string& name, const std::vector<int64_t>& shape) const {
+    at::Tensor tensor = weights.get(name, shape).to(dtype);
+    named.emplace_back(name, tensor);
+    return tensor;
+  }
+  Linear linear(const std::string& name, int64_t out, int64_t in, bool bias) const {
+    return {get(name + ".weight", {out, in}), bias ? get(name + ".bias", {out}) : at::Tensor()};
+  }
+  MLPEmbedder embedder(const std::string& name, int64_t in, int64_t hidden) const {
+    return {linear(name + ".in_layer", hidden, in, true), linear(name + ".out_layer", hidden, hidden, true)};
+  }
+  QKNorm qk_norm(const std::string& name, int64_t head_dim) const {
+    return {get(name + ".query_norm.scale", {head_dim}), get(name + ".key_norm.scale", {head_dim})};
+  }
+};
 
 at::Tensor embed(const MLPEmbedder& embedder, const at::Tensor& x) {
   return embedder.out_layer(at::silu(embedder.in_layer(x)));
@@ -75,43 +79,43 @@ void expect_shape(const char* name, const at::Tensor& tensor, const std::vector<
 FluxModel::FluxModel(const Weights& weights, FluxConfig config, at::ScalarType compute_dtype)
     : config_(std::move(config)), dtype_(compute_dtype) {
   const int64_t hidden = config_.hidden_size, head_dim = config_.head_dim(), mlp = config_.mlp_hidden;
-  const auto dt = dtype_;
-  img_in = load_linear(weights, "img_in", hidden, config_.in_channels, true, dt);
-  txt_in = load_linear(weights, "txt_in", hidden, config_.context_in_dim, true, dt);
-  time_in = load_embedder(weights, "time_in", 256, hidden, dt);
-  vector_in = load_embedder(weights, "vector_in", config_.vec_in_dim, hidden, dt);
-  if (config_.guidance_embed) guidance_in = load_embedder(weights, "guidance_in", 256, hidden, dt);
+  const WeightLoader load{weights, dtype_, named_weights_};
+  img_in = load.linear("img_in", hidden, config_.in_channels, true);
+  txt_in = load.linear("txt_in", hidden, config_.context_in_dim, true);
+  time_in = load.embedder("time_in", 256, hidden);
+  vector_in = load.embedder("vector_in", config_.vec_in_dim, hidden);
+  if (config_.guidance_embed) guidance_in = load.embedder("guidance_in", 256, hidden);
 
   for (int64_t n = 0; n < config_.depth; ++n) {
     const std::string prefix = "double_blocks." + std::to_string(n) + ".";
     DoubleStreamBlock block;
-    block.img_mod = load_linear(weights, prefix + "img_mod.lin", 6 * hidden, hidden, true, dt);
-    block.txt_mod = load_linear(weights, prefix + "txt_mod.lin", 6 * hidden, hidden, true, dt);
+    block.img_mod = load.linear(prefix + "img_mod.lin", 6 * hidden, hidden, true);
+    block.txt_mod = load.linear(prefix + "txt_mod.lin", 6 * hidden, hidden, true);
     for (const char* stream : {"img", "txt"}) {
       const std::string attn = prefix + stream + "_attn";
       SelfAttentionWeights& target = std::string(stream) == "img" ? block.img_attn : block.txt_attn;
-      target.qkv = load_linear(weights, attn + ".qkv", 3 * hidden, hidden, config_.qkv_bias, dt);
-      target.norm = load_qk_norm(weights, attn + ".norm", head_dim, dt);
-      target.proj = load_linear(weights, attn + ".proj", hidden, hidden, true, dt);
+      target.qkv = load.linear(attn + ".qkv", 3 * hidden, hidden, config_.qkv_bias);
+      target.norm = load.qk_norm(attn + ".norm", head_dim);
+      target.proj = load.linear(attn + ".proj", hidden, hidden, true);
     }
-    block.img_mlp_0 = load_linear(weights, prefix + "img_mlp.0", mlp, hidden, true, dt);
-    block.img_mlp_2 = load_linear(weights, prefix + "img_mlp.2", hidden, mlp, true, dt);
-    block.txt_mlp_0 = load_linear(weights, prefix + "txt_mlp.0", mlp, hidden, true, dt);
-    block.txt_mlp_2 = load_linear(weights, prefix + "txt_mlp.2", hidden, mlp, true, dt);
+    block.img_mlp_0 = load.linear(prefix + "img_mlp.0", mlp, hidden, true);
+    block.img_mlp_2 = load.linear(prefix + "img_mlp.2", hidden, mlp, true);
+    block.txt_mlp_0 = load.linear(prefix + "txt_mlp.0", mlp, hidden, true);
+    block.txt_mlp_2 = load.linear(prefix + "txt_mlp.2", hidden, mlp, true);
     double_blocks.push_back(std::move(block));
   }
   for (int64_t n = 0; n < config_.depth_single_blocks; ++n) {
     const std::string prefix = "single_blocks." + std::to_string(n) + ".";
     SingleStreamBlock block;
-    block.linear1 = load_linear(weights, prefix + "linear1", 3 * hidden + mlp, hidden, true, dt);
-    block.linear2 = load_linear(weights, prefix + "linear2", hidden, hidden + mlp, true, dt);
-    block.norm = load_qk_norm(weights, prefix + "norm", head_dim, dt);
-    block.modulation = load_linear(weights, prefix + "modulation.lin", 3 * hidden, hidden, true, dt);
+    block.linear1 = load.linear(prefix + "linear1", 3 * hidden + mlp, hidden, true);
+    block.linear2 = load.linear(prefix + "linear2", hidden, hidden + mlp, true);
+    block.norm = load.qk_norm(prefix + "norm", head_dim);
+    block.modulation = load.linear(prefix + "modulation.lin", 3 * hidden, hidden, true);
     single_blocks.push_back(std::move(block));
   }
   final_layer_adaLN_modulation_1 =
-      load_linear(weights, "final_layer.adaLN_modulation.1", 2 * hidden, hidden, true, dt);
-  final_layer_linear = load_linear(weights, "final_layer.linear", config_.out_channels, hidden, true, dt);
+      load.linear("final_layer.adaLN_modulation.1", 2 * hidden, hidden, true);
+  final_layer_linear = load.linear("final_layer.linear", config_.out_channels, hidden, true);
 }
 
 at::Tensor FluxModel::position_table(const at::Tensor& txt_ids, const at::Tensor& img_ids) const {
@@ -177,26 +181,56 @@ at::Tensor FluxModel::single_block(const SingleStreamBlock& block, int index, at
 }
 
 at::Tensor FluxModel::forward(const FluxInputs& in, const at::Tensor& pe, const AttentionHook* hook) const {
+  return run_stages(in, pe, hook, nullptr);
+}
+
+std::optional<NonFiniteSite> FluxModel::locate_non_finite(const FluxInputs& in, const at::Tensor& pe,
+                                                          const AttentionHook* hook) const {
+  std::optional<NonFiniteSite> site;
+  const StageProbe probe = [&](const std::string& stage, const at::Tensor& stream) {
+    const at::Tensor bad_rows = at::logical_not(at::isfinite(stream).flatten(1).all(1)).nonzero();  // [n, 1]
+    if (bad_rows.size(0) == 0) return true;
+    site = NonFiniteSite{stage, bad_rows[0][0].item<int64_t>()};
+    return false;
+  };
+  run_stages(in, pe, hook, &probe);
+  return site;
+}
+
+std::string FluxModel::first_non_finite_weight() const {
+  for (const auto& [name, tensor] : named_weights_) {
+    if (!at::isfinite(tensor).all().item<bool>()) return name;
+  }
+  return "";
+}
+
+at::Tensor FluxModel::run_stages(const FluxInputs& in, const at::Tensor& pe, const AttentionHook* hook,
+                                 const StageProbe* probe) const {
   check_inputs(in, pe);
   at::Tensor img = img_in(in.img.to(dtype_));  // [B, L_img, hidden]
   at::Tensor txt = txt_in(in.txt.to(dtype_));  // [B, L_txt, hidden]
   at::Tensor vec = embed(time_in, timestep_embedding(in.timesteps, 256).to(dtype_));  // [B, hidden]
   if (config_.guidance_embed) vec = vec + embed(guidance_in, timestep_embedding(in.guidance, 256).to(dtype_));
   vec = vec + embed(vector_in, in.y.to(dtype_));
+  if (probe && !(*probe)("the input embedding", at::cat({img.flatten(1), txt.flatten(1), vec}, 1))) return {};
 
   for (size_t n = 0; n < double_blocks.size(); ++n) {
     std::tie(img, txt) = double_block(double_blocks[n], static_cast<int>(n), img, txt, vec, pe, hook);
+    if (probe && !(*probe)("double block " + std::to_string(n), at::cat({txt, img}, 1))) return {};
   }
   const int64_t txt_len = txt.size(1);
   at::Tensor x = at::cat({txt, img}, 1);  // [B, L_txt + L_img, hidden]
   for (size_t n = 0; n < single_blocks.size(); ++n) {
     x = single_block(single_blocks[n], static_cast<int>(n), x, vec, pe, txt_len, hook);
+    if (probe && !(*probe)("single block " + std::to_string(n), x)) return {};
   }
   img = x.narrow(1, txt_len, x.size(1) - txt_len);  // [B, L_img, hidden]
 
   const auto shift_scale = final_layer_adaLN_modulation_1(at::silu(vec)).chunk(2, 1);
   img = (1 + shift_scale[1].unsqueeze(1)) * layer_norm(img) + shift_scale[0].unsqueeze(1);
-  return final_layer_linear(img).to(at::kFloat);  // [B, L_img, out_channels]
+  const at::Tensor velocity = final_layer_linear(img).to(at::kFloat);  // [B, L_img, out_channels]
+  if (probe) (*probe)("the final layer", velocity);
+  return velocity;
 }
 
 }  // namespace untwist

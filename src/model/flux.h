@@ -4,6 +4,10 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "model/attention.h"
@@ -53,6 +57,12 @@ struct FluxInputs {
   at::Tensor guidance;   // [B]; used only by guidance-embedded models
 };
 
+// Where a forward pass first produced a value that is not finite.
+struct NonFiniteSite {
+  std::string stage;  // "the input embedding", "double block 3", "single block 0", "the final layer"
+  int64_t row = 0;    // batch row
+};
+
 class FluxModel {
  public:
   // Takes the weights (checking every shape against the config) in the
@@ -69,7 +79,18 @@ class FluxModel {
   // goes through `hook` when one is given.
   at::Tensor forward(const FluxInputs& inputs, const at::Tensor& pe, const AttentionHook* hook = nullptr) const;
 
+  // Runs the forward pass again, checking every stage's output: the first
+  // stage and row that is not finite, or nothing when all are.
+  std::optional<NonFiniteSite> locate_non_finite(const FluxInputs& inputs, const at::Tensor& pe,
+                                                 const AttentionHook* hook = nullptr) const;
+  // The checkpoint name of the first weight holding NaN or Inf; empty if none.
+  std::string first_non_finite_weight() const;
+
  private:
+  // (stage, its output stream [B, ...]) -> whether to go on
+  using StageProbe = std::function<bool(const std::string& stage, const at::Tensor& stream)>;
+  at::Tensor run_stages(const FluxInputs& inputs, const at::Tensor& pe, const AttentionHook* hook,
+                        const StageProbe* probe) const;
   void check_inputs(const FluxInputs& inputs, const at::Tensor& pe) const;
   std::pair<at::Tensor, at::Tensor> double_block(const DoubleStreamBlock& block, int index, at::Tensor img,
                                                  at::Tensor txt, const at::Tensor& vec, const at::Tensor& pe,
@@ -84,6 +105,7 @@ class FluxModel {
   std::vector<DoubleStreamBlock> double_blocks;
   std::vector<SingleStreamBlock> single_blocks;
   Linear final_layer_adaLN_modulation_1, final_layer_linear;
+  std::vector<std::pair<std::string, at::Tensor>> named_weights_;  // every tensor above, by checkpoint name
 };
 
 }  // namespace untwist

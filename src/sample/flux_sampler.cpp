@@ -9,6 +9,28 @@
 
 namespace untwist {
 
+void require_finite_velocity(const at::Tensor& velocity, const FluxModel& model, const FluxInputs& inputs,
+                             const at::Tensor& pe, const AttentionHook* hook, int step, int steps) {
+  if (at::isfinite(velocity).all().item<bool>()) return;
+  std::string where = "the model's output";
+  if (const auto site = model.locate_non_finite(inputs, pe, hook)) {
+    where = site->stage + ", batch row " + std::to_string(site->row);
+  }
+  std::string message = "values became NaN or infinite";
+  if (steps > 0) message += " at step " + std::to_string(step + 1) + " of " + std::to_string(steps);
+  message += ", first in " + where;
+  const std::string weight = model.first_non_finite_weight();
+  if (!weight.empty()) {
+    message += "; the transformer's tensor '" + weight + "' holds NaN or Inf";
+  } else {
+    for (const auto& [name, tensor] : {std::pair{"latent", inputs.img}, {"text states", inputs.txt},
+                                       {"pooled text vector", inputs.y}}) {
+      if (!at::isfinite(tensor).all().item<bool>()) message += std::string("; its input ") + name + " is not finite";
+    }
+  }
+  throw DataError((steps > 0 ? "sampling stopped: " : "") + message);
+}
+
 at::Tensor sample_flux(const FluxModel& model, const SamplingSetup& setup) {
   const int64_t batch = setup.noise.size(0);
   const int steps = static_cast<int>(setup.times.size()) - 1;
@@ -40,7 +62,9 @@ at::Tensor sample_flux(const FluxModel& model, const SamplingSetup& setup) {
       hook.emplace(*setup.share, knobs_at(*setup.share, step, steps), model.config().axes_dim, shifted_ref_pe,
                    setup.observer);
     }
-    at::Tensor velocity = model.forward(inputs, pe, hook ? &*hook : nullptr);
+    const AttentionHook* attention = hook ? &*hook : nullptr;
+    at::Tensor velocity = model.forward(inputs, pe, attention);
+    require_finite_velocity(velocity, model, inputs, pe, attention, step, steps);
     if (setup.on_step) setup.on_step(step);
     return velocity;
   });

@@ -29,7 +29,13 @@ struct SamplingSetup {
   std::function<void(int step)> on_step;  // after each step, e.g. progress
 };
 
-// -> [B, L_img, C] float32
+// A DataError unless `velocity` (the model's output for `inputs`) is finite,
+// saying where NaN/Inf first appeared: the sampling step (steps = 0: not
+// sampling), the model stage, the batch row, and a weight holding NaN/Inf.
+void require_finite_velocity(const at::Tensor& velocity, const FluxModel& model, const FluxInputs& inputs,
+                             const at::Tensor& pe, const AttentionHook* hook, int step, int steps);
+
+// -> [B, L_img, C] float32; stops with require_finite_velocity's error.
 at::Tensor sample_flux(const FluxModel& model, const SamplingSetup& setup);
 
 }  // namespace untwist
