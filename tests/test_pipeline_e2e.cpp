@@ -169,6 +169,23 @@ TEST_F(PipelineEndToEnd, ComponentsThatDoNotFitAreNamed) {
   EXPECT_TRUE(fs::is_empty(out));
 }
 
+TEST_F(PipelineEndToEnd, NanInATextEncoderIsNamed) {
+  NamedTensors t5 = tiny_t5(48, 300);
+  for (auto& [name, tensor] : t5) {
+    if (name == "encoder.block.1.layer.1.DenseReluDense.wo.weight") tensor[3][7] = NAN;
+  }
+  write_safetensors(*dir_ + "/t5_nan.safetensors", t5);
+  std::vector<std::string> args = with({"generate"}, components());
+  *std::find(args.begin(), args.end(), *dir_ + "/t5.safetensors") = *dir_ + "/t5_nan.safetensors";
+  const std::string out = test::scratch_dir();
+  const auto run = test::run_untwist(with(args, {"-p", "x", "-o", out}));
+  EXPECT_EQ(run.status, 1) << run.output;
+  EXPECT_NE(run.output.find("t5_nan.safetensors: the T5 encoder produced NaN or Inf: its tensor "
+                            "'encoder.block.1.layer.1.DenseReluDense.wo.weight' holds NaN or Inf"),
+            std::string::npos)
+      << run.output;
+  EXPECT_TRUE(fs::is_empty(out));
+}
 
 // The model.* tensors of a golden file, without the prefix, split into shards
 // with a diffusers index beside them.

@@ -109,4 +109,11 @@ at::Tensor Weights::get(const std::string& name, const std::vector<int64_t>& exp
   return tensor;
 }
 
+std::string Weights::first_non_finite() const {
+  for (const auto& [name, tensor] : tensors_) {
+    if (at::isFloatingType(tensor.scalar_type()) && !at::isfinite(tensor).all().item<bool>()) return name;
+  }
+  return "";
+}
+
 }  // namespace untwist

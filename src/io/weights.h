@@ -43,6 +43,8 @@ class Weights {
   // reference params), or an empty object.
   nlohmann::json metadata_config() const;
   const TensorMap& tensors() const { return tensors_; }
+  // The name of the first floating-point tensor holding NaN or Inf; empty if none.
+  std::string first_non_finite() const;
 
  private:
   TensorMap tensors_;

@@ -14,11 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Weights load_component(const std::string& path) {
-  if (fs::is_directory(path)) return Weights::load(component_files(path));
-  return Weights::load(path);
-}
-
 std::string first_existing(const fs::path& folder, const std::vector<std::string>& names) {
   for (const auto& name : names) {
     if (fs::exists(folder / name)) return (folder / name).string();
@@ -47,6 +42,11 @@ RopeOverride rope_from_folder(const std::string& path) {
 }
 
 }  // namespace
+
+Weights load_component(const std::string& path) {
+  if (fs::is_directory(path)) return Weights::load(component_files(path));
+  return Weights::load(path);
+}
 
 std::vector<std::string> component_files(const std::string& folder) {
   std::vector<std::string> files;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "io/weights.h"
 #include "model/autoencoder.h"
 #include "model/clip_text.h"
 #include "model/clip_tokenizer.h"
@@ -37,6 +38,9 @@ struct Pipeline {
 // The safetensors files of one diffusers component folder: the shards its
 // *.index.json names, else every *.safetensors in it.
 std::vector<std::string> component_files(const std::string& folder);
+
+// The weights of one component: a safetensors file or a diffusers folder.
+Weights load_component(const std::string& path);
 
 // Fills the paths a diffusers folder provides; UsageError naming what is missing.
 ComponentPaths resolve_components(const ComponentPaths& given);

@@ -3,11 +3,25 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "model/packing.h"
+#include "pipeline/components.h"
 #include "sample/flux_sampler.h"
 #include "sample/schedule.h"
 #include "util/errors.h"
 
 namespace untwist {
+
+namespace {
+
+// A DataError naming the component's file, and its first weight holding NaN or
+// Inf, when `output` (computed by that component) is not finite.
+const at::Tensor& require_finite(const at::Tensor& output, const std::string& component, const std::string& what) {
+  if (at::isfinite(output).all().item<bool>()) return output;
+  const std::string weight = load_component(component).first_non_finite();
+  fail_file(component, what + " produced NaN or Inf" +
+                           (weight.empty() ? std::string() : ": its tensor '" + weight + "' holds NaN or Inf"));
+}
+
+}  // namespace
 
 int ImageSettings::steps_for(const FluxConfig& config) const {
   return steps > 0 ? steps : (config.guidance_embed ? 28 : 4);
@@ -31,8 +45,10 @@ Conditioning encode_prompts(const Pipeline& pipeline, const std::vector<std::str
   }
   const int64_t batch = static_cast<int64_t>(prompts.size());
   Conditioning conditioning;
-  conditioning.txt = pipeline.t5->forward(at::tensor(t5_ids).reshape({batch, t5_max_length}));
-  conditioning.y = pipeline.clip->forward(at::tensor(clip_ids).reshape({batch, 77})).pooler_output;
+  conditioning.txt = require_finite(pipeline.t5->forward(at::tensor(t5_ids).reshape({batch, t5_max_length})),
+                                    pipeline.paths.t5, "the T5 encoder");
+  conditioning.y = require_finite(pipeline.clip->forward(at::tensor(clip_ids).reshape({batch, 77})).pooler_output,
+                                  pipeline.paths.clip, "the CLIP text encoder");
   conditioning.txt_ids = at::zeros({batch, t5_max_length, 3});
   return conditioning;
 }
@@ -77,10 +93,13 @@ at::Tensor render(const Pipeline& pipeline, const RenderRequest& request) {
   setup.observer = request.observer;
   if (request.reference_image.defined()) {
     const at::Tensor image = request.reference_image.unsqueeze(0) * 2 - 1;  // [1, 3, H, W] in [-1, 1]
-    setup.reference_latent = pack_latents(pipeline.ae->encode(image))[0];   // [h*w, C*4]
+    const at::Tensor latent = require_finite(pipeline.ae->encode(image), pipeline.paths.ae, "the autoencoder");
+    setup.reference_latent = pack_latents(latent)[0];  // [h*w, C*4]
   }
   const at::Tensor latents = sample_flux(*pipeline.dit, setup);
-  at::Tensor images = ((pipeline.ae->decode(unpack_latents(latents, h, w)) + 1) / 2).clamp(0, 1);  // [B, 3, H, W]
+  const at::Tensor decoded =
+      require_finite(pipeline.ae->decode(unpack_latents(latents, h, w)), pipeline.paths.ae, "the autoencoder");
+  at::Tensor images = ((decoded + 1) / 2).clamp(0, 1);  // [B, 3, H, W]
   if (request.reference_image.defined()) images[0].copy_(request.reference_image);
   return images;
 }
