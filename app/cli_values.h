@@ -2,16 +2,25 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <CLI/CLI.hpp>
+#include <functional>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace untwist {
 
-// "16,56,56" -> {16, 56, 56}; UsageError naming `option` otherwise.
-std::vector<int64_t> parse_int_list(const std::string& text, const std::string& option);
+// "16,56,56" -> {16, 56, 56}: the --axes-dim value, every axis positive and even.
+std::vector<int64_t> parse_axes_dim(const std::string& text);
 
 // "float32" | "bfloat16" (also "f32", "bf16") -> the compute dtype.
 at::ScalarType parse_compute_dtype(const std::string& text);
+
+// A CLI11 check running `parse` on the value while the command line is read:
+// its UsageError becomes a parse error, before anything is loaded.
+CLI::Validator parsed_by(const std::function<void(const std::string&)>& parse);
+
+// A CLI11 check for a finite number in [low, high] (CLI::Range lets NaN through).
+CLI::Validator finite_range(double low, double high);
 
 }  // namespace untwist

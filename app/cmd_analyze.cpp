@@ -24,7 +24,7 @@ void run_analyze_rope(const RopeOptions& options) {
   std::vector<int64_t> axes_dim = {16, 56, 56};
   double theta = 10000;
   RopeOverride rope;
-  if (!options.axes_dim.empty()) rope.axes_dim = parse_int_list(options.axes_dim, "--axes-dim");
+  if (!options.axes_dim.empty()) rope.axes_dim = parse_axes_dim(options.axes_dim);
   if (options.theta > 0) rope.theta = options.theta;
   if (!options.model.empty()) {
     const FluxConfig config = detect_flux_config(Weights::load(options.model), rope);
@@ -33,9 +33,6 @@ void run_analyze_rope(const RopeOptions& options) {
   } else {
     if (rope.axes_dim) axes_dim = *rope.axes_dim;
     if (rope.theta) theta = *rope.theta;
-  }
-  for (int64_t dim : axes_dim) {
-    if (dim <= 0 || dim % 2) throw UsageError("--axes-dim: every axis must be positive and even");
   }
   const RopeBandCurves curves = rope_band_curves(axes_dim, theta, options.axis, options.max_delta);
   std::filesystem::create_directories(options.output_dir);
@@ -58,8 +55,9 @@ void add_analyze_command(CLI::App& app) {
   CLI::App* rope_command = analyze->add_subcommand("rope", "RoPE similarity vs shift, per frequency band (Fig. 1)");
   rope_command->add_option("--model", rope->model, "read axes and theta from this DiT checkpoint")
       ->check(CLI::ExistingFile);
-  rope_command->add_option("--axes-dim", rope->axes_dim, "RoPE axes, e.g. 16,56,56 (default: FLUX.1's)");
-  rope_command->add_option("--theta", rope->theta, "RoPE theta (default 10000)")->check(CLI::PositiveNumber);
+  rope_command->add_option("--axes-dim", rope->axes_dim, "RoPE axes, e.g. 16,56,56 (default: FLUX.1's)")
+      ->check(parsed_by([](const std::string& text) { parse_axes_dim(text); }));
+  rope_command->add_option("--theta", rope->theta, "RoPE theta (default 10000)")->check(finite_range(1e-3, 1e9));
   rope_command->add_option("--axis", rope->axis, "position axis to analyse (1: rows)")->capture_default_str();
   rope_command->add_option("--max-delta", rope->max_delta, "largest shift in tokens")
       ->check(CLI::Range(1, 4096))->capture_default_str();

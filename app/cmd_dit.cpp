@@ -34,7 +34,7 @@ void run_dit(const DitOptions& options) {
   refuse_overwriting_inputs(options.output, {options.weights, options.inputs});
   if (!options.meter.empty()) refuse_overwriting_inputs(options.meter, {options.weights, options.inputs});
   RopeOverride rope;
-  if (!options.axes_dim.empty()) rope.axes_dim = parse_int_list(options.axes_dim, "--axes-dim");
+  if (!options.axes_dim.empty()) rope.axes_dim = parse_axes_dim(options.axes_dim);
   if (options.theta > 0) rope.theta = options.theta;
   const at::ScalarType dtype = parse_compute_dtype(options.dtype);
   const bool sharing = !options.share.mode.empty();
@@ -95,8 +95,9 @@ void add_dit_command(CLI::App& app) {
       ->required()->check(CLI::ExistingFile);
   command->add_option("--output", options->output, "where to write out.* tensors (.safetensors)")->required();
   options->sampling.add_to(*command, 0);
-  command->add_option("--axes-dim", options->axes_dim, "RoPE axes, e.g. 16,56,56 (else from the file)");
-  command->add_option("--theta", options->theta, "RoPE theta (else from the file)")->check(CLI::PositiveNumber);
+  command->add_option("--axes-dim", options->axes_dim, "RoPE axes, e.g. 16,56,56 (else from the file)")
+      ->check(parsed_by([](const std::string& text) { parse_axes_dim(text); }));
+  command->add_option("--theta", options->theta, "RoPE theta (else from the file)")->check(finite_range(1e-3, 1e9));
   command->add_option("--dtype", options->dtype, "compute dtype: float32 or bfloat16")
       ->check(CLI::IsMember({"float32", "bfloat16", "f32", "bf16", "fp32"}));
   options->share.add_to(*command, "--share");

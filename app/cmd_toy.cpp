@@ -1,6 +1,7 @@
 // `untwist toy`: the project's own tiny model and its world.
 #include <iostream>
 
+#include "cli_values.h"
 #include "commands.h"
 #include "toy/trainer.h"
 
@@ -20,7 +21,7 @@ void add_toy_command(CLI::App& app) {
   train->add_option("--stop-after", options->stop_after, "stop at this step in this run (train across sessions)")
       ->check(CLI::Range(1, 1000000));
   train->add_option("--batch", options->batch, "images per step")->check(CLI::Range(1, 4096))->capture_default_str();
-  train->add_option("--lr", options->learning_rate, "peak learning rate")->check(CLI::Range(1e-6, 1.0))
+  train->add_option("--lr", options->learning_rate, "peak learning rate")->check(finite_range(1e-6, 1.0))
       ->capture_default_str();
   train->add_option("--seed", options->seed, "seed of the data, noise and initial weights")->capture_default_str();
   train->add_option("--checkpoint-every", options->checkpoint_every, "steps between checkpoints")

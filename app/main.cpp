@@ -9,6 +9,29 @@
 #include "util/errors.h"
 #include "util/threads.h"
 
+namespace {
+
+// "untwist style", "untwist toy train": the deepest subcommand the command line chose.
+std::string chosen_command(const CLI::App& app) {
+  std::string path = "untwist";
+  const CLI::App* current = &app;
+  while (current != nullptr) {
+    const auto chosen = current->get_subcommands();
+    current = chosen.empty() ? nullptr : chosen.front();
+    if (current != nullptr) path += " " + current->get_name();
+  }
+  return path;
+}
+
+int usage_error(const CLI::App& app, const std::string& message) {
+  const std::string command = chosen_command(app);
+  std::cerr << "error: " << message << "\n"
+            << "usage: " << command << " [OPTIONS]  (all options: " << command << " --help)\n";
+  return 2;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"untwist: style-aligned image generation with diffusion transformers (FLUX.1)"};
   app.require_subcommand(1);
@@ -32,12 +55,16 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForVersion& version) {
+    return app.exit(version);
   } catch (const CLI::ParseError& error) {
-    const int status = app.exit(error);
-    return status == 0 ? 0 : 2;
+    return usage_error(app, error.what());
   } catch (const untwist::UsageError& error) {
-    std::cerr << "error: " << error.what() << "\n" << "usage: see 'untwist --help'\n";
-    return 2;
+    return usage_error(app, error.what());
   } catch (const untwist::DataError& error) {
     std::cerr << "error: " << error.what() << "\n";
     return 1;

@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "cli_values.h"
+
 namespace untwist {
 
 void PipelineFlags::add_to(CLI::App& command) {
@@ -20,7 +22,7 @@ void PipelineFlags::add_to(CLI::App& command) {
       ->check(CLI::Range(16, 8192))->capture_default_str();
   command.add_option("--steps", settings.steps, "sampling steps (default: 28 dev, 4 schnell)")->check(CLI::Range(1, 1000));
   command.add_option("--guidance", settings.guidance, "guidance (guidance-embedded models)")
-      ->check(CLI::Range(0.0, 100.0))->capture_default_str();
+      ->check(finite_range(0.0, 100.0))->capture_default_str();
   auto* on = command.add_flag("--shift", shift, "force the shifted schedule");
   command.add_flag("--no-shift", no_shift, "force the unshifted schedule")->excludes(on);
   command.add_option("--t5-max-length", settings.t5_max_length, "T5 tokens (default: 512 dev, 256 schnell)")

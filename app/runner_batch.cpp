@@ -1,5 +1,6 @@
 #include "runner_batch.h"
 
+#include "cli_values.h"
 #include "sample/schedule.h"
 
 namespace untwist {
@@ -21,7 +22,7 @@ void SamplingFlags::add_to(CLI::App& command, int default_steps) {
   steps = default_steps;
   command.add_option("--steps", steps, "Euler sampling steps")->check(CLI::Range(1, 10000));
   command.add_option("--guidance", guidance, "guidance (guidance-embedded models)")
-      ->check(CLI::Range(0.0, 100.0))->capture_default_str();
+      ->check(finite_range(0.0, 100.0))->capture_default_str();
   auto* on = command.add_flag("--shift", shift, "force the shifted schedule");
   command.add_flag("--no-shift", no_shift, "force the unshifted schedule")->excludes(on);
 }

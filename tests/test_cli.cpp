@@ -64,12 +64,28 @@ TEST(Cli, BadValuesAreUsageErrors) {
       {"dit", "--weights", golden("flux_dev_tiny"), "--inputs", golden("flux_dev_tiny"), "--output", output,
        "--dtype", "int4"},
       {"dit", "--weights", "/nonexistent.safetensors", "--inputs", golden("flux_dev_tiny"), "--output", output},
+      {"dit", "--weights", golden("flux_dev_tiny"), "--inputs", golden("flux_dev_tiny"), "--output", output,
+       "--share", "untwisted", "--s-hf", "1:abc"},
+      {"dit", "--weights", golden("flux_dev_tiny"), "--inputs", golden("flux_dev_tiny"), "--output", output,
+       "--share", "untwisted", "--beta", "nan"},
+      {"style", "-p", "a", "--ref-prompt", "b", "--mode", "bogus", "-o", output},
+      {"style", "-p", "a", "--ref-prompt", "b", "--s-lf", "-1", "-o", output},
+      {"style", "-p", "a", "--ref-prompt", "b", "--window", "0.8:0.2", "-o", output},
+      {"style", "-p", "a", "--ref-prompt", "b", "--blocks", "single:3-1", "-o", output},
+      {"style", "-p", "a", "--ref-prompt", "b", "--guidance", "inf", "-o", output},
+      {"generate", "-p", "a", "-W", "15", "-o", output},
+      {"generate", "-p", "a", "--steps", "0", "-o", output},
+      {"analyze", "rope", "--axes-dim", "3,4", "-o", output},
+      {"toy", "train", "--lr", "-1", "-o", output},
       {"frobnicate"},
       {},
   };
   for (const auto& args : calls) {
     const auto run = test::run_untwist(args);
     EXPECT_EQ(run.status, 2) << run.output;
+    EXPECT_EQ(run.output.rfind("error: ", 0), 0u) << run.output;
+    EXPECT_NE(run.output.find("\nusage: untwist"), std::string::npos) << run.output;
+    EXPECT_EQ(line_count(run.output), 2) << run.output;
     EXPECT_FALSE(fs::exists(output));
   }
 }
