@@ -55,20 +55,22 @@ void run_style(const StyleOptions& options) {
   } else {
     modes.push_back(chosen);
   }
+  const ImageSettings image_settings = options.pipeline.image_settings();
+  at::Tensor reference_image;  // read before the models load, so a bad image fails fast
+  if (!options.ref_image.empty()) {
+    reference_image = resize_and_crop(read_image(options.ref_image), image_settings.height, image_settings.width);
+  }
   const auto pipeline = load_pipeline(options.pipeline.paths, parse_compute_dtype(options.pipeline.dtype));
   for (const auto& settings : modes) {
     settings.blocks.check_against(pipeline->dit->config().depth, pipeline->dit->config().depth_single_blocks);
   }
-  const ImageSettings image_settings = options.pipeline.image_settings();
 
   RenderRequest request;
   request.prompts.push_back(options.ref_prompt);
   for (const auto& prompt : options.prompts) request.prompts.push_back(prompt);
   for (size_t i = 0; i < request.prompts.size(); ++i) request.seeds.push_back(options.pipeline.seed + i);
   request.settings = image_settings;
-  if (!options.ref_image.empty()) {
-    request.reference_image = resize_and_crop(read_image(options.ref_image), image_settings.height, image_settings.width);
-  }
+  request.reference_image = reference_image;
   const int steps = image_settings.steps_for(pipeline->dit->config());
   Progress progress("sampling", steps * static_cast<int>(modes.size()));
   request.on_step = [&](int) { progress.step(); };

@@ -5,10 +5,9 @@
 #include <zlib.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "io/atomic_file.h"
+#include "io/file_bytes.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -16,6 +15,7 @@ namespace untwist {
 namespace {
 
 constexpr int64_t kMaxPixels = 1ll << 28;  // 16k x 16k
+constexpr uint64_t kMaxImageFileBytes = 1ull << 30;
 
 void append_u32(std::string& out, uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xFF));
@@ -27,6 +27,8 @@ uint32_t read_u32(const std::string& bytes, size_t at) {
   return value;
 }
 
+}  // namespace
+
 std::string png_chunk(const std::string& type, const std::string& data) {
   std::string chunk;
   append_u32(chunk, static_cast<uint32_t>(data.size()));
@@ -36,6 +38,8 @@ std::string png_chunk(const std::string& type, const std::string& data) {
   return chunk;
 }
 
+namespace {
+
 void append_bytes(void* context, void* data, int size) {
   static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
 }
@@ -43,17 +47,29 @@ void append_bytes(void* context, void* data, int size) {
 }  // namespace
 
 at::Tensor read_image(const std::string& path) {
+  const std::string bytes = read_file_bytes(path, kMaxImageFileBytes);
+  if (bytes.empty()) fail_file(path, "empty file, not an image");
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int size = static_cast<int>(bytes.size());
+  const auto reason = [] { return std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown reason"); };
   int width = 0, height = 0, channels = 0;
-  if (!stbi_info(path.c_str(), &width, &height, &channels)) {
-    fail_file(path, std::string("not a readable image: ") + (stbi_failure_reason() ? stbi_failure_reason() : "?"));
+  if (!stbi_info_from_memory(data, size, &width, &height, &channels)) {
+    fail_file(path, "not a readable image (PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PNM): " + reason());
   }
   if (width <= 0 || height <= 0 || static_cast<int64_t>(width) * height > kMaxPixels) {
     fail_file(path, "image of " + std::to_string(width) + "x" + std::to_string(height) + " pixels is empty or too large");
   }
-  const bool wide = stbi_is_16_bit(path.c_str());
-  void* pixels = wide ? static_cast<void*>(stbi_load_16(path.c_str(), &width, &height, &channels, 3))
-                      : static_cast<void*>(stbi_load(path.c_str(), &width, &height, &channels, 3));
-  if (!pixels) fail_file(path, std::string("cannot decode: ") + (stbi_failure_reason() ? stbi_failure_reason() : "?"));
+  // stb pads a cut-off JPEG with grey; a complete one has an end-of-image
+  // marker after its last scan (a thumbnail's own marker comes before).
+  const bool jpeg = bytes.size() >= 2 && bytes[0] == '\xFF' && bytes[1] == '\xD8';
+  const size_t last_scan = bytes.rfind("\xFF\xDA");
+  if (jpeg && (last_scan == std::string::npos || bytes.find("\xFF\xD9", last_scan) == std::string::npos)) {
+    fail_file(path, "truncated JPEG: the end-of-image marker is missing");
+  }
+  const bool wide = stbi_is_16_bit_from_memory(data, size);
+  void* pixels = wide ? static_cast<void*>(stbi_load_16_from_memory(data, size, &width, &height, &channels, 3))
+                      : static_cast<void*>(stbi_load_from_memory(data, size, &width, &height, &channels, 3));
+  if (!pixels) fail_file(path, "cannot decode the image: " + reason());
   const at::Tensor raw = wide ? at::from_blob(pixels, {height, width, 3}, at::kShort).to(at::kInt).bitwise_and(0xFFFF)
                               : at::from_blob(pixels, {height, width, 3}, at::kByte).to(at::kInt);
   const at::Tensor rgb = (raw.to(at::kFloat) / (wide ? 65535.0 : 255.0)).permute({2, 0, 1}).contiguous();
@@ -77,10 +93,7 @@ void write_png(const std::string& path, const at::Tensor& rgb, const std::map<st
 }
 
 std::map<std::string, std::string> read_png_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream data;
-  data << in.rdbuf();
-  const std::string bytes = data.str();
+  const std::string bytes = read_file_bytes(path, kMaxImageFileBytes);
   std::map<std::string, std::string> text;
   size_t at = 8;
   while (at + 12 <= bytes.size()) {
@@ -98,13 +111,20 @@ std::map<std::string, std::string> read_png_text(const std::string& path) {
 }
 
 at::Tensor resize_and_crop(const at::Tensor& rgb, int64_t height, int64_t width) {
-  const double scale = std::max(static_cast<double>(height) / rgb.size(1), static_cast<double>(width) / rgb.size(2));
-  const int64_t scaled_h = std::max(height, static_cast<int64_t>(std::lround(rgb.size(1) * scale)));
-  const int64_t scaled_w = std::max(width, static_cast<int64_t>(std::lround(rgb.size(2) * scale)));
+  // Crop the source to the target's aspect ratio first, so that an extreme
+  // aspect ratio (1 x 100000) never scales up to a huge intermediate.
+  const int64_t source_h = rgb.size(1), source_w = rgb.size(2);
+  int64_t crop_h = source_h, crop_w = source_w;
+  if (source_w * height > source_h * width) {
+    crop_w = std::max<int64_t>(1, std::llround(static_cast<double>(source_h) * width / height));
+  } else {
+    crop_h = std::max<int64_t>(1, std::llround(static_cast<double>(source_w) * height / width));
+  }
+  const at::Tensor cropped =
+      rgb.narrow(1, (source_h - crop_h) / 2, crop_h).narrow(2, (source_w - crop_w) / 2, crop_w);  // [3, ch, cw]
   const at::Tensor scaled =
-      at::_upsample_bilinear2d_aa(rgb.unsqueeze(0), {scaled_h, scaled_w}, /*align_corners=*/false)[0];  // [3, h, w]
-  const int64_t top = (scaled_h - height) / 2, left = (scaled_w - width) / 2;
-  return scaled.narrow(1, top, height).narrow(2, left, width).clamp(0, 1).contiguous();
+      at::_upsample_bilinear2d_aa(cropped.unsqueeze(0), {height, width}, /*align_corners=*/false)[0];
+  return scaled.clamp(0, 1).contiguous();  // [3, height, width]
 }
 
 }  // namespace untwist

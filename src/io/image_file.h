@@ -17,6 +17,9 @@ void write_png(const std::string& path, const at::Tensor& rgb, const std::map<st
 // The tEXt chunks of a PNG file (for tests and for reading a recipe back).
 std::map<std::string, std::string> read_png_text(const std::string& path);
 
+// One PNG chunk: length, type, data and CRC.
+std::string png_chunk(const std::string& type, const std::string& data);
+
 // [3, H, W] -> [3, height, width]: scaled so the shorter side fits, centre-cropped.
 at::Tensor resize_and_crop(const at::Tensor& rgb, int64_t height, int64_t width);
 

@@ -1,0 +1,167 @@
+// Hostile input: images, tokenizer files, prompts and JSON configs that a
+// stranger may hand untwist, each made here by code. Every one either loads
+// correctly or fails with a DataError naming the file; nothing crashes,
+// hangs or allocates without bound.
+#include <gtest/gtest.h>
+#include <stb/stb_image_write.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "io/image_file.h"
+#include "test_support.h"
+#include "util/errors.h"
+
+namespace untwist {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+std::string u32(uint32_t value) {
+  return {static_cast<char>(value >> 24), static_cast<char>(value >> 16), static_cast<char>(value >> 8),
+          static_cast<char>(value)};
+}
+
+std::string zlib_compress(const std::string& raw) {
+  uLongf size = compressBound(raw.size());
+  std::string packed(size, '\0');
+  compress(reinterpret_cast<Bytef*>(packed.data()), &size, reinterpret_cast<const Bytef*>(raw.data()), raw.size());
+  packed.resize(size);
+  return packed;
+}
+
+// A PNG from its IHDR fields, optional palette and unfiltered scanlines.
+std::string png_file(uint32_t width, uint32_t height, int bit_depth, int colour_type, const std::string& palette,
+                     const std::string& scanlines) {
+  const std::string header = u32(width) + u32(height) + static_cast<char>(bit_depth) +
+                             static_cast<char>(colour_type) + std::string(3, '\0');
+  std::string png = "\x89PNG\r\n\x1a\n" + png_chunk("IHDR", header);
+  if (!palette.empty()) png += png_chunk("PLTE", palette);
+  return png + png_chunk("IDAT", zlib_compress(scanlines)) + png_chunk("IEND", "");
+}
+
+// A baseline JPEG of 8x8 pixels with `components` (1, 3 or 4: CMYK, Adobe
+// transform 0) where every block has only a zero DC coefficient: every
+// component decodes to 128.
+std::string flat_jpeg(int components) {
+  const auto segment = [](uint8_t marker, const std::string& body) {
+    const size_t length = body.size() + 2;
+    return std::string{'\xFF', static_cast<char>(marker), static_cast<char>(length >> 8),
+                       static_cast<char>(length & 0xFF)} + body;
+  };
+  std::string jpeg = "\xFF\xD8";
+  if (components == 4) jpeg += segment(0xEE, std::string("Adobe") + std::string{0, 100, 0, 0, 0, 0, 0});
+  jpeg += segment(0xDB, std::string(1, '\0') + std::string(64, '\1'));
+  std::string frame = {8, 0, 8, 0, 8, static_cast<char>(components)};
+  for (int c = 1; c <= components; ++c) frame += std::string{static_cast<char>(c), 0x11, 0};
+  jpeg += segment(0xC0, frame);
+  // DC and AC tables with one code each ("0"): DC category 0, AC end-of-block.
+  std::string one_code(16, '\0');
+  one_code[0] = 1;
+  jpeg += segment(0xC4, std::string(1, '\x00') + one_code + std::string(1, '\0') + std::string(1, '\x10') + one_code +
+                            std::string(1, '\0'));
+  std::string scan = {static_cast<char>(components)};
+  for (int c = 1; c <= components; ++c) scan += std::string{static_cast<char>(c), 0};
+  jpeg += segment(0xDA, scan + std::string{0, 63, 0});
+  jpeg += std::string(1, '\0');  // "0" + "0" per block: at most 4 blocks fit in this byte
+  return jpeg + "\xFF\xD9";
+}
+
+void expect_data_error(const std::function<void()>& action, const std::string& path, const std::string& words) {
+  try {
+    action();
+    ADD_FAILURE() << path << ": expected a DataError containing '" << words << "'";
+  } catch (const DataError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find(path), std::string::npos) << message;
+    EXPECT_NE(message.find(words), std::string::npos) << message;
+  }
+}
+
+TEST(MalformedImages, CleanErrors) {
+  const std::string dir = test::scratch_dir();
+  const std::string empty = write_bytes(dir + "/empty.png", "");
+  expect_data_error([&] { read_image(empty); }, empty, "empty file");
+
+  const std::string text = write_bytes(dir + "/text.png", "this is not an image at all");
+  expect_data_error([&] { read_image(text); }, text, "not a readable image");
+
+  const std::string rgb_rows = std::string(1, '\0') + std::string(3 * 64, '\x40');
+  std::string rows;
+  for (int y = 0; y < 64; ++y) rows += rgb_rows;
+  const std::string whole = png_file(64, 64, 8, 2, "", rows);
+  const std::string cut_png = write_bytes(dir + "/cut.png", whole.substr(0, whole.size() / 2));
+  expect_data_error([&] { read_image(cut_png); }, cut_png, "cannot decode");
+
+  const std::string zero = write_bytes(dir + "/zero.png", png_file(0, 0, 8, 2, "", ""));
+  expect_data_error([&] { read_image(zero); }, zero, "image");
+
+  std::string jpeg;
+  const std::vector<uint8_t> pixels(3 * 32 * 32, 200);
+  stbi_write_jpg_to_func([](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  }, &jpeg, 32, 32, 3, pixels.data(), 90);
+  const std::string cut_jpeg = write_bytes(dir + "/cut.jpg", jpeg.substr(0, jpeg.size() - 40));
+  expect_data_error([&] { read_image(cut_jpeg); }, cut_jpeg, "truncated JPEG");
+  const std::string good_jpeg = write_bytes(dir + "/good.jpg", jpeg);
+  EXPECT_NEAR(read_image(good_jpeg).mean().item<double>(), 200.0 / 255, 0.01);
+}
+
+TEST(MalformedImages, UnusualButValidImagesLoad) {
+  const std::string dir = test::scratch_dir();
+  // 16-bit RGB: white-ish, black, mid grey in the blue channel.
+  const std::string wide_row = std::string(1, '\0') + std::string("\xFF\xFF\x00\x00\x80\x00", 6) +
+                               std::string("\x00\x00\xFF\xFF\x00\x00", 6);
+  const at::Tensor wide = read_image(write_bytes(dir + "/wide.png", png_file(2, 1, 16, 2, "", wide_row)));
+  ASSERT_EQ(wide.sizes(), (std::vector<int64_t>{3, 1, 2}));
+  EXPECT_NEAR(wide[0][0][0].item<double>(), 1.0, 1e-6);
+  EXPECT_NEAR(wide[2][0][0].item<double>(), 32768.0 / 65535, 1e-6);
+  EXPECT_NEAR(wide[1][0][1].item<double>(), 1.0, 1e-6);
+
+  // Palette: index 1 (blue), index 0 (red).
+  const std::string palette = std::string("\xFF\x00\x00\x00\x00\xFF", 6);
+  const at::Tensor indexed =
+      read_image(write_bytes(dir + "/palette.png", png_file(2, 1, 8, 3, palette, std::string("\0\1\0", 3))));
+  EXPECT_NEAR(indexed[2][0][0].item<double>(), 1.0, 1e-6);
+  EXPECT_NEAR(indexed[0][0][1].item<double>(), 1.0, 1e-6);
+  EXPECT_NEAR(indexed[0][0][0].item<double>(), 0.0, 1e-6);
+
+  // CMYK JPEG (Adobe, 4 components): loads as uniform grey.
+  const at::Tensor cmyk = read_image(write_bytes(dir + "/cmyk.jpg", flat_jpeg(4)));
+  ASSERT_EQ(cmyk.sizes(), (std::vector<int64_t>{3, 8, 8}));
+  EXPECT_TRUE(at::isfinite(cmyk).all().item<bool>());
+  EXPECT_LT((cmyk - cmyk[0][0][0]).abs().max().item<double>(), 1e-6);
+  const at::Tensor grey = read_image(write_bytes(dir + "/grey.jpg", flat_jpeg(1)));
+  EXPECT_NEAR(grey.mean().item<double>(), 128.0 / 255, 1e-6);
+
+  // 1 x 100000: loads, and fitting it to 64x64 crops first (no 6-billion-pixel intermediate).
+  const std::string tall_path = dir + "/tall.png";
+  write_png(tall_path, at::rand({3, 100000, 1}));
+  const at::Tensor tall = read_image(tall_path);
+  ASSERT_EQ(tall.sizes(), (std::vector<int64_t>{3, 100000, 1}));
+  const at::Tensor fitted = resize_and_crop(tall, 64, 64);
+  ASSERT_EQ(fitted.sizes(), (std::vector<int64_t>{3, 64, 64}));
+  // The centred 1x1 crop is the middle pixel, spread over the whole target.
+  EXPECT_LT((fitted - tall.narrow(1, 49999, 1)).abs().max().item<double>(), 1e-5);
+}
+
+TEST(MalformedImages, StyleRejectsABadReferenceImageBeforeLoadingModels) {
+  const std::string dir = test::scratch_dir();
+  const std::string cut = write_bytes(dir + "/cut.png", "\x89PNG\r\n\x1a\n");
+  const std::string out = dir + "/out";
+  const auto run = test::run_untwist({"style", "--ref-image", cut, "-p", "a cat", "--model", cut, "--t5", cut,
+                                      "--clip", cut, "--ae", cut, "--t5-tokenizer", cut, "--clip-tokenizer", cut,
+                                      "-o", out});
+  EXPECT_EQ(run.status, 1) << run.output;
+  EXPECT_NE(run.output.find(cut + ": not a readable image"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+}  // namespace
+}  // namespace untwist
