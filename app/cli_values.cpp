@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "model/text_cleanup.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -52,6 +53,13 @@ CLI::Validator parsed_by(const std::function<void(const std::string&)>& parse) {
         return "";
       },
       "");
+}
+
+CLI::Validator utf8_text() {
+  return parsed_by([](const std::string& text) {
+    const std::string problem = utf8_problem(text);
+    if (!problem.empty()) throw UsageError("the text is " + problem);
+  });
 }
 
 CLI::Validator finite_range(double low, double high) {

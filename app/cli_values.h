@@ -20,6 +20,9 @@ at::ScalarType parse_compute_dtype(const std::string& text);
 // its UsageError becomes a parse error, before anything is loaded.
 CLI::Validator parsed_by(const std::function<void(const std::string&)>& parse);
 
+// A CLI11 check that a prompt is valid UTF-8.
+CLI::Validator utf8_text();
+
 // A CLI11 check for a finite number in [low, high] (CLI::Range lets NaN through).
 CLI::Validator finite_range(double low, double high);
 

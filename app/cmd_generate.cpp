@@ -49,7 +49,8 @@ void run_generate(const GenerateOptions& options) {
 void add_generate_command(CLI::App& app) {
   auto options = std::make_shared<GenerateOptions>();
   CLI::App* command = app.add_subcommand("generate", "Text to image with a FLUX.1 model");
-  command->add_option("-p,--prompt", options->prompts, "prompt (repeat for several images)")->required();
+  command->add_option("-p,--prompt", options->prompts, "prompt (repeat for several images)")
+      ->check(utf8_text())->required();
   options->pipeline.add_to(*command);
   command->callback([options] { run_generate(*options); });
 }

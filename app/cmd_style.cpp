@@ -129,10 +129,12 @@ void add_style_command(CLI::App& app) {
   auto options = std::make_shared<StyleOptions>();
   CLI::App* command = app.add_subcommand("style", "A style-aligned set: a reference and targets that share its style");
   command->add_option("--ref-prompt", options->ref_prompt,
-                      "the reference, generated from this prompt (with --ref-image: the reference's caption)");
+                      "the reference, generated from this prompt (with --ref-image: the reference's caption)")
+      ->check(utf8_text());
   command->add_option("--ref-image", options->ref_image, "the reference image (resized and centre-cropped)")
       ->check(CLI::ExistingFile);
-  command->add_option("-p,--prompt", options->prompts, "target prompt (repeat for several)")->required();
+  command->add_option("-p,--prompt", options->prompts, "target prompt (repeat for several)")
+      ->check(utf8_text())->required();
   command->add_flag("--compare", options->compare, "none | full | untwisted side by side, same seeds");
   command->add_flag("--meter", options->meter, "record the copying meter per block and step (meter.json)");
   options->share.add_to(*command, "--mode");

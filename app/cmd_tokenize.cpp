@@ -1,6 +1,7 @@
 // `untwist tokenize`: the padded input ids of a prompt, as one JSON array.
 #include <iostream>
 
+#include "cli_values.h"
 #include "commands.h"
 #include "model/clip_tokenizer.h"
 #include "model/t5_tokenizer.h"
@@ -35,7 +36,7 @@ void add_tokenize_command(CLI::App& app) {
       ->required()->check(CLI::ExistingPath);
   command->add_option("--max-length", options->max_length, "padded length (default: 77 for CLIP, 512 for T5)")
       ->check(CLI::Range(2, 4096));
-  command->add_option("text", options->text, "the prompt")->required();
+  command->add_option("text", options->text, "the prompt")->check(utf8_text())->required();
   command->callback([options] { run_tokenize(*options); });
 }
 

@@ -10,6 +10,12 @@
 #include <fstream>
 
 #include "io/image_file.h"
+#include "io/safetensors.h"
+#include "io/weights.h"
+#include "model/clip_tokenizer.h"
+#include "model/flux_config.h"
+#include "model/t5_tokenizer.h"
+#include "pipeline/components.h"
 #include "test_support.h"
 #include "util/errors.h"
 
@@ -161,6 +167,126 @@ TEST(MalformedImages, StyleRejectsABadReferenceImageBeforeLoadingModels) {
   EXPECT_EQ(run.status, 1) << run.output;
   EXPECT_NE(run.output.find(cut + ": not a readable image"), std::string::npos) << run.output;
   EXPECT_FALSE(fs::exists(out));
+}
+
+std::string tokenizers() { return test::golden_dir() + "/../tokenizers"; }
+
+std::string bytes_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(MalformedTokenizers, ClipFilesFailCleanly) {
+  const std::string dir = test::scratch_dir();
+  const std::string real = bytes_of(tokenizers() + "/clip/bpe_simple_vocab_16e6.txt.gz");
+  const std::string cut = write_bytes(dir + "/cut.txt.gz", real.substr(0, real.size() / 2));
+  expect_data_error([&] { ClipTokenizer::load(cut); }, cut, "truncated or corrupt");
+  const std::string empty = write_bytes(dir + "/empty.txt.gz", "");
+  expect_data_error([&] { ClipTokenizer::load(empty); }, empty, "holds 0 lines");
+  const std::string wrong = write_bytes(dir + "/wrong.txt.gz", "#version\nnot a merges file\n");
+  expect_data_error([&] { ClipTokenizer::load(wrong); }, wrong, "lines");
+  // A zip bomb: 80 MiB of zeros in a few kilobytes.
+  const std::string bomb_path = dir + "/bomb.txt.gz";
+  gzFile bomb = gzopen(bomb_path.c_str(), "wb9");
+  const std::string zeros(1 << 20, '0');
+  for (int i = 0; i < 80; ++i) gzwrite(bomb, zeros.data(), static_cast<unsigned>(zeros.size()));
+  gzclose(bomb);
+  expect_data_error([&] { ClipTokenizer::load(bomb_path); }, bomb_path, "more than 64 MiB");
+
+  fs::create_directories(dir + "/hf");
+  const std::string vocab = write_bytes(dir + "/hf/vocab.json", R"({"a</w>": 0, "<|startoftext|>": 1, "<|endof)");
+  expect_data_error([&] { ClipTokenizer::load(vocab); }, vocab, "is not a JSON object");
+  write_bytes(vocab, R"({"a</w>": "zero"})");
+  expect_data_error([&] { ClipTokenizer::load(vocab); }, vocab, "has no integer id");
+  write_bytes(vocab, R"({"a</w>": 0, "<|startoftext|>": 1, "<|endoftext|>": 2})");
+  expect_data_error([&] { ClipTokenizer::load(vocab); }, dir + "/hf/merges.txt", "not a regular file");
+  write_bytes(dir + "/hf/merges.txt", "#version: 0.2\na b c\n");
+  expect_data_error([&] { ClipTokenizer::load(vocab); }, dir + "/hf/merges.txt", "line 2");
+}
+
+TEST(MalformedTokenizers, SentencepieceFilesFailCleanly) {
+  const std::string dir = test::scratch_dir();
+  const std::string real = bytes_of(tokenizers() + "/t5_tiny/spiece.model");
+  for (const auto& [name, bytes] : std::vector<std::pair<std::string, std::string>>{
+           {"cut.model", real.substr(0, real.size() / 2)},
+           {"empty.model", ""},
+           {"text.model", "this is not a protobuf"},
+           {"garbage.model", std::string(4096, '\xFF')}}) {
+    const std::string path = write_bytes(dir + "/" + name, bytes);
+    expect_data_error([&] { T5Tokenizer::load(path); }, path, "not a sentencepiece model");
+  }
+}
+
+TEST(MalformedTokenizers, HostilePromptsAreHandled) {
+  const ClipTokenizer clip = ClipTokenizer::load(tokenizers() + "/clip/bpe_simple_vocab_16e6.txt.gz");
+  const T5Tokenizer t5 = T5Tokenizer::load(tokenizers() + "/t5_tiny/spiece.model");
+  const std::string one_word(100000, 'a');
+  std::string many_words;
+  for (int i = 0; i < 25000; ++i) many_words += "cat ";
+  const char control_text[] = "a\x01\x02\x1b[31mred\x7f\tcat\0dog";
+  const std::string controls(control_text, sizeof(control_text) - 1);
+  for (const std::string& prompt : {one_word, many_words, controls}) {
+    EXPECT_EQ(clip.input_ids(prompt, 77).size(), 77u);
+    EXPECT_EQ(t5.input_ids(prompt, 512).size(), 512u);
+  }
+  // A long word is merged in pieces: its ids still come from the vocabulary.
+  const auto ids = clip.input_ids(one_word, 77);
+  EXPECT_EQ(ids.front(), clip.bos());
+  EXPECT_NE(ids[1], clip.eos());
+  const std::string invalid = "a \xFF\xFE cat";
+  EXPECT_THROW(clip.input_ids(invalid, 77), DataError);
+}
+
+// A diffusers-style transformer folder holding the golden tiny DiT and `files`.
+std::string transformer_folder(const std::string& dir, const std::map<std::string, std::string>& files) {
+  const std::string folder = dir + "/transformer";
+  fs::remove_all(folder);
+  fs::create_directories(folder);
+  fs::copy_file(test::golden_dir() + "/flux_dev_tiny.safetensors", folder + "/model.safetensors");
+  for (const auto& [name, text] : files) write_bytes(folder + "/" + name, text);
+  return folder;
+}
+
+TEST(MalformedConfigs, JsonFilesFailWithTheFileAndField) {
+  const std::string dir = test::scratch_dir();
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"config.json", R"({"axes_dims_rope": "16,56,56"})", "axes_dims_rope is not an array"},
+      {"config.json", R"({"axes_dims_rope": [8, 12.5, 12]})", "axes_dims_rope holds a non-integer"},
+      {"config.json", R"({"axes_dims_rope": [8, 12)", "is not a JSON object"},
+      {"config.json", deep, "is not a JSON object"},
+      {"config.json", R"({"axes_dims_rope": [8, 8, 8]})", "sum to 24"},
+      {"model.safetensors.index.json", R"({"metadata": {}})", "no 'weight_map' object"},
+      {"model.safetensors.index.json", R"({"weight_map": ["model.safetensors"]})", "no 'weight_map' object"},
+      {"model.safetensors.index.json", R"({"weight_map": {"a": 7}})", "non-string file name"},
+      {"model.safetensors.index.json", R"({"weight_map": {"a": "../../model.safetensors"}})", "not a file in"},
+      {"model.safetensors.index.json", deep, "no 'weight_map' object"},
+  };
+  for (const auto& [name, text, words] : cases) {
+    const std::string folder = transformer_folder(dir, {{name, text}});
+    const std::string file = folder + "/" + name;
+    const std::string other = test::golden_dir() + "/ae_tiny.safetensors";
+    ComponentPaths paths{"", folder, other, other, other, other, other};
+    expect_data_error([&] { load_pipeline(paths, at::kFloat); }, name == "config.json" && words == "sum to 24"
+                                                                      ? folder : file, words);
+  }
+}
+
+TEST(MalformedConfigs, CheckpointParamsWithWrongTypes) {
+  const std::string dir = test::scratch_dir();
+  const auto golden = SafetensorsFile::open(test::golden_dir() + "/flux_dev_tiny.safetensors");
+  NamedTensors tensors;
+  for (const auto& entry : golden->entries()) tensors.emplace_back(entry.name, golden->tensor(entry.name));
+  for (const auto& [params, words] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"axes_dim": "8,12,12"})", "params.axes_dim is not an array"},
+           {R"({"axes_dim": [8, -12, 12]})", "params.axes_dim holds a non-integer"},
+           {R"({"axes_dim": [8, 12, 12], "theta": "big"})", "params.theta is not a number"},
+           {R"(["not", "an", "object"])", "'params' is not a JSON object"},
+           {"{", "'params' is not a JSON object"}}) {
+    const std::string path = dir + "/params.safetensors";
+    write_safetensors(path, tensors, {{"params", params}});
+    expect_data_error([&] { detect_flux_config(Weights::load(path)); }, path, words);
+  }
 }
 
 }  // namespace

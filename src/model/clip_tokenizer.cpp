@@ -5,10 +5,10 @@
 #include <zlib.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "io/file_bytes.h"
 #include "model/text_cleanup.h"
 #include "util/errors.h"
 
@@ -55,25 +55,22 @@ const ByteSymbols& byte_symbols() {
   return symbols;
 }
 
+constexpr uint64_t kMaxTokenizerBytes = 64ull << 20;
+
 std::string read_gzip(const std::string& path) {
   gzFile file = gzopen(path.c_str(), "rb");
   if (!file) fail_file(path, "cannot open");
   std::string data;
   char buffer[1 << 16];
   int read = 0;
-  while ((read = gzread(file, buffer, sizeof(buffer))) > 0) data.append(buffer, static_cast<size_t>(read));
-  const bool failed = read < 0;
-  gzclose(file);
-  if (failed) fail_file(path, "not a readable gzip file");
+  while (data.size() <= kMaxTokenizerBytes && (read = gzread(file, buffer, sizeof(buffer))) > 0) {
+    data.append(buffer, static_cast<size_t>(read));
+  }
+  // gzclose reports a stream that ended early (Z_BUF_ERROR).
+  const bool failed = read < 0 || gzclose(file) != Z_OK;
+  if (failed) fail_file(path, "not a readable gzip file (truncated or corrupt)");
+  if (data.size() > kMaxTokenizerBytes) fail_file(path, "unpacks to more than 64 MiB: not a CLIP merges file");
   return data;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_file(path, "cannot open");
-  std::ostringstream data;
-  data << in.rdbuf();
-  return data.str();
 }
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -164,13 +161,14 @@ ClipTokenizer ClipTokenizer::load(const std::string& path) {
     const fs::path folder = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
     const std::string vocab_path = fs::is_directory(path) ? (folder / "vocab.json").string() : path;
     const std::string merges_path = (folder / "merges.txt").string();
-    const auto vocab = nlohmann::json::parse(read_text(vocab_path), nullptr, /*allow_exceptions=*/false);
+    const auto vocab =
+        nlohmann::json::parse(read_file_bytes(vocab_path, kMaxTokenizerBytes), nullptr, /*allow_exceptions=*/false);
     if (!vocab.is_object()) fail_file(vocab_path, "is not a JSON object of token ids (HuggingFace vocab.json)");
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
       if (!it.value().is_number_integer()) fail_file(vocab_path, "token '" + it.key() + "' has no integer id");
       tokenizer.encoder_[it.key()] = it.value().get<int64_t>();
     }
-    const std::vector<std::string> lines = lines_of(read_text(merges_path));
+    const std::vector<std::string> lines = lines_of(read_file_bytes(merges_path, kMaxTokenizerBytes));
     for (size_t n = 0; n < lines.size(); ++n) {
       if (lines[n].empty() || lines[n][0] == '#') continue;
       merges.push_back(parse_merge(lines[n], merges_path, n + 1));
@@ -200,6 +198,18 @@ std::vector<std::string> ClipTokenizer::bpe(const std::string& word) const {
   }
   if (symbols.empty()) return symbols;
   symbols.back() += "</w>";
+  if (symbols.size() <= kMaxBpeSymbols) return merge_symbols(std::move(symbols));
+  std::vector<std::string> merged;
+  for (size_t begin = 0; begin < symbols.size(); begin += kMaxBpeSymbols) {
+    const size_t end = std::min(symbols.size(), begin + kMaxBpeSymbols);
+    const auto piece = merge_symbols({symbols.begin() + static_cast<std::ptrdiff_t>(begin),
+                                      symbols.begin() + static_cast<std::ptrdiff_t>(end)});
+    merged.insert(merged.end(), piece.begin(), piece.end());
+  }
+  return merged;
+}
+
+std::vector<std::string> ClipTokenizer::merge_symbols(std::vector<std::string> symbols) const {
   while (symbols.size() > 1) {
     int best_rank = -1;
     std::pair<std::string, std::string> best;
@@ -225,9 +235,10 @@ std::vector<std::string> ClipTokenizer::bpe(const std::string& word) const {
   return symbols;
 }
 
-std::vector<int64_t> ClipTokenizer::encode(const std::string& text) const {
+std::vector<int64_t> ClipTokenizer::encode(const std::string& text, size_t max_ids) const {
   std::vector<int64_t> ids;
   for (const std::string& piece : pre_tokenize(clip_clean_text(text))) {
+    if (ids.size() >= max_ids) break;
     if (piece == kStart || piece == kEnd) {
       ids.push_back(piece == kStart ? bos_ : eos_);
       continue;
@@ -245,7 +256,7 @@ std::vector<int64_t> ClipTokenizer::encode(const std::string& text) const {
 
 std::vector<int64_t> ClipTokenizer::input_ids(const std::string& text, int64_t max_length) const {
   if (max_length < 2) throw UsageError("CLIP max length must be at least 2");
-  std::vector<int64_t> bpe_ids = encode(text);
+  const std::vector<int64_t> bpe_ids = encode(text, static_cast<size_t>(max_length - 2));
   std::vector<int64_t> ids = {bos_};
   const size_t keep = std::min(bpe_ids.size(), static_cast<size_t>(max_length - 2));
   ids.insert(ids.end(), bpe_ids.begin(), bpe_ids.begin() + static_cast<std::ptrdiff_t>(keep));

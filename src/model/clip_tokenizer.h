@@ -17,8 +17,8 @@ class ClipTokenizer {
   // HuggingFace's (merges.txt beside it). DataError on a bad file.
   static ClipTokenizer load(const std::string& path);
 
-  // BPE ids of the cleaned text, no BOS/EOS.
-  std::vector<int64_t> encode(const std::string& text) const;
+  // BPE ids of the cleaned text, no BOS/EOS; stops once `max_ids` are found.
+  std::vector<int64_t> encode(const std::string& text, size_t max_ids = SIZE_MAX) const;
   // The FLUX/HF convention: BOS, ids[:max_length-2], EOS, padded with EOS.
   std::vector<int64_t> input_ids(const std::string& text, int64_t max_length = 77) const;
 
@@ -26,7 +26,12 @@ class ClipTokenizer {
   int64_t eos() const { return eos_; }
 
  private:
-  std::vector<std::string> bpe(const std::string& word) const;  // word: byte-mapped text, no </w>
+  // word: byte-mapped text, no </w>. Words longer than kMaxBpeSymbols are
+  // merged in pieces of that many symbols (no prompt word is that long; the
+  // plain merge loop is quadratic in the word's length).
+  std::vector<std::string> bpe(const std::string& word) const;
+  static constexpr size_t kMaxBpeSymbols = 256;
+  std::vector<std::string> merge_symbols(std::vector<std::string> symbols) const;  // the merge loop
   std::unordered_map<std::string, int64_t> encoder_;
   std::map<std::pair<std::string, std::string>, int> ranks_;
   int64_t bos_ = 0, eos_ = 0;

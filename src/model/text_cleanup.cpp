@@ -15,16 +15,23 @@
 
 namespace untwist {
 
-namespace {
-
-icu::UnicodeString from_utf8(const std::string& text) {
+std::string utf8_problem(const std::string& text) {
+  if (text.size() > static_cast<size_t>(INT32_MAX)) return "longer than 2 GiB";
   int32_t i = 0;
   const int32_t length = static_cast<int32_t>(text.size());
   while (i < length) {
     UChar32 c;
     U8_NEXT(reinterpret_cast<const uint8_t*>(text.data()), i, length, c);
-    if (c < 0) throw DataError("text is not valid UTF-8 (bad byte at offset " + std::to_string(i - 1) + ")");
+    if (c < 0) return "not valid UTF-8 (bad byte at offset " + std::to_string(i - 1) + ")";
   }
+  return "";
+}
+
+namespace {
+
+icu::UnicodeString from_utf8(const std::string& text) {
+  const std::string problem = utf8_problem(text);
+  if (!problem.empty()) throw DataError("text is " + problem);
   return icu::UnicodeString::fromUTF8(text);
 }
 

@@ -8,6 +8,9 @@
 
 namespace untwist {
 
+// Empty when `text` is valid UTF-8, else what is wrong ("not valid UTF-8 (bad byte at offset 4)").
+std::string utf8_problem(const std::string& text);
+
 // UTF-8 in, UTF-8 out; DataError on invalid UTF-8.
 std::string clip_clean_text(const std::string& text);
 

@@ -1,10 +1,10 @@
 #include "pipeline/components.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "io/file_bytes.h"
 #include "io/weights.h"
 #include "util/errors.h"
 
@@ -13,6 +13,8 @@ namespace untwist {
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr uint64_t kMaxConfigBytes = 64ull << 20;
 
 std::string first_existing(const fs::path& folder, const std::vector<std::string>& names) {
   for (const auto& name : names) {
@@ -26,8 +28,7 @@ RopeOverride rope_from_folder(const std::string& path) {
   RopeOverride rope;
   const fs::path config_path = fs::path(path) / "config.json";
   if (!fs::is_directory(path) || !fs::exists(config_path)) return rope;
-  std::ifstream in(config_path);
-  const auto config = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  const auto config = nlohmann::json::parse(read_file_bytes(config_path.string(), kMaxConfigBytes), nullptr, false);
   if (!config.is_object()) fail_file(config_path.string(), "is not a JSON object");
   const auto axes = config.find("axes_dims_rope");
   if (axes == config.end()) return rope;
@@ -53,14 +54,18 @@ std::vector<std::string> component_files(const std::string& folder) {
   for (const auto& entry : fs::directory_iterator(folder)) {
     const std::string name = entry.path().filename().string();
     if (name.size() > 11 && name.compare(name.size() - 11, 11, ".index.json") == 0) {
-      std::ifstream in(entry.path());
-      const auto index = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      const auto index =
+          nlohmann::json::parse(read_file_bytes(entry.path().string(), kMaxConfigBytes), nullptr, false);
       if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
         fail_file(entry.path().string(), "not a safetensors index: no 'weight_map' object");
       }
       std::set<std::string> shards;
       for (const auto& shard : index["weight_map"]) {
         if (!shard.is_string()) fail_file(entry.path().string(), "weight_map holds a non-string file name");
+        const fs::path name = shard.get<std::string>();
+        if (name.empty() || name != name.filename() || name == "." || name == "..") {
+          fail_file(entry.path().string(), "weight_map names '" + name.string() + "', not a file in this folder");
+        }
         shards.insert((fs::path(folder) / shard.get<std::string>()).string());
       }
       return {shards.begin(), shards.end()};
