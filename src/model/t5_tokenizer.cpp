@@ -30,8 +30,9 @@ const SentencepieceModule& module() {
     dladdr(reinterpret_cast<void*>(&module), &self);
     const std::filesystem::path beside =
         std::filesystem::path(self.dli_fname ? self.dli_fname : "").parent_path() / "libuntwist_sentencepiece.so";
-    void* handle = dlopen(beside.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-    if (!handle) handle = dlopen("libuntwist_sentencepiece.so", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    // A link-map namespace of its own keeps its protobuf apart from libtorch's.
+    void* handle = dlmopen(LM_ID_NEWLM, beside.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) handle = dlmopen(LM_ID_NEWLM, "libuntwist_sentencepiece.so", RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
       failure = std::string("cannot load the sentencepiece module: ") + dlerror();
       return;
