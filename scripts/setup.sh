@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages untwist builds and runs with (see DESIGN.md).
 # Idempotent: apt-get runs only when a package is missing.
+#   scripts/setup.sh             what the build, tests and demo need
+#   scripts/setup.sh --sanitize  also clang and libFuzzer (sanitizer build, bench/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -12,6 +14,9 @@ packages=(
   libcli11-dev
   libgtest-dev libbenchmark-dev
 )
+if [ "${1:-}" = "--sanitize" ]; then
+  packages+=(clang libclang-rt-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -14,7 +14,7 @@ namespace untwist {
 
 namespace {
 
-constexpr int64_t kMaxPixels = 1ll << 28;  // 16k x 16k
+constexpr int64_t kMaxPixels = 1ll << 26;  // 8192 x 8192
 constexpr uint64_t kMaxImageFileBytes = 1ull << 30;
 
 void append_u32(std::string& out, uint32_t value) {

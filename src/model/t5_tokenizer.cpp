@@ -32,10 +32,13 @@ const SentencepieceModule& module() {
         std::filesystem::path(self.dli_fname ? self.dli_fname : "").parent_path() / "libuntwist_sentencepiece.so";
     // A link-map namespace of its own keeps its protobuf apart from libtorch's.
     void* handle = dlmopen(LM_ID_NEWLM, beside.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) handle = dlmopen(LM_ID_NEWLM, "libuntwist_sentencepiece.so", RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-      failure = std::string("cannot load the sentencepiece module: ") + dlerror();
-      return;
+      const std::string beside_error = dlerror();
+      handle = dlmopen(LM_ID_NEWLM, "libuntwist_sentencepiece.so", RTLD_NOW | RTLD_LOCAL);
+      if (!handle) {
+        failure = "cannot load the sentencepiece module: " + beside_error;
+        return;
+      }
     }
     functions.load = reinterpret_cast<decltype(functions.load)>(dlsym(handle, "untwist_spm_load"));
     functions.encode = reinterpret_cast<decltype(functions.encode)>(dlsym(handle, "untwist_spm_encode"));
