@@ -48,7 +48,7 @@ void add_ae_command(CLI::App& app) {
   command->add_option("--output", options->output, "where to write out.latent / out.image")->required();
   command->add_option("--dtype", options->dtype, "compute dtype: float32 or bfloat16")
       ->check(CLI::IsMember({"float32", "bfloat16", "f32", "bf16", "fp32"}));
-  command->callback([options] { run_ae(*options); });
+  command->callback([options] { naming_inputs_file(options->inputs, [&] { run_ae(*options); }); });
 }
 
 }  // namespace untwist

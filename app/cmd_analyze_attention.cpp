@@ -155,7 +155,8 @@ void add_analyze_attention_command(CLI::App& analyze) {
   command->add_option("--target", options->target, "target row (1..)")->capture_default_str();
   command->add_option("--points", options->points, "query tokens ROW,COL;ROW,COL (default: three on the diagonal)");
   command->add_option("-o,--output", options->output_dir, "output folder")->capture_default_str();
-  command->callback([options] { run_analyze_attention(*options); });
+  command->callback(
+      [options] { naming_inputs_file(options->inputs, [&] { run_analyze_attention(*options); }); });
 }
 
 }  // namespace untwist

@@ -102,7 +102,7 @@ void add_dit_command(CLI::App& app) {
       ->check(CLI::IsMember({"float32", "bfloat16", "f32", "bf16", "fp32"}));
   options->share.add_to(*command, "--share");
   command->add_option("--meter", options->meter, "record the copying meter per block and step as JSON");
-  command->callback([options] { run_dit(*options); });
+  command->callback([options] { naming_inputs_file(options->inputs, [&] { run_dit(*options); }); });
 }
 
 }  // namespace untwist

@@ -66,7 +66,7 @@ void add_te_command(CLI::App& app) {
       ->required()->check(CLI::ExistingFile);
   command->add_option("--output", options->output, "where to write out.last_hidden_state (and CLIP's pooler_output)")
       ->required();
-  command->callback([options] { run_te(*options); });
+  command->callback([options] { naming_inputs_file(options->inputs, [&] { run_te(*options); }); });
 }
 
 }  // namespace untwist

@@ -43,4 +43,12 @@ std::vector<std::string> RunnerInputs::names_with_prefix(const std::string& pref
   return names;
 }
 
+void naming_inputs_file(const std::string& inputs_path, const std::function<void()>& run) {
+  try {
+    run();
+  } catch (const InputError& error) {
+    fail_file(inputs_path, std::string("does not fit the model: ") + error.what());
+  }
+}
+
 }  // namespace untwist

@@ -2,6 +2,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,5 +28,9 @@ class RunnerInputs {
  private:
   std::shared_ptr<const SafetensorsFile> file_;
 };
+
+// Runs a runner whose in.* tensors come from `inputs_path`: an InputError
+// (a tensor that does not fit the model) is reported against that file.
+void naming_inputs_file(const std::string& inputs_path, const std::function<void()>& run);
 
 }  // namespace untwist

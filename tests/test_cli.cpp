@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "io/safetensors.h"
 #include "test_support.h"
 
 namespace untwist {
@@ -49,6 +50,30 @@ TEST(Cli, MissingInputTensorIsNamed) {
                                       golden("ae_tiny"), "--output", output});
   EXPECT_EQ(run.status, 1) << run.output;
   EXPECT_NE(run.output.find("missing input tensor 'in.img'"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(output));
+}
+
+TEST(Cli, InputsThatDoNotFitTheModelNameTheInputsFile) {
+  const std::string dir = test::scratch_dir();
+  const std::string dit_inputs = dir + "/dit_in.safetensors";
+  write_safetensors(dit_inputs, {{"in.img", at::zeros({1, 4, 7})}, {"in.img_ids", at::zeros({1, 4, 3})},
+                                 {"in.txt", at::zeros({1, 2, 48})}, {"in.txt_ids", at::zeros({1, 2, 3})},
+                                 {"in.y", at::zeros({1, 32})}, {"in.timesteps", at::zeros({1})}});
+  const std::string t5_inputs = dir + "/t5_in.safetensors";
+  write_safetensors(t5_inputs, {{"in.input_ids", at::tensor(std::vector<int64_t>{1, 2, 99999}).reshape({1, 3})}});
+  const std::string output = dir + "/out.safetensors";
+  auto run = test::run_untwist({"dit", "--weights", golden("flux_dev_tiny"), "--inputs", dit_inputs, "--output",
+                                output});
+  EXPECT_EQ(run.status, 1) << run.output;
+  EXPECT_NE(run.output.find(dit_inputs + ": does not fit the model: input 'img' has shape [1, 4, 7], expected"),
+            std::string::npos)
+      << run.output;
+  run = test::run_untwist({"te", "--kind", "t5", "--weights", golden("t5_encoder_tiny"), "--inputs", t5_inputs,
+                           "--output", output});
+  EXPECT_EQ(run.status, 1) << run.output;
+  EXPECT_NE(run.output.find(t5_inputs + ": does not fit the model: T5 input_ids outside the vocabulary of 300"),
+            std::string::npos)
+      << run.output;
   EXPECT_FALSE(fs::exists(output));
 }
 

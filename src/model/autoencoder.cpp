@@ -125,7 +125,7 @@ Autoencoder::Autoencoder(const Weights& weights, AutoencoderConfig config, at::S
 at::Tensor Autoencoder::encode(const at::Tensor& image) const {
   if (image.dim() != 4 || image.size(1) != config_.in_channels || image.size(2) % downscale() != 0 ||
       image.size(3) % downscale() != 0) {
-    throw DataError("image of shape " + shape_string(image.sizes().vec()) + " is not [B, " +
+    throw InputError("image of shape " + shape_string(image.sizes().vec()) + " is not [B, " +
                     std::to_string(config_.in_channels) + ", H, W] with H and W multiples of " +
                     std::to_string(downscale()));
   }
@@ -142,7 +142,7 @@ at::Tensor Autoencoder::encode(const at::Tensor& image) const {
 
 at::Tensor Autoencoder::decode(const at::Tensor& latent) const {
   if (latent.dim() != 4 || latent.size(1) != config_.z_channels) {
-    throw DataError("latent of shape " + shape_string(latent.sizes().vec()) + " is not [B, " +
+    throw InputError("latent of shape " + shape_string(latent.sizes().vec()) + " is not [B, " +
                     std::to_string(config_.z_channels) + ", h, w]");
   }
   const at::Tensor z = latent.to(dtype_) / config_.scale_factor + config_.shift_factor;

@@ -65,11 +65,11 @@ at::Tensor attend(const AttentionHook* hook, const AttentionCall& call) {
 }
 
 void expect_shape(const char* name, const at::Tensor& tensor, const std::vector<int64_t>& expected) {
-  if (!tensor.defined()) throw DataError(std::string("input '") + name + "' is missing");
+  if (!tensor.defined()) throw InputError(std::string("input '") + name + "' is missing");
   bool matches = tensor.dim() == static_cast<int64_t>(expected.size());
   for (size_t i = 0; matches && i < expected.size(); ++i) matches = expected[i] < 0 || tensor.size(i) == expected[i];
   if (!matches) {
-    throw DataError(std::string("input '") + name + "' has shape " + shape_string(tensor.sizes().vec()) +
+    throw InputError(std::string("input '") + name + "' has shape " + shape_string(tensor.sizes().vec()) +
                     ", expected " + shape_string(expected) + " (-1: any)");
   }
 }

@@ -14,7 +14,7 @@ at::Tensor pack_latents(const at::Tensor& latents) {
 at::Tensor unpack_latents(const at::Tensor& packed, int64_t h, int64_t w) {
   const int64_t b = packed.size(0), c = packed.size(2) / 4;
   if (packed.size(1) != h * w || packed.size(2) % 4 != 0) {
-    throw DataError("cannot unpack latents of shape " + shape_string(packed.sizes().vec()) + " onto a " +
+    throw InputError("cannot unpack latents of shape " + shape_string(packed.sizes().vec()) + " onto a " +
                     std::to_string(h) + "x" + std::to_string(w) + " token grid");
   }
   return packed.reshape({b, h, w, c, 2, 2})
@@ -31,7 +31,7 @@ at::Tensor image_position_ids(int64_t batch, int64_t h, int64_t w) {
 
 std::pair<int64_t, int64_t> token_grid(const at::Tensor& img_ids) {
   if (img_ids.dim() != 3 || img_ids.size(2) < 3 || img_ids.size(1) == 0) {
-    throw DataError("image ids of shape " + shape_string(img_ids.sizes().vec()) + " are not [B, L, 3]");
+    throw InputError("image ids of shape " + shape_string(img_ids.sizes().vec()) + " are not [B, L, 3]");
   }
   const int64_t h = img_ids.select(2, 1).max().item<double>() + 1;
   const int64_t w = img_ids.select(2, 2).max().item<double>() + 1;

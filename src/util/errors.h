@@ -13,6 +13,13 @@ class DataError : public std::runtime_error {
   explicit DataError(const std::string& message) : std::runtime_error(message) {}
 };
 
+// An input tensor (not a file) that does not fit the model: wrong shape, ids
+// outside the vocabulary. Runners reading inputs from a file add its name.
+class InputError : public DataError {
+ public:
+  explicit InputError(const std::string& message) : DataError(message) {}
+};
+
 class UsageError : public std::runtime_error {
  public:
   explicit UsageError(const std::string& message) : std::runtime_error(message) {}
