@@ -284,5 +284,25 @@ TEST(MalformedConfigs, CheckpointParamsWithWrongTypes) {
   }
 }
 
+std::string from_hex(const std::string& hex) {
+  std::string bytes;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return bytes;
+}
+
+// Inputs the fuzzers (bench/fuzz.sh) found crashing, kept as regressions.
+TEST(FuzzRegressions, JpegHuffmanTableWithTooManyCodes) {
+  // A DHT segment whose second table runs past the segment's end, into bytes
+  // that declare more than 256 codes: stb_image 2.27 wrote past its tables.
+  const std::string path = write_bytes(test::scratch_dir() + "/dht.jpg", from_hex(
+      "ffd8ffdb0043000141010090010101010101010101010101010101010101010101010101010101010101010101010141"
+      "010101010101010101010101010101010101010101ffc0000101010111080008000803011100021100031100ffc40026"
+      "0001000000000000000000000001010101010101010103010101010101010101010101f8fefeff02000300003f0000ff"
+      "d9"));
+  expect_data_error([&] { read_image(path); }, path, "corrupt JPEG: a Huffman table");
+}
+
 }  // namespace
 }  // namespace untwist

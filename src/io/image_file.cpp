@@ -8,6 +8,7 @@
 
 #include "io/atomic_file.h"
 #include "io/file_bytes.h"
+#include "io/jpeg_check.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -49,6 +50,17 @@ void append_bytes(void* context, void* data, int size) {
 at::Tensor read_image(const std::string& path) {
   const std::string bytes = read_file_bytes(path, kMaxImageFileBytes);
   if (bytes.empty()) fail_file(path, "empty file, not an image");
+  // Checked before stb sees the bytes (see jpeg_check.h). stb pads a cut-off
+  // JPEG with grey; a complete one has an end-of-image marker after its last
+  // scan (a thumbnail's own marker comes before).
+  if (bytes.size() >= 2 && bytes[0] == '\xFF' && bytes[1] == '\xD8') {
+    const std::string problem = jpeg_structure_problem(bytes);
+    if (!problem.empty()) fail_file(path, "corrupt JPEG: " + problem);
+    const size_t last_scan = bytes.rfind("\xFF\xDA");
+    if (last_scan == std::string::npos || bytes.find("\xFF\xD9", last_scan) == std::string::npos) {
+      fail_file(path, "truncated JPEG: the end-of-image marker is missing");
+    }
+  }
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int size = static_cast<int>(bytes.size());
   const auto reason = [] { return std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown reason"); };
@@ -58,13 +70,6 @@ at::Tensor read_image(const std::string& path) {
   }
   if (width <= 0 || height <= 0 || static_cast<int64_t>(width) * height > kMaxPixels) {
     fail_file(path, "image of " + std::to_string(width) + "x" + std::to_string(height) + " pixels is empty or too large");
-  }
-  // stb pads a cut-off JPEG with grey; a complete one has an end-of-image
-  // marker after its last scan (a thumbnail's own marker comes before).
-  const bool jpeg = bytes.size() >= 2 && bytes[0] == '\xFF' && bytes[1] == '\xD8';
-  const size_t last_scan = bytes.rfind("\xFF\xDA");
-  if (jpeg && (last_scan == std::string::npos || bytes.find("\xFF\xD9", last_scan) == std::string::npos)) {
-    fail_file(path, "truncated JPEG: the end-of-image marker is missing");
   }
   const bool wide = stbi_is_16_bit_from_memory(data, size);
   void* pixels = wide ? static_cast<void*>(stbi_load_16_from_memory(data, size, &width, &height, &channels, 3))
