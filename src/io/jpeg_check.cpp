@@ -31,7 +31,10 @@ std::string jpeg_structure_problem(const std::string& bytes) {
   const auto byte = [&](size_t at) { return static_cast<uint8_t>(bytes[at]); };
   size_t at = 2;  // after the start-of-image marker
   while (at + 1 < bytes.size()) {
-    if (byte(at) != 0xFF) return "";  // not a marker where one belongs: the decoder reports it
+    if (byte(at) != 0xFF) {  // stray bytes between segments: decoders skip them to the next marker
+      ++at;
+      continue;
+    }
     const uint8_t marker = byte(at + 1);
     if (marker == 0xFF) {  // fill byte
       ++at;
