@@ -3,8 +3,10 @@
 #include <c10/util/Exception.h>
 
 #include <iostream>
+#include <new>
 
 #include "commands.h"
+#include "io/atomic_file.h"
 #include "util/blas_check.h"
 #include "util/errors.h"
 #include "util/threads.h"
@@ -33,6 +35,7 @@ int usage_error(const CLI::App& app, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  untwist::remove_temporary_files_on_interrupt();
   CLI::App app{"untwist: style-aligned image generation with diffusion transformers (FLUX.1)"};
   app.require_subcommand(1);
   app.fallthrough();  // --threads may also follow the subcommand
@@ -71,8 +74,14 @@ int main(int argc, char** argv) {
   } catch (const c10::Error& error) {
     std::cerr << "error: " << error.what_without_backtrace() << "\n";
     return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory (try smaller images, fewer prompts or --dtype bfloat16)\n";
+    return 1;
   } catch (const std::exception& error) {
     std::cerr << "error: " << error.what() << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << "error: unexpected failure of an unknown kind\n";
     return 1;
   }
   return 0;

@@ -2,9 +2,11 @@
 // output file left behind by a failed run.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
+#include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "test_support.h"
 
@@ -75,6 +77,19 @@ TEST(Cli, InputsThatDoNotFitTheModelNameTheInputsFile) {
             std::string::npos)
       << run.output;
   EXPECT_FALSE(fs::exists(output));
+}
+
+TEST(Cli, InterruptedWriteLeavesNoTemporaryFile) {
+  const std::string dir = test::scratch_dir();
+  EXPECT_EXIT(
+      {
+        remove_temporary_files_on_interrupt();
+        AtomicFile file(dir + "/image.png");
+        file.write("partial", 7);
+        std::raise(SIGTERM);
+      },
+      ::testing::KilledBySignal(SIGTERM), "");
+  EXPECT_TRUE(fs::is_empty(dir)) << fs::directory_iterator(dir)->path();
 }
 
 TEST(Cli, BadValuesAreUsageErrors) {

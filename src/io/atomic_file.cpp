@@ -1,9 +1,12 @@
 #include "io/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -21,7 +24,42 @@ std::string folder_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// Temporary files being written, for the signal handler: fixed slots, since a
+// handler may neither allocate nor lock. A slot is free, being filled, or ready.
+enum SlotState : int { kFree, kFilling, kReady };
+constexpr size_t kSlots = 64, kPathBytes = 4096;
+std::array<std::atomic<int>, kSlots> slot_state{};
+std::array<std::array<char, kPathBytes>, kSlots> slot_path{};
+
+int claim_slot(const std::string& temp_path) {
+  if (temp_path.size() >= kPathBytes) return -1;
+  for (size_t i = 0; i < kSlots; ++i) {
+    int expected = kFree;
+    if (!slot_state[i].compare_exchange_strong(expected, kFilling)) continue;
+    std::memcpy(slot_path[i].data(), temp_path.c_str(), temp_path.size() + 1);
+    slot_state[i].store(kReady);
+    return static_cast<int>(i);
+  }
+  return -1;  // no slot: the file is still removed on any ordinary exit
+}
+
+void release_slot(int slot) {
+  if (slot >= 0) slot_state[static_cast<size_t>(slot)].store(kFree);
+}
+
+void remove_temporary_files_and_end(int signal_number) {
+  for (size_t i = 0; i < kSlots; ++i) {
+    if (slot_state[i].load() == kReady) unlink(slot_path[i].data());
+  }
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
 }  // namespace
+
+void remove_temporary_files_on_interrupt() {
+  for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) ::signal(signal_number, remove_temporary_files_and_end);
+}
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   struct stat folder_info {};
@@ -35,12 +73,14 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   fd_ = mkstemp(buffer.data());
   if (fd_ < 0) fail_file(path_, std::string("cannot create a temporary file: ") + std::strerror(errno));
   temp_path_ = buffer.data();
+  slot_ = claim_slot(temp_path_);
   fchmod(fd_, 0644);
 }
 
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) close(fd_);
   if (!committed_ && !temp_path_.empty()) unlink(temp_path_.c_str());
+  release_slot(slot_);
 }
 
 void AtomicFile::write(const void* data, size_t size) {
@@ -64,6 +104,8 @@ void AtomicFile::commit() {
     fail_file(path_, std::string("cannot rename the temporary file into place: ") + std::strerror(errno));
   }
   committed_ = true;
+  release_slot(slot_);
+  slot_ = -1;
 }
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {

@@ -25,8 +25,13 @@ class AtomicFile {
   std::string path_;
   std::string temp_path_;
   int fd_ = -1;
+  int slot_ = -1;  // in the interrupt handler's list of temporary files
   bool committed_ = false;
 };
+
+// Makes SIGINT, SIGTERM and SIGHUP remove the temporary files of writes in
+// progress before the process ends as the signal asks. Call once, early.
+void remove_temporary_files_on_interrupt();
 
 // Writes a whole file atomically.
 void write_file_atomically(const std::string& path, const std::string& bytes);
