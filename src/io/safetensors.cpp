@@ -1,18 +1,13 @@
 #include "io/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "io/atomic_file.h"
 #include "io/float8.h"
+#include "io/mapped_file.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -120,42 +115,6 @@ uint64_t read_u64_le(const uint8_t* bytes) {
 
 const char* stored_dtype_name(StoredDtype dtype) { return info_of(dtype).name; }
 size_t stored_dtype_size(StoredDtype dtype) { return info_of(dtype).size; }
-
-// A read-only private mapping of a whole file, unmapped when the last user goes.
-class MappedFile {
- public:
-  MappedFile(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail_file(path, std::string("cannot open: ") + std::strerror(errno));
-    struct stat info {};
-    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-      ::close(fd);
-      fail_file(path, "not a regular file");
-    }
-    size_ = static_cast<uint64_t>(info.st_size);
-    if (size_ > 0) {
-      void* address = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (address == MAP_FAILED) {
-        ::close(fd);
-        fail_file(path, std::string("cannot map: ") + std::strerror(errno));
-      }
-      bytes_ = static_cast<const uint8_t*>(address);
-    }
-    ::close(fd);
-  }
-  ~MappedFile() {
-    if (bytes_) munmap(const_cast<uint8_t*>(bytes_), size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-
-  const uint8_t* bytes() const { return bytes_; }
-  uint64_t size() const { return size_; }
-
- private:
-  const uint8_t* bytes_ = nullptr;
-  uint64_t size_ = 0;
-};
 
 std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& path) {
   std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());

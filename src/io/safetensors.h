@@ -28,7 +28,7 @@ struct TensorEntry {
   uint64_t end = 0;
 };
 
-class MappedFile;
+class MappedFile;  // io/mapped_file.h
 
 class SafetensorsFile {
  public:
