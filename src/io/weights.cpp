@@ -3,6 +3,7 @@
 #include <set>
 
 #include "io/diffusers_layout.h"
+#include "io/gguf.h"
 #include "io/safetensors.h"
 #include "util/errors.h"
 
@@ -55,14 +56,21 @@ Weights Weights::load(const std::vector<std::string>& paths) {
   Weights weights;
   weights.source_ = paths.front();
   for (size_t i = 1; i < paths.size(); ++i) weights.source_ += ", " + paths[i];
+  const auto add = [&](const std::string& path, const std::string& name, at::Tensor tensor) {
+    if (!tensors.emplace(name, std::move(tensor)).second) {
+      fail_file(path, "tensor '" + name + "' appears in more than one shard");
+    }
+  };
   for (const auto& path : paths) {
+    if (is_gguf_file(path)) {  // quantised blocks become float32 here
+      const auto file = GgufFile::open(path);
+      if (weights.metadata_.empty()) weights.metadata_ = file->metadata();
+      for (const auto& entry : file->entries()) add(path, entry.name, file->tensor(entry));
+      continue;
+    }
     const auto file = SafetensorsFile::open(path);
     if (weights.metadata_.empty()) weights.metadata_ = file->metadata();
-    for (const auto& entry : file->entries()) {
-      if (!tensors.emplace(entry.name, file->tensor(entry.name)).second) {
-        fail_file(path, "tensor '" + entry.name + "' appears in more than one shard");
-      }
-    }
+    for (const auto& entry : file->entries()) add(path, entry.name, file->tensor(entry.name));
   }
   tensors = strip_prefix(std::move(tensors));
   if (looks_like_diffusers_flux(tensors)) {

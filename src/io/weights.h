@@ -1,7 +1,8 @@
 // A model's weights under the reference checkpoint names, whatever layout the
 // file uses: BFL/ComfyUI names with or without a known prefix
 // ("model.diffusion_model.", "model.", ...), or diffusers names, which are
-// converted once at load. Tensors from the file are wrapped, not copied.
+// converted once at load. Tensors of safetensors files are wrapped, not
+// copied; GGUF files (F32, F16, BF16, Q8_0, Q4_0, Q4_K) are read as float32.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -22,7 +23,7 @@ std::vector<int> indices_under(const TensorMap& tensors, const std::string& pref
 
 class Weights {
  public:
-  // Reads every tensor of one or more safetensors files (shards of one model).
+  // Reads every tensor of one or more safetensors or GGUF files (shards of one model).
   static Weights load(const std::vector<std::string>& paths);
   static Weights load(const std::string& path) { return load(std::vector<std::string>{path}); }
   // Wraps tensors already in memory, named with reference names.

@@ -1,0 +1,58 @@
+// GGUF files (the format of llama.cpp, stable-diffusion.cpp and ComfyUI-GGUF):
+// a validated reader of the header, metadata and tensor table, with tensors
+// dequantised to float32 on request (F32, F16, BF16, Q8_0, Q4_0, Q4_K).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace untwist {
+
+class MappedFile;  // io/mapped_file.h
+
+enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, Q4_K = 12, BF16 = 30 };
+
+struct GgufTensorEntry {
+  std::string name;
+  GgmlType type;
+  std::vector<int64_t> shape;  // PyTorch order: GGUF's dimensions reversed
+  uint64_t offset = 0;         // absolute byte offset in the file
+  uint64_t bytes = 0;
+};
+
+class GgufFile {
+ public:
+  // Maps and validates the header and the tensor table; DataError naming the
+  // file (and the tensor) on any inconsistency or unsupported tensor type.
+  static std::shared_ptr<const GgufFile> open(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  const std::vector<GgufTensorEntry>& entries() const { return entries_; }
+  // String and number metadata as text ("general.architecture" -> "flux").
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+  // The tensor as float32 (quantised blocks dequantised).
+  at::Tensor tensor(const GgufTensorEntry& entry) const;
+
+ private:
+  GgufFile() = default;
+  std::string path_;
+  std::shared_ptr<MappedFile> mapping_;
+  std::vector<GgufTensorEntry> entries_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// True when the file starts with GGUF's magic.
+bool is_gguf_file(const std::string& path);
+
+// Dequantisation of `blocks` whole blocks (32 values for Q8_0/Q4_0, 256 for
+// Q4_K) from `data` into `out`, following the ggml block layouts.
+void dequantize_q8_0(const uint8_t* data, int64_t blocks, float* out);
+void dequantize_q4_0(const uint8_t* data, int64_t blocks, float* out);
+void dequantize_q4_k(const uint8_t* data, int64_t blocks, float* out);
+
+}  // namespace untwist
