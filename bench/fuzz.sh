@@ -11,7 +11,7 @@ seconds="${1:-600}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz_safetensors fuzz_image fuzz_clip_tokenizer fuzz_t5_tokenizer fuzz_cli_values)
+  targets=(fuzz_safetensors fuzz_gguf fuzz_image fuzz_clip_tokenizer fuzz_t5_tokenizer fuzz_cli_values)
 fi
 
 scripts/setup.sh --sanitize
@@ -28,6 +28,7 @@ for target in "${targets[@]}"; do
   crashes="build-sanitize/fuzz-crashes/$target"
   mkdir -p "$corpus" "$crashes"
   log="build-sanitize/fuzz-$target.log"
+  started=$SECONDS
   set +e
   "build-sanitize/$target" "$corpus" "fuzz/seeds/$target" -max_total_time="$seconds" -rss_limit_mb=4096 \
     -timeout=20 -max_len=65536 -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1
@@ -35,7 +36,7 @@ for target in "${targets[@]}"; do
   set -e
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
   found=$(find "$crashes" -type f | wc -l)
-  echo "$target: ${seconds}s, $runs executions, $found crashing inputs (exit $code; log $log)"
+  echo "$target: $((SECONDS - started)) s, $runs executions, $found crashing inputs (exit $code; log $log)"
   if [ "$code" -ne 0 ] || [ "$found" -ne 0 ]; then status=1; fi
 done
 exit "$status"
