@@ -304,5 +304,15 @@ TEST(FuzzRegressions, JpegHuffmanTableWithTooManyCodes) {
   expect_data_error([&] { read_image(path); }, path, "corrupt JPEG: a Huffman table");
 }
 
+TEST(FuzzRegressions, JpegStartingWithFillBytes) {
+  // "FF FF D8": decoders skip the fill byte and read a JPEG whose Huffman
+  // table overflows, so the check must find the start the same way.
+  const std::string path = write_bytes(test::scratch_dir() + "/fill.jpg", from_hex(
+      "ffffd8ffdb00430001010101010101010101010100000000000000930001010101010101010101010101010101010101"
+      "ffc00011000800000000100100000008030100110089ef010011030211ffc40026000100000000000000000000000000"
+      "ffff7efc9407fa5f000000180000000000000003"));
+  expect_data_error([&] { read_image(path); }, path, "corrupt JPEG: a Huffman table");
+}
+
 }  // namespace
 }  // namespace untwist

@@ -53,7 +53,7 @@ at::Tensor read_image(const std::string& path) {
   // Checked before stb sees the bytes (see jpeg_check.h). stb pads a cut-off
   // JPEG with grey; a complete one has an end-of-image marker after its last
   // scan (a thumbnail's own marker comes before).
-  if (bytes.size() >= 2 && bytes[0] == '\xFF' && bytes[1] == '\xD8') {
+  if (looks_like_jpeg(bytes)) {
     const std::string problem = jpeg_structure_problem(bytes);
     if (!problem.empty()) fail_file(path, "corrupt JPEG: " + problem);
     const size_t last_scan = bytes.rfind("\xFF\xDA");

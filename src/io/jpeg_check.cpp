@@ -25,11 +25,22 @@ std::string huffman_segment_problem(const std::string& bytes, size_t begin, size
   return "";
 }
 
+// Where the bytes after the start-of-image marker begin, as decoders find it
+// (0xFF fill bytes may come first); 0 when the file does not start with one.
+size_t after_start_of_image(const std::string& bytes) {
+  size_t at = 0;
+  while (at < bytes.size() && static_cast<uint8_t>(bytes[at]) == 0xFF) ++at;
+  return at >= 1 && at < bytes.size() && static_cast<uint8_t>(bytes[at]) == 0xD8 ? at + 1 : 0;
+}
+
 }  // namespace
+
+bool looks_like_jpeg(const std::string& bytes) { return after_start_of_image(bytes) != 0; }
 
 std::string jpeg_structure_problem(const std::string& bytes) {
   const auto byte = [&](size_t at) { return static_cast<uint8_t>(bytes[at]); };
-  size_t at = 2;  // after the start-of-image marker
+  size_t at = after_start_of_image(bytes);
+  if (at == 0) return "";
   while (at + 1 < bytes.size()) {
     if (byte(at) != 0xFF) {  // stray bytes between segments: decoders skip them to the next marker
       ++at;

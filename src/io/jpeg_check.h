@@ -6,6 +6,10 @@
 
 namespace untwist {
 
+// Whether a decoder takes `bytes` for a JPEG: a start-of-image marker,
+// possibly after 0xFF fill bytes.
+bool looks_like_jpeg(const std::string& bytes);
+
 // Empty when every Huffman table in `bytes` (a JPEG file) is well formed,
 // else what is wrong with the first that is not.
 std::string jpeg_structure_problem(const std::string& bytes);
