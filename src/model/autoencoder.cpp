@@ -126,8 +126,8 @@ at::Tensor Autoencoder::encode(const at::Tensor& image) const {
   if (image.dim() != 4 || image.size(1) != config_.in_channels || image.size(2) % downscale() != 0 ||
       image.size(3) % downscale() != 0) {
     throw InputError("image of shape " + shape_string(image.sizes().vec()) + " is not [B, " +
-                    std::to_string(config_.in_channels) + ", H, W] with H and W multiples of " +
-                    std::to_string(downscale()));
+                     std::to_string(config_.in_channels) + ", H, W] with H and W multiples of " +
+                     std::to_string(downscale()));
   }
   at::Tensor h = encoder_conv_in(image.to(dtype_));
   for (const Level& level : encoder_down) {
@@ -143,7 +143,7 @@ at::Tensor Autoencoder::encode(const at::Tensor& image) const {
 at::Tensor Autoencoder::decode(const at::Tensor& latent) const {
   if (latent.dim() != 4 || latent.size(1) != config_.z_channels) {
     throw InputError("latent of shape " + shape_string(latent.sizes().vec()) + " is not [B, " +
-                    std::to_string(config_.z_channels) + ", h, w]");
+                     std::to_string(config_.z_channels) + ", h, w]");
   }
   const at::Tensor z = latent.to(dtype_) / config_.scale_factor + config_.shift_factor;
   at::Tensor h = run_mid(decoder_mid, decoder_conv_in(z));

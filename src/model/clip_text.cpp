@@ -73,7 +73,7 @@ ClipTextModel::ClipTextModel(const Weights& weights, ClipTextConfig config) : co
 ClipTextOutput ClipTextModel::forward(const at::Tensor& input_ids) const {
   if (input_ids.dim() != 2 || input_ids.size(1) > config_.max_positions || input_ids.size(1) == 0) {
     throw InputError("CLIP input_ids must be [B, L] with 1 <= L <= " + std::to_string(config_.max_positions) +
-                    ", got " + shape_string(input_ids.sizes().vec()));
+                     ", got " + shape_string(input_ids.sizes().vec()));
   }
   const at::Tensor ids = input_ids.to(at::kLong);
   if (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= config_.vocab_size) {

@@ -70,7 +70,7 @@ void expect_shape(const char* name, const at::Tensor& tensor, const std::vector<
   for (size_t i = 0; matches && i < expected.size(); ++i) matches = expected[i] < 0 || tensor.size(i) == expected[i];
   if (!matches) {
     throw InputError(std::string("input '") + name + "' has shape " + shape_string(tensor.sizes().vec()) +
-                    ", expected " + shape_string(expected) + " (-1: any)");
+                     ", expected " + shape_string(expected) + " (-1: any)");
   }
 }
 

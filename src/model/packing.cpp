@@ -15,7 +15,7 @@ at::Tensor unpack_latents(const at::Tensor& packed, int64_t h, int64_t w) {
   const int64_t b = packed.size(0), c = packed.size(2) / 4;
   if (packed.size(1) != h * w || packed.size(2) % 4 != 0) {
     throw InputError("cannot unpack latents of shape " + shape_string(packed.sizes().vec()) + " onto a " +
-                    std::to_string(h) + "x" + std::to_string(w) + " token grid");
+                     std::to_string(h) + "x" + std::to_string(w) + " token grid");
   }
   return packed.reshape({b, h, w, c, 2, 2})
       .permute({0, 3, 1, 4, 2, 5})       // [B, C, h, 2, w, 2]

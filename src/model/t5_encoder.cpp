@@ -89,7 +89,9 @@ T5Encoder::T5Encoder(const Weights& weights, T5Config config) : config_(std::mov
 }
 
 at::Tensor T5Encoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask) const {
-  if (input_ids.dim() != 2) throw InputError("T5 input_ids must be [B, L], got " + shape_string(input_ids.sizes().vec()));
+  if (input_ids.dim() != 2) {
+    throw InputError("T5 input_ids must be [B, L], got " + shape_string(input_ids.sizes().vec()));
+  }
   const at::Tensor ids = input_ids.to(at::kLong);
   if (ids.numel() > 0 && (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= config_.vocab_size)) {
     throw InputError("T5 input_ids outside the vocabulary of " + std::to_string(config_.vocab_size));
