@@ -21,7 +21,7 @@ namespace untwist {
 namespace {
 
 struct DemoOptions {
-  std::string model, output_dir = "demo", blocks = "all";
+  std::string model, output_dir = "demo", blocks = toy::kDefaultSharedBlocks;
   int steps = toy::kDefaultSteps;
   uint64_t seed = 7;
 };

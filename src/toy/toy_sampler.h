@@ -13,6 +13,10 @@
 namespace untwist::toy {
 
 constexpr int kDefaultSteps = 20;
+// Blocks shared by default on the toy model: all of its 2 double and 4 single
+// blocks. FLUX.1's default (its 38 single-stream blocks) leaves too little of
+// so small a model shared to show the effect.
+constexpr const char* kDefaultSharedBlocks = "all";
 
 struct ToyRequest {
   std::vector<std::string> prompts;
