@@ -28,6 +28,10 @@ uint32_t read_u32(const std::string& bytes, size_t at) {
   return value;
 }
 
+void append_bytes(void* context, void* data, int size) {
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
 }  // namespace
 
 std::string png_chunk(const std::string& type, const std::string& data) {
@@ -38,14 +42,6 @@ std::string png_chunk(const std::string& type, const std::string& data) {
   append_u32(chunk, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(body.data()), body.size())));
   return chunk;
 }
-
-namespace {
-
-void append_bytes(void* context, void* data, int size) {
-  static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
-}
-
-}  // namespace
 
 at::Tensor read_image(const std::string& path) {
   const std::string bytes = read_file_bytes(path, kMaxImageFileBytes);
