@@ -8,8 +8,11 @@
 #include <fstream>
 
 #include "io/gguf.h"
+#include "io/quantized_blocks.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
+#include "model/flux.h"
+#include "model/flux_config.h"
 #include "test_support.h"
 #include "util/errors.h"
 
@@ -149,30 +152,11 @@ TEST(GgufFiles, TensorsLoadInPyTorchOrder) {
   EXPECT_EQ(weights.metadata().at("general.architecture"), "flux");
 }
 
-// ggml's Q8_0 / Q4_0 quantisers, for a whole tensor whose rows are whole blocks.
+// A whole tensor (rows of whole blocks) in ggml type 8 (Q8_0) or 2 (Q4_0).
 std::string quantize(const at::Tensor& tensor, uint32_t type) {
-  const at::Tensor flat = tensor.contiguous().to(at::kFloat).view({-1, 32});
-  std::string out;
-  for (int64_t b = 0; b < flat.size(0); ++b) {
-    const float* x = flat[b].data_ptr<float>();
-    if (type == 8) {
-      float amax = 0;
-      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
-      const float d = amax / 127;
-      out += half(d);
-      for (int i = 0; i < 32; ++i) out.push_back(static_cast<char>(d > 0 ? std::lround(x[i] / d) : 0));
-    } else {
-      float max = 0;
-      for (int i = 0; i < 32; ++i) max = std::fabs(x[i]) > std::fabs(max) ? x[i] : max;
-      const float d = max / -8;
-      out += half(d);
-      for (int i = 0; i < 16; ++i) {
-        const auto q = [&](float v) { return std::min(15, static_cast<int>(d != 0 ? v / d + 8.5f : 8)); };
-        out.push_back(static_cast<char>(q(x[i]) | (q(x[i + 16]) << 4)));
-      }
-    }
-  }
-  return out;
+  const StoredTensor stored = StoredTensor::encode(tensor, type == 8 ? Encoding::Q8_0 : Encoding::Q4_0);
+  const at::Tensor bytes = stored.as_bytes();
+  return std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), static_cast<size_t>(bytes.numel()));
 }
 
 // The golden tiny DiT as GGUF, matrices quantised with `type`, the rest F32.
@@ -212,6 +196,54 @@ TEST(GgufFiles, QuantisedDitStaysCloseToTheFloatModel) {
     EXPECT_GT(error, 0.0);  // it really was quantised
     fs::remove(output);
   }
+}
+
+TEST(GgufFiles, QuantisedMatricesStayEncodedAndDecodeLayerByLayer) {
+  const std::string dir = test::scratch_dir();
+  const std::string golden = test::golden_dir() + "/flux_dev_tiny.safetensors";
+  const Weights weights = Weights::load(quantized_dit(dir, 8));
+  const FluxConfig config = detect_flux_config(weights);
+  const StoredTensor qkv = weights.stored("double_blocks.0.img_attn.qkv.weight",
+                                          {3 * config.hidden_size, config.hidden_size});
+  EXPECT_TRUE(qkv.encoded());
+  EXPECT_EQ(qkv.type_name(), "Q8_0");
+  EXPECT_EQ(qkv.stored_bytes(), 3 * config.hidden_size * config.hidden_size / 32 * 34);
+
+  // The model decoding each matrix when it is used computes exactly what a
+  // model built from the decoded float32 tensors computes.
+  const auto inputs = SafetensorsFile::open(golden);
+  const FluxInputs in{inputs->tensor("in.img"), inputs->tensor("in.txt"), inputs->tensor("in.y"),
+                      inputs->tensor("in.timesteps"), inputs->tensor("in.guidance")};
+  const FluxModel lazy(weights, config);
+  const FluxModel eager(Weights::from_tensors(weights.tensors(), "decoded"), config);
+  const at::Tensor pe = lazy.position_table(inputs->tensor("in.txt_ids"), inputs->tensor("in.img_ids"));
+  EXPECT_TRUE(at::equal(lazy.forward(in, pe), eager.forward(in, pe)));
+}
+
+TEST(QuantisedBlocks, EncodingRoundTripsWithinTheFormatsStep) {
+  at::manual_seed(3);
+  // Rows of 512 values whose sub-blocks of 32 differ in range by up to 40x,
+  // so Q4_K's 6-bit scale and min codes use their high bits.
+  const at::Tensor amplitude = at::linspace(0.05, 2.0, 16).repeat_interleave(32).repeat({8, 1});
+  const at::Tensor values = at::randn({8, 512}) * amplitude + 0.3 * amplitude;
+  for (const Encoding encoding : {Encoding::Q8_0, Encoding::Q4_0, Encoding::Q4_K, Encoding::F8_E4M3}) {
+    const StoredTensor stored = StoredTensor::encode(values, encoding);
+    const at::Tensor decoded = stored.as(at::kFloat);
+    ASSERT_EQ(decoded.sizes(), values.sizes());
+    const int64_t block = encoding == Encoding::F8_E4M3 ? 32 : encoding_block_values(encoding);
+    const at::Tensor error = (decoded - values).abs().view({-1, block});
+    const at::Tensor block_max = values.abs().view({-1, block}).amax(1, true);
+    // Worst error per block as a fraction of the block's largest magnitude.
+    const double worst = (error / block_max).max().item<double>();
+    const double bound = encoding == Encoding::Q8_0 ? 0.5 / 127 + 1e-3    // half a step of amax/127
+                         : encoding == Encoding::Q4_0 ? 1.0 / 8 + 1e-3    // codes -8..7 of amax/8: the
+                                                                          // other sign clamps at 7 steps
+                         : encoding == Encoding::Q4_K ? 0.15               // 4-bit steps, 6-bit scales of sub-blocks
+                                                      : 1.0 / 16;          // 3 mantissa bits
+    EXPECT_LT(worst, bound) << encoding_name(encoding);
+    EXPECT_GT(worst, 0.0) << encoding_name(encoding);
+  }
+  EXPECT_THROW(StoredTensor::encode(at::ones({4, 48}), Encoding::Q4_K), UsageError);
 }
 
 TEST(GgufFiles, MalformedFilesFailCleanly) {

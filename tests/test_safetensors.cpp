@@ -9,6 +9,7 @@
 #include "io/atomic_file.h"
 #include "io/float8.h"
 #include "io/safetensors.h"
+#include "io/weights.h"
 #include "test_support.h"
 #include "util/errors.h"
 
@@ -172,6 +173,35 @@ TEST(Float8, StoredFloat8TensorsReadAsFloat32) {
   const at::Tensor w = SafetensorsFile::open(path)->tensor("w");
   EXPECT_EQ(w.scalar_type(), at::kFloat);
   EXPECT_TRUE(at::equal(w, at::tensor({1.0f, -2.0f, 448.0f})));
+}
+
+TEST(Float8, EncodingE4M3RoundsToTheNearestCode) {
+  for (int code = 0; code < 256; ++code) {  // every finite code comes back as itself
+    if ((code & 0x7F) == 0x7F) continue;
+    const uint8_t bits = static_cast<uint8_t>(code);
+    EXPECT_EQ(encode_f8_e4m3(decode_f8_e4m3(bits)), bits) << code;
+  }
+  EXPECT_EQ(encode_f8_e4m3(1.0625f), 0x38);  // halfway between 1 (0x38) and 1.125 (0x39): even code
+  EXPECT_EQ(encode_f8_e4m3(1.1875f), 0x3A);  // halfway between 1.125 (0x39) and 1.25 (0x3A): even code
+  EXPECT_EQ(encode_f8_e4m3(1.07f), 0x39);
+  EXPECT_EQ(encode_f8_e4m3(-3.1f), 0xC4);    // -3
+  EXPECT_EQ(encode_f8_e4m3(1000.0f), 0x7E);  // saturates at 448
+  EXPECT_EQ(encode_f8_e4m3(-1e30f), 0xFE);
+  EXPECT_EQ(encode_f8_e4m3(std::nanf("")), 0x7F);
+  EXPECT_EQ(encode_f8_e4m3(1e-4f), 0x00);    // below half the smallest subnormal (2^-9)
+}
+
+TEST(Float8, StoredFloat8TensorsStayEncodedUntilUsed) {
+  const std::string header = R"({"w":{"dtype":"F8_E4M3","shape":[1,3],"data_offsets":[0,3]}})";
+  const std::string path = test::scratch_dir() + "/f8.safetensors";
+  write_bytes(path, length_prefix(header.size()) + header + "\x38\xC0\x7E");
+  const Weights weights = Weights::load(path);
+  const StoredTensor stored = weights.stored("w", {1, 3});
+  EXPECT_TRUE(stored.encoded());
+  EXPECT_EQ(stored.stored_bytes(), 3);
+  EXPECT_TRUE(at::equal(stored.as(at::kFloat), at::tensor({1.0f, -2.0f, 448.0f}).view({1, 3})));
+  EXPECT_EQ(stored.as(at::kBFloat16).scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(weights.get("w"), at::tensor({1.0f, -2.0f, 448.0f}).view({1, 3})));
 }
 
 TEST(AtomicFile, AnUncommittedWriteLeavesNothingBehind) {

@@ -56,7 +56,9 @@ TEST(ToyWorld, RenderingPaintsTheMaskInTheForegroundAndTheRestInTheBackground) {
       const at::Tensor inside = image.select(0, c).masked_select(mask);
       const at::Tensor plain = (inside - fg[c]).abs() < 1e-6, shade = (inside - (0.45f * fg[c] + 0.1f)).abs() < 1e-6;
       EXPECT_TRUE((plain | shade).all().item<bool>());
-      if (scene.texture == Texture::Solid) EXPECT_TRUE(plain.all().item<bool>());
+      if (scene.texture == Texture::Solid) {
+        EXPECT_TRUE(plain.all().item<bool>());
+      }
     }
   }
   EXPECT_EQ(shapes_seen.size(), shape_names().size());

@@ -1,5 +1,6 @@
 #include "io/float8.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -72,6 +73,38 @@ at::Tensor decode_with(const at::Tensor& bytes, const Table& table) {
 }
 
 }  // namespace
+
+uint8_t encode_f8_e4m3(float value) {
+  if (std::isnan(value)) return 0x7F;
+  const Table& table = e4m3_table();
+  const float magnitude = std::fabs(value);
+  // Codes 0x00..0x7E hold the non-negative values in increasing order.
+  const float* begin = table.data();
+  const float* end = table.data() + 0x7F;
+  const float* above = std::lower_bound(begin, end, magnitude);
+  int code;
+  if (above == end) {
+    code = 0x7E;  // saturate at 448
+  } else if (above == begin) {
+    code = 0;
+  } else {
+    const float high = *above, low = *(above - 1);
+    const int high_code = static_cast<int>(above - begin);
+    code = (magnitude - low < high - magnitude || (magnitude - low == high - magnitude && (high_code & 1)))
+               ? high_code - 1
+               : high_code;  // nearest, ties to the even code
+  }
+  return static_cast<uint8_t>(code | (std::signbit(value) ? 0x80 : 0));
+}
+
+at::Tensor encode_f8_e4m3(const at::Tensor& values) {
+  const at::Tensor source = values.to(at::kFloat).contiguous();
+  at::Tensor result = at::empty(source.sizes(), at::kByte);
+  const float* in = source.data_ptr<float>();
+  uint8_t* out = result.data_ptr<uint8_t>();
+  for (int64_t i = 0; i < source.numel(); ++i) out[i] = encode_f8_e4m3(in[i]);
+  return result;
+}
 
 float decode_f8_e4m3(uint8_t bits) { return e4m3_table()[bits]; }
 float decode_f8_e5m2(uint8_t bits) { return e5m2_table()[bits]; }

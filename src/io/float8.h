@@ -1,4 +1,4 @@
-// Decoding of the 8-bit float formats safetensors stores (F8_E4M3, F8_E5M2).
+// Decoding (and E4M3 encoding) of the 8-bit float formats safetensors stores (F8_E4M3, F8_E5M2).
 // libtorch 1.13 has no float8 type, so these are widened to float32 on read.
 #pragma once
 #include <ATen/ATen.h>
@@ -9,6 +9,11 @@ namespace untwist {
 float decode_f8_e4m3(uint8_t bits);
 // E5M2: bias 15, IEEE-style infinities and NaNs.
 float decode_f8_e5m2(uint8_t bits);
+
+// The nearest E4M3 value (ties to even), saturating at +-448; NaN -> 0x7F.
+uint8_t encode_f8_e4m3(float value);
+// [any shape] -> same shape uint8.
+at::Tensor encode_f8_e4m3(const at::Tensor& values);
 
 // [any shape] uint8 -> same shape float32.
 at::Tensor decode_f8_e4m3(const at::Tensor& bytes);

@@ -1,14 +1,12 @@
 #include "io/gguf.h"
 
-#include <c10/util/BFloat16.h>
-#include <c10/util/Half.h>
-
 #include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <set>
 
 #include "io/mapped_file.h"
+#include "io/quantized_blocks.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -41,9 +39,6 @@ bool layout_of(uint32_t type, TypeLayout* layout) {
   return false;
 }
 
-float half_to_float(const uint8_t* bytes) {
-  return static_cast<float>(c10::Half(static_cast<uint16_t>(bytes[0] | (bytes[1] << 8)), c10::Half::from_bits()));
-}
 
 // Reads little-endian values from the mapped header, failing at its end.
 class Cursor {
@@ -118,54 +113,6 @@ std::string read_value(Cursor& cursor, uint32_t type, int depth, const std::stri
 }
 
 }  // namespace
-
-void dequantize_q8_0(const uint8_t* data, int64_t blocks, float* out) {
-  for (int64_t b = 0; b < blocks; ++b, data += 34, out += 32) {
-    const float scale = half_to_float(data);
-    for (int i = 0; i < 32; ++i) out[i] = scale * static_cast<float>(static_cast<int8_t>(data[2 + i]));
-  }
-}
-
-void dequantize_q4_0(const uint8_t* data, int64_t blocks, float* out) {
-  for (int64_t b = 0; b < blocks; ++b, data += 18, out += 32) {
-    const float scale = half_to_float(data);
-    const uint8_t* quants = data + 2;
-    for (int i = 0; i < 16; ++i) {
-      out[i] = scale * static_cast<float>((quants[i] & 0x0F) - 8);       // low nibbles: values 0..15
-      out[i + 16] = scale * static_cast<float>((quants[i] >> 4) - 8);    // high nibbles: values 16..31
-    }
-  }
-}
-
-void dequantize_q4_k(const uint8_t* data, int64_t blocks, float* out) {
-  // Super-block of 256: f16 d, f16 dmin, 12 bytes of 6-bit (scale, min) pairs
-  // for 8 sub-blocks of 32, then 128 bytes of 4-bit quants.
-  const auto scale_and_min = [](const uint8_t* packed, int sub, int* scale, int* min) {
-    if (sub < 4) {
-      *scale = packed[sub] & 63;
-      *min = packed[sub + 4] & 63;
-    } else {
-      *scale = (packed[sub + 4] & 0x0F) | ((packed[sub - 4] >> 6) << 4);
-      *min = (packed[sub + 4] >> 4) | ((packed[sub] >> 6) << 4);
-    }
-  };
-  for (int64_t b = 0; b < blocks; ++b, data += 144) {
-    const float d = half_to_float(data), dmin = half_to_float(data + 2);
-    const uint8_t* packed = data + 4;
-    const uint8_t* quants = data + 16;
-    for (int chunk = 0; chunk < 4; ++chunk, quants += 32) {  // 64 values: low nibbles, then high nibbles
-      int scale_low = 0, min_low = 0, scale_high = 0, min_high = 0;
-      scale_and_min(packed, 2 * chunk, &scale_low, &min_low);
-      scale_and_min(packed, 2 * chunk + 1, &scale_high, &min_high);
-      for (int i = 0; i < 32; ++i) {
-        *out++ = d * scale_low * (quants[i] & 0x0F) - dmin * min_low;
-      }
-      for (int i = 0; i < 32; ++i) {
-        *out++ = d * scale_high * (quants[i] >> 4) - dmin * min_high;
-      }
-    }
-  }
-}
 
 bool is_gguf_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -256,27 +203,28 @@ std::shared_ptr<const GgufFile> GgufFile::open(const std::string& path) {
   return file;
 }
 
-at::Tensor GgufFile::tensor(const GgufTensorEntry& entry) const {
+StoredTensor GgufFile::stored(const GgufTensorEntry& entry) const {
   const uint8_t* data = mapping_->bytes() + entry.offset;
-  at::Tensor out = at::empty(entry.shape, at::kFloat);
-  const int64_t values = out.numel();
-  float* target = out.data_ptr<float>();
+  std::shared_ptr<MappedFile> keep_alive = mapping_;
+  const auto wrap = [&](at::ScalarType type, std::vector<int64_t> shape, size_t element_size) {
+    if (reinterpret_cast<uintptr_t>(data) % element_size != 0) {  // unaligned: copy out
+      at::Tensor copy = at::empty(shape, type);
+      std::memcpy(copy.data_ptr(), data, entry.bytes);
+      return copy;
+    }
+    return at::from_blob(const_cast<uint8_t*>(data), shape, [keep_alive](void*) {}, at::TensorOptions().dtype(type));
+  };
   switch (entry.type) {
-    case GgmlType::F32: std::memcpy(target, data, entry.bytes); break;
-    case GgmlType::F16:
-      for (int64_t i = 0; i < values; ++i) target[i] = half_to_float(data + 2 * i);
-      break;
-    case GgmlType::BF16:
-      for (int64_t i = 0; i < values; ++i) {
-        const uint16_t bits = static_cast<uint16_t>(data[2 * i] | (data[2 * i + 1] << 8));
-        target[i] = static_cast<float>(c10::BFloat16(bits, c10::BFloat16::from_bits()));
-      }
-      break;
-    case GgmlType::Q8_0: dequantize_q8_0(data, values / 32, target); break;
-    case GgmlType::Q4_0: dequantize_q4_0(data, values / 32, target); break;
-    case GgmlType::Q4_K: dequantize_q4_k(data, values / 256, target); break;
+    case GgmlType::F32: return StoredTensor(wrap(at::kFloat, entry.shape, 4));
+    case GgmlType::F16: return StoredTensor(wrap(at::kHalf, entry.shape, 2));
+    case GgmlType::BF16: return StoredTensor(wrap(at::kBFloat16, entry.shape, 2));
+    case GgmlType::Q8_0: return StoredTensor(Encoding::Q8_0, wrap(at::kByte, {int64_t(entry.bytes)}, 1), entry.shape);
+    case GgmlType::Q4_0: return StoredTensor(Encoding::Q4_0, wrap(at::kByte, {int64_t(entry.bytes)}, 1), entry.shape);
+    case GgmlType::Q4_K: return StoredTensor(Encoding::Q4_K, wrap(at::kByte, {int64_t(entry.bytes)}, 1), entry.shape);
   }
-  return out;
+  fail_file(path_, "tensor '" + entry.name + "' has an unsupported type");
 }
+
+at::Tensor GgufFile::tensor(const GgufTensorEntry& entry) const { return stored(entry).as(at::kFloat); }
 
 }  // namespace untwist

@@ -1,6 +1,6 @@
 // GGUF files (the format of llama.cpp, stable-diffusion.cpp and ComfyUI-GGUF):
 // a validated reader of the header, metadata and tensor table, with tensors
-// dequantised to float32 on request (F32, F16, BF16, Q8_0, Q4_0, Q4_K).
+// kept as stored or dequantised to float32 (F32, F16, BF16, Q8_0, Q4_0, Q4_K).
 #pragma once
 #include <ATen/ATen.h>
 
@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "io/stored_tensor.h"
 
 namespace untwist {
 
@@ -35,6 +37,9 @@ class GgufFile {
   // String and number metadata as text ("general.architecture" -> "flux").
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
+  // The tensor as stored: F32/F16/BF16 mapped in place (copied when
+  // unaligned), quantised blocks kept encoded.
+  StoredTensor stored(const GgufTensorEntry& entry) const;
   // The tensor as float32 (quantised blocks dequantised).
   at::Tensor tensor(const GgufTensorEntry& entry) const;
 
@@ -48,11 +53,5 @@ class GgufFile {
 
 // True when the file starts with GGUF's magic.
 bool is_gguf_file(const std::string& path);
-
-// Dequantisation of `blocks` whole blocks (32 values for Q8_0/Q4_0, 256 for
-// Q4_K) from `data` into `out`, following the ggml block layouts.
-void dequantize_q8_0(const uint8_t* data, int64_t blocks, float* out);
-void dequantize_q4_0(const uint8_t* data, int64_t blocks, float* out);
-void dequantize_q4_k(const uint8_t* data, int64_t blocks, float* out);
 
 }  // namespace untwist

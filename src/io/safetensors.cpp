@@ -6,7 +6,6 @@
 #include <set>
 
 #include "io/atomic_file.h"
-#include "io/float8.h"
 #include "io/mapped_file.h"
 #include "util/errors.h"
 
@@ -244,9 +243,12 @@ const TensorEntry* SafetensorsFile::find(const std::string& name) const {
   return it == index_.end() ? nullptr : &entries_[it->second];
 }
 
-at::Tensor SafetensorsFile::tensor(const std::string& name) const {
+StoredTensor SafetensorsFile::stored(const std::string& name) const {
   const TensorEntry* entry = find(name);
   if (!entry) fail_file(path_, "no tensor named '" + name + "'");
+  const bool float8 = entry->dtype == StoredDtype::F8_E4M3 || entry->dtype == StoredDtype::F8_E5M2;
+  std::vector<int64_t> shape = entry->shape;
+  if (float8) shape = {static_cast<int64_t>(entry->end - entry->begin)};
   const at::ScalarType type = storage_scalar_type(entry->dtype);
   const uint8_t* start = data_ + entry->begin;
   const size_t element_size = stored_dtype_size(entry->dtype);
@@ -254,15 +256,17 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
   if (reinterpret_cast<uintptr_t>(start) % element_size == 0) {
     std::shared_ptr<MappedFile> keep_alive = mapping_;
     stored = at::from_blob(
-        const_cast<uint8_t*>(start), entry->shape, [keep_alive](void*) {}, at::TensorOptions().dtype(type));
+        const_cast<uint8_t*>(start), shape, [keep_alive](void*) {}, at::TensorOptions().dtype(type));
   } else {  // unaligned data: copy out
-    stored = at::empty(entry->shape, at::TensorOptions().dtype(type));
+    stored = at::empty(shape, at::TensorOptions().dtype(type));
     std::memcpy(stored.data_ptr(), start, entry->end - entry->begin);
   }
-  if (entry->dtype == StoredDtype::F8_E4M3) return decode_f8_e4m3(stored);
-  if (entry->dtype == StoredDtype::F8_E5M2) return decode_f8_e5m2(stored);
-  return stored;
+  if (entry->dtype == StoredDtype::F8_E4M3) return StoredTensor(Encoding::F8_E4M3, stored, entry->shape);
+  if (entry->dtype == StoredDtype::F8_E5M2) return StoredTensor(Encoding::F8_E5M2, stored, entry->shape);
+  return StoredTensor(stored);
 }
+
+at::Tensor SafetensorsFile::tensor(const std::string& name) const { return stored(name).decoded(); }
 
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "io/stored_tensor.h"
+
 namespace untwist {
 
 enum class StoredDtype { F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U8, BOOL };
@@ -42,9 +44,11 @@ class SafetensorsFile {
   bool contains(const std::string& name) const { return find(name) != nullptr; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
-  // The tensor, wrapping the mapped bytes without a copy where the dtype and
-  // alignment allow (the mapping stays alive as long as the tensor); float8
-  // tensors are widened to float32. Throws DataError for an unknown name.
+  // The tensor as stored, wrapping the mapped bytes without a copy where the
+  // alignment allows (the mapping stays alive as long as the tensor); float8
+  // tensors stay encoded. Throws DataError for an unknown name.
+  StoredTensor stored(const std::string& name) const;
+  // The same with float8 tensors widened to float32.
   at::Tensor tensor(const std::string& name) const;
 
  private:

@@ -20,21 +20,25 @@ bool starts_with(const std::string& text, const std::string& prefix) {
   return text.compare(0, prefix.size(), prefix) == 0;
 }
 
-// Keeps the names under the longest known prefix that any name carries,
-// with that prefix removed; with no known prefix, keeps every name.
-TensorMap strip_prefix(TensorMap tensors) {
+// The longest known prefix that any name carries, or "".
+std::string known_prefix(const std::vector<std::string>& names) {
   for (const char* prefix : kKnownPrefixes) {
-    bool any = false;
-    for (const auto& entry : tensors) any = any || starts_with(entry.first, prefix);
-    if (!any) continue;
-    TensorMap stripped;
-    const size_t length = std::string(prefix).size();
-    for (auto& entry : tensors) {
-      if (starts_with(entry.first, prefix)) stripped[entry.first.substr(length)] = std::move(entry.second);
+    for (const auto& name : names) {
+      if (starts_with(name, prefix)) return prefix;
     }
-    return stripped;
   }
-  return tensors;
+  return "";
+}
+
+// Keeps the names under `prefix`, with the prefix removed.
+template <typename Map>
+Map strip_prefix(Map tensors, const std::string& prefix) {
+  if (prefix.empty()) return tensors;
+  Map stripped;
+  for (auto& entry : tensors) {
+    if (starts_with(entry.first, prefix)) stripped[entry.first.substr(prefix.size())] = std::move(entry.second);
+  }
+  return stripped;
 }
 
 }  // namespace
@@ -53,34 +57,48 @@ std::vector<int> indices_under(const TensorMap& tensors, const std::string& pref
 Weights Weights::load(const std::vector<std::string>& paths) {
   if (paths.empty()) throw DataError("no weight files given");
   TensorMap tensors;
+  std::map<std::string, StoredTensor> encoded;
+  std::vector<std::string> names;
   Weights weights;
   weights.source_ = paths.front();
   for (size_t i = 1; i < paths.size(); ++i) weights.source_ += ", " + paths[i];
-  const auto add = [&](const std::string& path, const std::string& name, at::Tensor tensor) {
-    if (!tensors.emplace(name, std::move(tensor)).second) {
-      fail_file(path, "tensor '" + name + "' appears in more than one shard");
-    }
+  const auto add = [&](const std::string& path, const std::string& name, StoredTensor tensor) {
+    const bool fresh = tensor.encoded() ? encoded.emplace(name, tensor).second && !tensors.count(name)
+                                        : tensors.emplace(name, tensor.decoded()).second && !encoded.count(name);
+    if (!fresh) fail_file(path, "tensor '" + name + "' appears in more than one shard");
+    names.push_back(name);
   };
   for (const auto& path : paths) {
-    if (is_gguf_file(path)) {  // quantised blocks become float32 here
+    if (is_gguf_file(path)) {
       const auto file = GgufFile::open(path);
       if (weights.metadata_.empty()) weights.metadata_ = file->metadata();
-      for (const auto& entry : file->entries()) add(path, entry.name, file->tensor(entry));
+      for (const auto& entry : file->entries()) add(path, entry.name, file->stored(entry));
       continue;
     }
     const auto file = SafetensorsFile::open(path);
     if (weights.metadata_.empty()) weights.metadata_ = file->metadata();
-    for (const auto& entry : file->entries()) add(path, entry.name, file->tensor(entry.name));
+    for (const auto& entry : file->entries()) add(path, entry.name, file->stored(entry.name));
   }
-  tensors = strip_prefix(std::move(tensors));
-  if (looks_like_diffusers_flux(tensors)) {
+  const std::string prefix = known_prefix(names);
+  tensors = strip_prefix(std::move(tensors), prefix);
+  encoded = strip_prefix(std::move(encoded), prefix);
+  const auto decode_all = [&] {  // the diffusers conversions work on plain tensors
+    for (const auto& [name, tensor] : encoded) tensors[name] = tensor.decoded();
+    encoded.clear();
+  };
+  TensorMap every_name = tensors;  // the layout checks read names only
+  for (const auto& entry : encoded) every_name.emplace(entry.first, at::Tensor());
+  if (looks_like_diffusers_flux(every_name)) {
+    decode_all();
     weights.tensors_ = convert_diffusers_flux(tensors, weights.source_);
     weights.layout_ = WeightLayout::Diffusers;
-  } else if (looks_like_diffusers_autoencoder(tensors)) {
+  } else if (looks_like_diffusers_autoencoder(every_name)) {
+    decode_all();
     weights.tensors_ = convert_diffusers_autoencoder(tensors, weights.source_);
     weights.layout_ = WeightLayout::Diffusers;
   } else {
     weights.tensors_ = std::move(tensors);
+    weights.encoded_ = std::move(encoded);
   }
   return weights;
 }
@@ -88,6 +106,19 @@ Weights Weights::load(const std::vector<std::string>& paths) {
 Weights Weights::from_tensors(TensorMap tensors, std::string source) {
   Weights weights;
   weights.tensors_ = std::move(tensors);
+  weights.source_ = std::move(source);
+  return weights;
+}
+
+Weights Weights::from_stored(const std::map<std::string, StoredTensor>& tensors, std::string source) {
+  Weights weights;
+  for (const auto& [name, tensor] : tensors) {
+    if (tensor.encoded()) {
+      weights.encoded_.emplace(name, tensor);
+    } else {
+      weights.tensors_.emplace(name, tensor.decoded());
+    }
+  }
   weights.source_ = std::move(source);
   return weights;
 }
@@ -102,24 +133,56 @@ nlohmann::json Weights::metadata_config() const {
   return nlohmann::json::object();
 }
 
-at::Tensor Weights::get(const std::string& name) const {
-  const auto it = tensors_.find(name);
-  if (it == tensors_.end()) fail_file(source_, "missing tensor '" + name + "'");
-  return it->second;
+std::vector<int> Weights::indices_under(const std::string& prefix) const {
+  TensorMap every_name = tensors_;  // shallow: tensors share their storage
+  for (const auto& entry : encoded_) every_name.emplace(entry.first, at::Tensor());
+  return untwist::indices_under(every_name, prefix);
 }
 
-at::Tensor Weights::get(const std::string& name, const std::vector<int64_t>& expected_shape) const {
-  at::Tensor tensor = get(name);
-  if (tensor.sizes().vec() != expected_shape) {
-    fail_file(source_, "tensor '" + name + "' has shape " + shape_string(tensor.sizes().vec()) + ", expected " +
+at::Tensor Weights::get(const std::string& name) const {
+  const auto it = tensors_.find(name);
+  if (it != tensors_.end()) return it->second;
+  const auto encoded = encoded_.find(name);
+  if (encoded == encoded_.end()) fail_file(source_, "missing tensor '" + name + "'");
+  return encoded->second.decoded();
+}
+
+StoredTensor Weights::stored(const std::string& name, const std::vector<int64_t>& expected_shape) const {
+  const auto it = tensors_.find(name);
+  StoredTensor tensor;
+  if (it != tensors_.end()) {
+    tensor = StoredTensor(it->second);
+  } else {
+    const auto encoded = encoded_.find(name);
+    if (encoded == encoded_.end()) fail_file(source_, "missing tensor '" + name + "'");
+    tensor = encoded->second;
+  }
+  if (tensor.sizes() != expected_shape) {
+    fail_file(source_, "tensor '" + name + "' has shape " + shape_string(tensor.sizes()) + ", expected " +
                            shape_string(expected_shape));
   }
   return tensor;
 }
 
+at::Tensor Weights::get(const std::string& name, const std::vector<int64_t>& expected_shape) const {
+  return stored(name, expected_shape).decoded();
+}
+
+TensorMap Weights::tensors() const {
+  TensorMap all = tensors_;
+  for (const auto& [name, tensor] : encoded_) all[name] = tensor.decoded();
+  return all;
+}
+
 std::string Weights::first_non_finite() const {
+  const auto finite = [](const at::Tensor& tensor) {
+    return !at::isFloatingType(tensor.scalar_type()) || at::isfinite(tensor).all().item<bool>();
+  };
   for (const auto& [name, tensor] : tensors_) {
-    if (at::isFloatingType(tensor.scalar_type()) && !at::isfinite(tensor).all().item<bool>()) return name;
+    if (!finite(tensor)) return name;
+  }
+  for (const auto& [name, tensor] : encoded_) {  // one decoded tensor at a time
+    if (!finite(tensor.decoded())) return name;
   }
   return "";
 }

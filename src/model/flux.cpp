@@ -8,20 +8,22 @@ namespace untwist {
 
 namespace {
 
-// Reads tensors of the checkpoint in the compute dtype, keeping each one's
-// name for error reports.
+// Reads tensors of the checkpoint: matrices as stored, the rest in the
+// compute dtype, keeping each one's name for error reports.
 struct WeightLoader {
   const Weights& weights;
   at::ScalarType dtype;
-  std::vector<std::pair<std::string, at::Tensor>>& named;
+  std::vector<std::pair<std::string, StoredTensor>>& named;
 
   at::Tensor get(const std::string& name, const std::vector<int64_t>& shape) const {
-    at::Tensor tensor = weights.get(name, shape).to(dtype);
-    named.emplace_back(name, tensor);
+    at::Tensor tensor = weights.stored(name, shape).as(dtype);
+    named.emplace_back(name, StoredTensor(tensor));
     return tensor;
   }
   Linear linear(const std::string& name, int64_t out, int64_t in, bool bias) const {
-    return {get(name + ".weight", {out, in}), bias ? get(name + ".bias", {out}) : at::Tensor()};
+    StoredTensor weight = weights.stored(name + ".weight", {out, in});
+    named.emplace_back(name + ".weight", weight);
+    return {weight, bias ? get(name + ".bias", {out}) : at::Tensor()};
   }
   MLPEmbedder embedder(const std::string& name, int64_t in, int64_t hidden) const {
     return {linear(name + ".in_layer", hidden, in, true), linear(name + ".out_layer", hidden, hidden, true)};
@@ -198,8 +200,8 @@ std::optional<NonFiniteSite> FluxModel::locate_non_finite(const FluxInputs& in, 
 }
 
 std::string FluxModel::first_non_finite_weight() const {
-  for (const auto& [name, tensor] : named_weights_) {
-    if (!at::isfinite(tensor).all().item<bool>()) return name;
+  for (const auto& [name, tensor] : named_weights_) {  // one decoded tensor at a time
+    if (!at::isfinite(tensor.decoded()).all().item<bool>()) return name;
   }
   return "";
 }

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/stored_tensor.h"
 #include "model/attention.h"
 #include "model/flux_config.h"
 
@@ -17,10 +18,13 @@ namespace untwist {
 
 class Weights;
 
+// A linear layer whose weight stays as the checkpoint stores it (mapped,
+// possibly float8 or quantised) and is converted to x's dtype at each call:
+// in place when it already is, otherwise one layer's copy at a time.
 struct Linear {
-  at::Tensor weight;  // [out, in]
-  at::Tensor bias;    // [out] or undefined
-  at::Tensor operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+  StoredTensor weight;  // [out, in]
+  at::Tensor bias;      // [out] in the compute dtype, or undefined
+  at::Tensor operator()(const at::Tensor& x) const { return at::linear(x, weight.as(x.scalar_type()), bias); }
 };
 
 struct MLPEmbedder {
@@ -65,8 +69,10 @@ struct NonFiniteSite {
 
 class FluxModel {
  public:
-  // Takes the weights (checking every shape against the config) in the
-  // compute dtype: float32 for exactness, bfloat16 for speed.
+  // Takes the weights (checking every shape against the config) for the
+  // compute dtype: float32 for exactness, bfloat16 for speed. Matrices stay
+  // as stored and are converted layer by layer during the forward pass;
+  // biases and norm scales (small) are converted here.
   FluxModel(const Weights& weights, FluxConfig config, at::ScalarType compute_dtype = at::kFloat);
 
   const FluxConfig& config() const { return config_; }
@@ -105,7 +111,7 @@ class FluxModel {
   std::vector<DoubleStreamBlock> double_blocks;
   std::vector<SingleStreamBlock> single_blocks;
   Linear final_layer_adaLN_modulation_1, final_layer_linear;
-  std::vector<std::pair<std::string, at::Tensor>> named_weights_;  // every tensor above, by checkpoint name
+  std::vector<std::pair<std::string, StoredTensor>> named_weights_;  // every tensor above, by checkpoint name
 };
 
 }  // namespace untwist

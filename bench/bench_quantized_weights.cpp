@@ -1,0 +1,82 @@
+// The DiT with its matrices stored as bfloat16, float8 E4M3, Q8_0, Q4_0 and
+// Q4_K, decoded layer by layer during the forward pass: weight memory, forward
+// time (float32 compute) and the velocity's relative error against the
+// bfloat16 model, side by side for one random mid-size model.
+//
+//   build/bench_quantized_weights [--image-tokens N] [--text-tokens N] [--repeats N]
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "bench_support.h"
+#include "io/stored_tensor.h"
+#include "io/weights.h"
+#include "model/flux.h"
+#include "model/flux_random.h"
+#include "model/packing.h"
+#include "util/threads.h"
+
+namespace {
+
+using namespace untwist;
+
+// The model's matrices (2-D, rows of whole Q4_K blocks) in `encoding`, the
+// rest as given; `encoding` empty: everything as given.
+std::map<std::string, StoredTensor> stored_as(const TensorMap& tensors, const Encoding* encoding) {
+  std::map<std::string, StoredTensor> stored;
+  for (const auto& [name, tensor] : tensors) {
+    const bool matrix = tensor.dim() == 2 && tensor.size(1) % 256 == 0;
+    stored[name] = encoding && matrix ? StoredTensor::encode(tensor, *encoding) : StoredTensor(tensor);
+  }
+  return stored;
+}
+
+int64_t total_bytes(const std::map<std::string, StoredTensor>& stored) {
+  int64_t bytes = 0;
+  for (const auto& entry : stored) bytes += entry.second.stored_bytes();
+  return bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t img_tokens = 1024, txt_tokens = 128;
+  int repeats = 2;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--image-tokens")) img_tokens = std::stoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--text-tokens")) txt_tokens = std::stoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--repeats")) repeats = std::stoi(argv[i + 1]);
+  }
+  set_compute_threads(0);
+  const FluxConfig config = bench::mid_size_config();
+  TensorMap bf16;  // the reference: the random model as a bfloat16 checkpoint
+  for (const auto& [name, tensor] : random_flux_weights(config, 0)) bf16[name] = tensor.to(at::kBFloat16);
+
+  const int64_t side = static_cast<int64_t>(std::sqrt(static_cast<double>(img_tokens)));
+  at::manual_seed(1);
+  const FluxInputs in{at::randn({1, side * side, config.in_channels}),
+                      at::randn({1, txt_tokens, config.context_in_dim}), at::randn({1, config.vec_in_dim}),
+                      at::full({1}, 0.5), at::full({1}, 3.5)};
+  const at::Tensor txt_ids = at::zeros({1, txt_tokens, 3});
+
+  std::printf("DiT (hidden %lld, %lld double + %lld single blocks), %lld image + %lld text tokens, float32 compute, "
+              "threads %d, best of %d\n\n",
+              (long long)config.hidden_size, (long long)config.depth, (long long)config.depth_single_blocks,
+              (long long)(side * side), (long long)txt_tokens, compute_threads(), repeats);
+  std::printf("%-10s %12s %12s %22s\n", "weights", "weight MiB", "forward s", "rel. error vs bfloat16");
+  at::Tensor reference;
+  const Encoding encodings[] = {Encoding::F8_E4M3, Encoding::Q8_0, Encoding::Q4_K, Encoding::Q4_0};
+  for (int kind = -1; kind < 4; ++kind) {  // -1: the bfloat16 model itself
+    const Encoding* encoding = kind < 0 ? nullptr : &encodings[kind];
+    const char* label = encoding ? encoding_name(*encoding) : "BF16";
+    const auto stored = stored_as(bf16, encoding);
+    const FluxModel model(Weights::from_stored(stored, label), config, at::kFloat);
+    const at::Tensor pe = model.position_table(txt_ids, image_position_ids(1, side, side));
+    at::Tensor velocity;
+    const double seconds = bench::best_seconds(repeats, [&] { velocity = model.forward(in, pe); });
+    if (!reference.defined()) reference = velocity;
+    const double error = ((velocity - reference).norm() / reference.norm()).item<double>();
+    std::printf("%-10s %12.1f %12.3f %22.4f\n", label, total_bytes(stored) / 1048576.0, seconds, error);
+  }
+  return 0;
+}
