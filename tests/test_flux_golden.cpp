@@ -4,6 +4,7 @@
 
 #include "io/safetensors.h"
 #include "io/weights.h"
+#include "model/attention.h"
 #include "model/flux.h"
 #include "test_support.h"
 
@@ -109,6 +110,26 @@ TEST(FluxGolden, HalfPrecisionCheckpointsRun) {
     EXPECT_LE(error, dtype == at::kHalf ? 5e-3 : 3e-2);
     EXPECT_GT(error, 0.0);
   }
+}
+
+// The blocked online-softmax attention computes softmax over the union of its
+// key segments: several key blocks, a segment shared by every row (batch 1),
+// and per-channel key scales, against attention over concatenated keys.
+TEST(BlockedAttention, EqualsAttentionOverConcatenatedScaledKeys) {
+  at::manual_seed(5);
+  const at::Tensor q = at::randn({2, 3, 300, 16}) * 2, k = at::randn({2, 3, 2500, 16}) * 2, v = at::randn({2, 3, 2500, 16});
+  const at::Tensor ref_k = at::randn({1, 3, 1100, 16}) * 2, ref_v = at::randn({1, 3, 1100, 16});
+  const at::Tensor scale = at::linspace(0.2, 3.0, 16);
+  const at::Tensor blocked = blocked_attention(q, {{k, v, {}}, {ref_k, ref_v, scale}});
+  const at::Tensor keys = at::cat({k, (ref_k * scale).expand({2, -1, -1, -1})}, 2);
+  const at::Tensor values = at::cat({v, ref_v.expand({2, -1, -1, -1})}, 2);
+  const at::Tensor expected = scaled_dot_product_attention(q, keys, values);
+  EXPECT_LE(relative_error(blocked, expected), 1e-5);
+  EXPECT_LE(relative_error(blocked_attention(q, {{k, v, {}}}), scaled_dot_product_attention(q, k, v)), 1e-5);
+  // bfloat16 operands: the same function to bfloat16's precision.
+  const at::Tensor half = blocked_attention(q.to(at::kBFloat16), {{k.to(at::kBFloat16), v.to(at::kBFloat16), {}}});
+  EXPECT_EQ(half.scalar_type(), at::kBFloat16);
+  EXPECT_LE(relative_error(half.to(at::kFloat), scaled_dot_product_attention(q, k, v)), 2e-2);
 }
 
 }  // namespace

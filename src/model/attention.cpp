@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "model/rope.h"
 
@@ -39,6 +40,42 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
   }
   const at::Tensor out = rows.size() == 1 ? rows[0] : at::cat(rows, 0);  // [BH, Lq, Dv]
   return out.reshape({batch, heads, queries, v.size(3)});
+}
+
+at::Tensor blocked_attention(const at::Tensor& q, const std::vector<KeySegment>& segments) {
+  const int64_t batch = q.size(0), heads = q.size(1), queries = q.size(2), dim = q.size(3);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+  const int64_t dv = segments.at(0).v.size(3);
+  constexpr int64_t kKeyBlock = 1024;
+  const int64_t query_chunk = std::max<int64_t>(1, std::min(queries, kMaxScoreElements / (heads * kKeyBlock)));
+  at::Tensor out = at::empty({batch, heads, queries, dv}, q.options());
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t i = 0; i < queries; i += query_chunk) {
+      const int64_t in = std::min(query_chunk, queries - i);
+      const at::Tensor qb = q[b].narrow(1, i, in);  // [H, in, D]
+      at::Tensor running_max = at::full({heads, in, 1}, -std::numeric_limits<float>::infinity(), at::kFloat);
+      at::Tensor running_sum = at::zeros({heads, in, 1}, at::kFloat);
+      at::Tensor acc = at::zeros({heads, in, dv}, at::kFloat);
+      for (const KeySegment& segment : segments) {
+        const int64_t row = segment.k.size(0) == 1 ? 0 : b;
+        // q . (k * s) = (q * s) . k: the scales go on the queries of this chunk.
+        const at::Tensor qs = (segment.scale.defined() ? qb * segment.scale.to(qb.scalar_type()) : qb) * scale;
+        const int64_t keys = segment.k.size(2);
+        for (int64_t j = 0; j < keys; j += kKeyBlock) {
+          const int64_t kn = std::min(kKeyBlock, keys - j);
+          const at::Tensor scores = at::matmul(qs, segment.k[row].narrow(1, j, kn).transpose(1, 2)).to(at::kFloat);
+          const at::Tensor new_max = at::maximum(running_max, std::get<0>(scores.max(-1, true)));
+          const at::Tensor correction = (running_max - new_max).exp_();  // [H, in, 1]
+          const at::Tensor weights = (scores - new_max).exp_();           // [H, in, kn]
+          running_sum.mul_(correction).add_(weights.sum(-1, true));
+          acc.mul_(correction).baddbmm_(weights, segment.v[row].narrow(1, j, kn).to(at::kFloat));
+          running_max = new_max;
+        }
+      }
+      out[b].narrow(1, i, in).copy_(acc.div_(running_sum));
+    }
+  }
+  return out;
 }
 
 at::Tensor merge_heads(const at::Tensor& x) {

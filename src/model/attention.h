@@ -4,6 +4,8 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <vector>
+
 namespace untwist {
 
 enum class BlockKind { Double, Single };
@@ -32,6 +34,20 @@ class AttentionHook {
 // no more than a bounded score matrix exists at once; softmax in float32.
 // q: [B, H, Lq, D], k, v: [B, H, Lk, D] -> [B, H, Lq, D]
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+
+// Keys and values that queries attend to, optionally with per-channel scales
+// on the keys (the reference keys of untwisted shared attention).
+struct KeySegment {
+  at::Tensor k, v;    // [B or 1, H, Lk, D]; batch 1 is shared by every query row
+  at::Tensor scale;   // [D] multiplying k, or undefined
+};
+
+// softmax over the keys of all segments together, then values, computed
+// block by block with a running maximum and sum (online softmax): the keys
+// are never concatenated and no score block exceeds a bounded size. Equals
+// scaled_dot_product_attention(q, cat(k * scale), cat(v)).
+// q: [B, H, Lq, D] -> [B, H, Lq, Dv]
+at::Tensor blocked_attention(const at::Tensor& q, const std::vector<KeySegment>& segments);
 
 // [B, H, L, D] -> [B, L, H*D]
 at::Tensor merge_heads(const at::Tensor& x);

@@ -1,0 +1,54 @@
+// Attention at FLUX.1's 1024x1024 shapes (24 heads of 128, 4096 image + 512
+// text tokens): the chunked path (score chunks of 128 MiB) against the blocked
+// online-softmax path, plain and shared (a target's own keys plus the
+// reference's image keys with untwisting's per-channel scales), side by side.
+//
+//   build/bench_attention [--tokens N] [--repeats N]
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "bench_support.h"
+#include "model/attention.h"
+#include "util/threads.h"
+
+int main(int argc, char** argv) {
+  using namespace untwist;
+  int64_t tokens = 4608;
+  int repeats = 2;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--tokens")) tokens = std::stoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--repeats")) repeats = std::stoi(argv[i + 1]);
+  }
+  set_compute_threads(0);
+  const int64_t heads = 24, dim = 128, ref_tokens = tokens * 8 / 9;  // the reference's image tokens
+  at::manual_seed(0);
+  const at::Tensor q = at::randn({1, heads, tokens, dim}), k = at::randn({1, heads, tokens, dim}),
+                   v = at::randn({1, heads, tokens, dim});
+  const at::Tensor ref_k = at::randn({1, heads, ref_tokens, dim}), ref_v = at::randn({1, heads, ref_tokens, dim});
+  const at::Tensor scale = at::linspace(0.3, 1.5, dim);
+
+  std::printf("attention, 1 row x %lld heads x %lld queries, head dim %lld, threads %d, best of %d\n\n",
+              (long long)heads, (long long)tokens, (long long)dim, compute_threads(), repeats);
+  std::printf("%-30s %10s %10s %10s %12s\n", "case", "chunked s", "blocked s", "speed-up", "max |diff|");
+  const auto report = [&](const char* label, auto chunked, auto blocked) {
+    at::Tensor a, b;
+    const double chunked_s = bench::best_seconds(repeats, [&] { a = chunked(); });
+    const double blocked_s = bench::best_seconds(repeats, [&] { b = blocked(); });
+    std::printf("%-30s %10.3f %10.3f %9.2fx %12.2e\n", label, chunked_s, blocked_s, chunked_s / blocked_s,
+                (a - b).abs().max().item<double>());
+  };
+  report(
+      "plain", [&] { return scaled_dot_product_attention(q, k, v); },
+      [&] { return blocked_attention(q, {{k, v, {}}}); });
+  report(
+      "shared (own + scaled ref keys)",
+      [&] {
+        const at::Tensor keys = at::cat({k, ref_k * scale}, 2), values = at::cat({v, ref_v}, 2);
+        return scaled_dot_product_attention(q, keys, values);
+      },
+      [&] { return blocked_attention(q, {{k, v, {}}, {ref_k, ref_v, scale}}); });
+  std::printf("\nshared / plain cost expected from the key count alone: %.2fx\n",
+              static_cast<double>(tokens + ref_tokens) / tokens);
+  return 0;
+}
