@@ -30,6 +30,12 @@ void write_line_plot(const std::string& png_path, const LinePlot& plot) {
     for (double v : s.y) y_min = std::min(y_min, v), y_max = std::max(y_max, v);
   }
   if (x_max <= x_min) x_max = x_min + 1;
+  const bool markers = std::any_of(plot.series.begin(), plot.series.end(), [](const Series& s) { return s.points; });
+  if (markers) {  // room for the markers at the ends of the x range
+    const double pad = 0.05 * (x_max - x_min);
+    x_min -= pad;
+    x_max += pad;
+  }
   const double range = std::max(1e-9, y_max - y_min);
   y_min -= 0.05 * range;
   y_max += 0.35 * range;  // headroom for the legend

@@ -52,7 +52,8 @@ at::Tensor blocked_attention(const at::Tensor& q, const std::vector<KeySegment>&
 // [B, H, L, D] -> [B, L, H*D]
 at::Tensor merge_heads(const at::Tensor& x);
 
-// FLUX's attention: RoPE on q and k, then attention, heads merged. -> [B, L, H*D]
+// FLUX's attention: RoPE on q and k, then attention (blocked, or chunked when
+// autograd records), heads merged. -> [B, L, H*D]
 at::Tensor plain_attention(const AttentionCall& call);
 
 }  // namespace untwist

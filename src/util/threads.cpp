@@ -1,6 +1,7 @@
 #include "util/threads.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
 #include <thread>
 
@@ -9,6 +10,11 @@ namespace untwist {
 void set_compute_threads(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
+  // OpenBLAS's pthread build keeps a thread pool of its own for matmul.
+  using SetThreads = void (*)(int);
+  if (const auto openblas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    openblas(threads);
+  }
 }
 
 int compute_threads() { return at::get_num_threads(); }
