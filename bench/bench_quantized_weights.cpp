@@ -5,7 +5,6 @@
 //
 //   build/bench_quantized_weights [--image-tokens N] [--text-tokens N] [--repeats N]
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "bench_support.h"
@@ -40,13 +39,9 @@ int64_t total_bytes(const std::map<std::string, StoredTensor>& stored) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t img_tokens = 1024, txt_tokens = 128;
-  int repeats = 2;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--image-tokens")) img_tokens = std::stoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--text-tokens")) txt_tokens = std::stoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--repeats")) repeats = std::stoi(argv[i + 1]);
-  }
+  const bench::RunSize size = bench::parse_run_size(argc, argv);
+  const int64_t img_tokens = size.image_tokens, txt_tokens = size.text_tokens;
+  const int repeats = size.repeats;
   set_compute_threads(0);
   const FluxConfig config = bench::mid_size_config();
   TensorMap bf16;  // the reference: the random model as a bfloat16 checkpoint

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "bench_support.h"
@@ -29,13 +28,9 @@ using bench::best_seconds;
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t img_tokens = 1024, txt_tokens = 128;
-  int repeats = 2;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--image-tokens")) img_tokens = std::stoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--text-tokens")) txt_tokens = std::stoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--repeats")) repeats = std::stoi(argv[i + 1]);
-  }
+  const bench::RunSize size = bench::parse_run_size(argc, argv);
+  const int64_t img_tokens = size.image_tokens, txt_tokens = size.text_tokens;
+  const int repeats = size.repeats;
   set_compute_threads(0);
   const FluxConfig config = bench::mid_size_config();
   const Weights weights = Weights::from_tensors(random_flux_weights(config, 0), "random");

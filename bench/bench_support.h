@@ -2,6 +2,9 @@
 #pragma once
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <string>
 
 #include "model/flux_config.h"
 
@@ -19,6 +22,22 @@ double best_seconds(int repeats, Fn&& fn) {
     best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
   }
   return best;
+}
+
+// The size of a benchmark run: --image-tokens N, --text-tokens N, --repeats N.
+struct RunSize {
+  int64_t image_tokens = 1024;
+  int64_t text_tokens = 128;
+  int repeats = 2;
+};
+
+inline RunSize parse_run_size(int argc, char** argv, RunSize size = {}) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--image-tokens")) size.image_tokens = std::stoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--text-tokens")) size.text_tokens = std::stoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--repeats")) size.repeats = std::stoi(argv[i + 1]);
+  }
+  return size;
 }
 
 // hidden 1024, 16 heads of 64, 2 double + 4 single blocks, FLUX.1's other widths.

@@ -85,10 +85,7 @@ at::Tensor merge_heads(const at::Tensor& x) {
 at::Tensor plain_attention(const AttentionCall& call) {
   const at::Tensor q = apply_rope(call.q, call.pe);
   const at::Tensor k = apply_rope(call.k, call.pe);
-  // The blocked path is faster (bench_attention) but updates its running
-  // sums in place, which autograd cannot record: training takes the chunks.
-  const bool recording = q.requires_grad() || k.requires_grad() || call.v.requires_grad();
-  return merge_heads(recording ? scaled_dot_product_attention(q, k, call.v) : blocked_attention(q, {{k, call.v, {}}}));
+  return merge_heads(scaled_dot_product_attention(q, k, call.v));
 }
 
 }  // namespace untwist

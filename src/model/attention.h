@@ -45,15 +45,17 @@ struct KeySegment {
 // softmax over the keys of all segments together, then values, computed
 // block by block with a running maximum and sum (online softmax): the keys
 // are never concatenated and no score block exceeds a bounded size. Equals
-// scaled_dot_product_attention(q, cat(k * scale), cat(v)).
+// scaled_dot_product_attention(q, cat(k * scale), cat(v)). Not on the model's
+// path: build/bench_attention measures it equal to the chunked path at
+// FLUX.1's shapes and slower at smaller heads (its large temporaries), so it
+// is kept as the measured alternative for a cache-tiled kernel to replace.
 // q: [B, H, Lq, D] -> [B, H, Lq, Dv]
 at::Tensor blocked_attention(const at::Tensor& q, const std::vector<KeySegment>& segments);
 
 // [B, H, L, D] -> [B, L, H*D]
 at::Tensor merge_heads(const at::Tensor& x);
 
-// FLUX's attention: RoPE on q and k, then attention (blocked, or chunked when
-// autograd records), heads merged. -> [B, L, H*D]
+// FLUX's attention: RoPE on q and k, then attention, heads merged. -> [B, L, H*D]
 at::Tensor plain_attention(const AttentionCall& call);
 
 }  // namespace untwist

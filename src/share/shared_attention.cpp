@@ -43,26 +43,21 @@ at::Tensor SharedAttention::attend(const AttentionCall& call) const {
   const at::Tensor q_rot = apply_rope(q, call.pe);  // [B, H, L, D]
   const at::Tensor k_rot = apply_rope(k, call.pe);
 
-  // The reference's image keys and values as every target sees them; the
-  // key scales are applied inside the blocked attention.
-  const at::Tensor ref_keys = settings_.mode == ShareMode::AlignedGen
-                                  ? apply_rope(call.k.narrow(0, 0, 1).narrow(2, txt, img), shifted_ref_pe_)
-                                  : k_rot.narrow(0, 0, 1).narrow(2, txt, img);  // [1, H, L_img, D]
+  // The reference's image keys and values as every target sees them.
+  at::Tensor ref_keys = settings_.mode == ShareMode::AlignedGen
+                            ? apply_rope(call.k.narrow(0, 0, 1).narrow(2, txt, img), shifted_ref_pe_)
+                            : k_rot.narrow(0, 0, 1).narrow(2, txt, img);  // [1, H, L_img, D]
+  if (key_scales_.defined()) ref_keys = ref_keys * key_scales_.to(ref_keys.scalar_type());
   const at::Tensor ref_values = call.v.narrow(0, 0, 1).narrow(2, txt, img);
 
   at::Tensor out = at::empty(call.q.sizes(), call.v.options());  // [B, H, L, D]
   out.narrow(0, 0, 1).copy_(scaled_dot_product_attention(q_rot.narrow(0, 0, 1), k_rot.narrow(0, 0, 1),
                                                          call.v.narrow(0, 0, 1)));
-  out.narrow(0, 1, batch - 1)
-      .copy_(blocked_attention(q_rot.narrow(0, 1, batch - 1),
-                               {{k_rot.narrow(0, 1, batch - 1), call.v.narrow(0, 1, batch - 1), {}},
-                                {ref_keys, ref_values, key_scales_}}));
-  if (observer_) {
-    const at::Tensor scaled_ref_keys =
-        key_scales_.defined() ? ref_keys * key_scales_.to(ref_keys.scalar_type()) : ref_keys;
-    for (int64_t b = 1; b < batch; ++b) {  // keys as one sequence: [H, L + L_img, D]
-      observer_->observe(call.block, b, q_rot[b], at::cat({k_rot[b], scaled_ref_keys[0]}, 1), txt);
-    }
+  for (int64_t b = 1; b < batch; ++b) {
+    const at::Tensor keys = at::cat({k_rot.narrow(0, b, 1), ref_keys}, 2);  // [1, H, L + L_img, D]
+    const at::Tensor values = at::cat({call.v.narrow(0, b, 1), ref_values}, 2);
+    out.narrow(0, b, 1).copy_(scaled_dot_product_attention(q_rot.narrow(0, b, 1), keys, values));
+    if (observer_) observer_->observe(call.block, b, q_rot[b], keys[0], txt);
   }
   return merge_heads(out);  // [B, L, H*D]
 }
