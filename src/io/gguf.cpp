@@ -39,7 +39,6 @@ bool layout_of(uint32_t type, TypeLayout* layout) {
   return false;
 }
 
-
 // Reads little-endian values from the mapped header, failing at its end.
 class Cursor {
  public:

@@ -20,30 +20,31 @@ bool starts_with(const std::string& text, const std::string& prefix) {
   return text.compare(0, prefix.size(), prefix) == 0;
 }
 
+using StoredMap = std::map<std::string, StoredTensor>;
+
 // The longest known prefix that any name carries, or "".
-std::string known_prefix(const std::vector<std::string>& names) {
+std::string known_prefix(const StoredMap& tensors) {
   for (const char* prefix : kKnownPrefixes) {
-    for (const auto& name : names) {
-      if (starts_with(name, prefix)) return prefix;
+    for (const auto& entry : tensors) {
+      if (starts_with(entry.first, prefix)) return prefix;
     }
   }
   return "";
 }
 
 // Keeps the names under `prefix`, with the prefix removed.
-template <typename Map>
-Map strip_prefix(Map tensors, const std::string& prefix) {
+StoredMap strip_prefix(StoredMap tensors, const std::string& prefix) {
   if (prefix.empty()) return tensors;
-  Map stripped;
+  StoredMap stripped;
   for (auto& entry : tensors) {
     if (starts_with(entry.first, prefix)) stripped[entry.first.substr(prefix.size())] = std::move(entry.second);
   }
   return stripped;
 }
 
-}  // namespace
-
-std::vector<int> indices_under(const TensorMap& tensors, const std::string& prefix) {
+// See untwist::indices_under; for any map keyed by tensor name.
+template <typename Map>
+std::vector<int> indices_in(const Map& tensors, const std::string& prefix) {
   std::set<int> found;
   for (auto it = tensors.lower_bound(prefix); it != tensors.end() && starts_with(it->first, prefix); ++it) {
     const std::string rest = it->first.substr(prefix.size());
@@ -54,19 +55,28 @@ std::vector<int> indices_under(const TensorMap& tensors, const std::string& pref
   return {found.begin(), found.end()};
 }
 
+StoredMap wrap_plain(TensorMap tensors) {
+  StoredMap stored;
+  for (auto& [name, tensor] : tensors) stored.emplace(name, StoredTensor(std::move(tensor)));
+  return stored;
+}
+
+}  // namespace
+
+std::vector<int> indices_under(const TensorMap& tensors, const std::string& prefix) {
+  return indices_in(tensors, prefix);
+}
+
 Weights Weights::load(const std::vector<std::string>& paths) {
   if (paths.empty()) throw DataError("no weight files given");
-  TensorMap tensors;
-  std::map<std::string, StoredTensor> encoded;
-  std::vector<std::string> names;
+  StoredMap tensors;
   Weights weights;
   weights.source_ = paths.front();
   for (size_t i = 1; i < paths.size(); ++i) weights.source_ += ", " + paths[i];
   const auto add = [&](const std::string& path, const std::string& name, StoredTensor tensor) {
-    const bool fresh = tensor.encoded() ? encoded.emplace(name, tensor).second && !tensors.count(name)
-                                        : tensors.emplace(name, tensor.decoded()).second && !encoded.count(name);
-    if (!fresh) fail_file(path, "tensor '" + name + "' appears in more than one shard");
-    names.push_back(name);
+    if (!tensors.emplace(name, std::move(tensor)).second) {
+      fail_file(path, "tensor '" + name + "' appears in more than one shard");
+    }
   };
   for (const auto& path : paths) {
     if (is_gguf_file(path)) {
@@ -79,46 +89,31 @@ Weights Weights::load(const std::vector<std::string>& paths) {
     if (weights.metadata_.empty()) weights.metadata_ = file->metadata();
     for (const auto& entry : file->entries()) add(path, entry.name, file->stored(entry.name));
   }
-  const std::string prefix = known_prefix(names);
-  tensors = strip_prefix(std::move(tensors), prefix);
-  encoded = strip_prefix(std::move(encoded), prefix);
-  const auto decode_all = [&] {  // the diffusers conversions work on plain tensors
-    for (const auto& [name, tensor] : encoded) tensors[name] = tensor.decoded();
-    encoded.clear();
-  };
-  TensorMap every_name = tensors;  // the layout checks read names only
-  for (const auto& entry : encoded) every_name.emplace(entry.first, at::Tensor());
+  const std::string prefix = known_prefix(tensors);
+  weights.tensors_ = strip_prefix(std::move(tensors), prefix);
+  TensorMap every_name;  // the layout checks read names only
+  for (const auto& entry : weights.tensors_) every_name.emplace(entry.first, at::Tensor());
+  // The diffusers conversions work on plain tensors: encoded ones are decoded first.
   if (looks_like_diffusers_flux(every_name)) {
-    decode_all();
-    weights.tensors_ = convert_diffusers_flux(tensors, weights.source_);
+    weights.tensors_ = wrap_plain(convert_diffusers_flux(weights.tensors(), weights.source_));
     weights.layout_ = WeightLayout::Diffusers;
   } else if (looks_like_diffusers_autoencoder(every_name)) {
-    decode_all();
-    weights.tensors_ = convert_diffusers_autoencoder(tensors, weights.source_);
+    weights.tensors_ = wrap_plain(convert_diffusers_autoencoder(weights.tensors(), weights.source_));
     weights.layout_ = WeightLayout::Diffusers;
-  } else {
-    weights.tensors_ = std::move(tensors);
-    weights.encoded_ = std::move(encoded);
   }
   return weights;
 }
 
 Weights Weights::from_tensors(TensorMap tensors, std::string source) {
   Weights weights;
-  weights.tensors_ = std::move(tensors);
+  weights.tensors_ = wrap_plain(std::move(tensors));
   weights.source_ = std::move(source);
   return weights;
 }
 
 Weights Weights::from_stored(const std::map<std::string, StoredTensor>& tensors, std::string source) {
   Weights weights;
-  for (const auto& [name, tensor] : tensors) {
-    if (tensor.encoded()) {
-      weights.encoded_.emplace(name, tensor);
-    } else {
-      weights.tensors_.emplace(name, tensor.decoded());
-    }
-  }
+  weights.tensors_ = tensors;
   weights.source_ = std::move(source);
   return weights;
 }
@@ -133,35 +128,22 @@ nlohmann::json Weights::metadata_config() const {
   return nlohmann::json::object();
 }
 
-std::vector<int> Weights::indices_under(const std::string& prefix) const {
-  TensorMap every_name = tensors_;  // shallow: tensors share their storage
-  for (const auto& entry : encoded_) every_name.emplace(entry.first, at::Tensor());
-  return untwist::indices_under(every_name, prefix);
-}
+std::vector<int> Weights::indices_under(const std::string& prefix) const { return indices_in(tensors_, prefix); }
 
 at::Tensor Weights::get(const std::string& name) const {
   const auto it = tensors_.find(name);
-  if (it != tensors_.end()) return it->second;
-  const auto encoded = encoded_.find(name);
-  if (encoded == encoded_.end()) fail_file(source_, "missing tensor '" + name + "'");
-  return encoded->second.decoded();
+  if (it == tensors_.end()) fail_file(source_, "missing tensor '" + name + "'");
+  return it->second.decoded();
 }
 
 StoredTensor Weights::stored(const std::string& name, const std::vector<int64_t>& expected_shape) const {
   const auto it = tensors_.find(name);
-  StoredTensor tensor;
-  if (it != tensors_.end()) {
-    tensor = StoredTensor(it->second);
-  } else {
-    const auto encoded = encoded_.find(name);
-    if (encoded == encoded_.end()) fail_file(source_, "missing tensor '" + name + "'");
-    tensor = encoded->second;
-  }
-  if (tensor.sizes() != expected_shape) {
-    fail_file(source_, "tensor '" + name + "' has shape " + shape_string(tensor.sizes()) + ", expected " +
+  if (it == tensors_.end()) fail_file(source_, "missing tensor '" + name + "'");
+  if (it->second.sizes() != expected_shape) {
+    fail_file(source_, "tensor '" + name + "' has shape " + shape_string(it->second.sizes()) + ", expected " +
                            shape_string(expected_shape));
   }
-  return tensor;
+  return it->second;
 }
 
 at::Tensor Weights::get(const std::string& name, const std::vector<int64_t>& expected_shape) const {
@@ -169,20 +151,15 @@ at::Tensor Weights::get(const std::string& name, const std::vector<int64_t>& exp
 }
 
 TensorMap Weights::tensors() const {
-  TensorMap all = tensors_;
-  for (const auto& [name, tensor] : encoded_) all[name] = tensor.decoded();
+  TensorMap all;
+  for (const auto& [name, tensor] : tensors_) all.emplace(name, tensor.decoded());
   return all;
 }
 
 std::string Weights::first_non_finite() const {
-  const auto finite = [](const at::Tensor& tensor) {
-    return !at::isFloatingType(tensor.scalar_type()) || at::isfinite(tensor).all().item<bool>();
-  };
-  for (const auto& [name, tensor] : tensors_) {
-    if (!finite(tensor)) return name;
-  }
-  for (const auto& [name, tensor] : encoded_) {  // one decoded tensor at a time
-    if (!finite(tensor.decoded())) return name;
+  for (const auto& [name, stored] : tensors_) {  // one decoded tensor at a time
+    const at::Tensor tensor = stored.decoded();
+    if (at::isFloatingType(tensor.scalar_type()) && !at::isfinite(tensor).all().item<bool>()) return name;
   }
   return "";
 }

@@ -35,7 +35,7 @@ class Weights {
   // Same for tensors as stored (encoded ones stay encoded).
   static Weights from_stored(const std::map<std::string, StoredTensor>& tensors, std::string source);
 
-  bool has(const std::string& name) const { return tensors_.count(name) != 0 || encoded_.count(name) != 0; }
+  bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   // Throws DataError naming the source and the tensor when it is missing;
   // encoded tensors come back decoded to float32.
   at::Tensor get(const std::string& name) const;
@@ -59,8 +59,7 @@ class Weights {
   std::string first_non_finite() const;
 
  private:
-  TensorMap tensors_;                             // plain tensors
-  std::map<std::string, StoredTensor> encoded_;  // float8 and quantised tensors
+  std::map<std::string, StoredTensor> tensors_;  // plain, or still encoded (float8, quantised)
   std::map<std::string, std::string> metadata_;
   std::string source_;
   WeightLayout layout_ = WeightLayout::Reference;
