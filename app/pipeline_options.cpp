@@ -31,6 +31,8 @@ void PipelineFlags::add_to(CLI::App& command) {
   command.add_option("--dtype", dtype, "compute dtype: float32 or bfloat16")
       ->check(CLI::IsMember({"float32", "bfloat16", "f32", "bf16", "fp32"}))->capture_default_str();
   command.add_option("-o,--output", output_dir, "output folder")->capture_default_str();
+  command.add_flag("--low-memory", low_memory,
+                   "hold the text encoders only while they encode, never beside the running transformer");
 }
 
 ImageSettings PipelineFlags::image_settings() const {

@@ -1,5 +1,5 @@
 // The flags of the commands that run a whole pipeline (generate, style):
-// component files, image size and sampling, seed, dtype, output folder.
+// component files, image size and sampling, seed, dtype, memory, output folder.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -15,6 +15,7 @@ struct PipelineFlags {
   ImageSettings settings;
   uint64_t seed = 42;
   bool shift = false, no_shift = false;
+  bool low_memory = false;
   std::string dtype = "float32";
   std::string output_dir = "out";
 

@@ -105,8 +105,12 @@ TEST_F(PipelineEndToEnd, GenerateIsDeterministicPerSeedAndCarriesItsRecipe) {
   ASSERT_EQ(run.status, 0) << run.output;
   run = test::run_untwist(with(with({"generate"}, components()), {"-p", "a red fox", "-s", "8", "-o", out + "/c"}));
   ASSERT_EQ(run.status, 0) << run.output;
+  run = test::run_untwist(
+      with(with({"generate"}, components()), {"-p", "a red fox", "-s", "7", "--low-memory", "-o", out + "/d"}));
+  ASSERT_EQ(run.status, 0) << run.output;
   const std::string name = "/0-a-red-fox.png";
   EXPECT_EQ(bytes_of(out + "/a" + name), bytes_of(out + "/b" + name));
+  EXPECT_EQ(bytes_of(out + "/a" + name), bytes_of(out + "/d" + name)) << "--low-memory changes memory, not images";
   EXPECT_NE(bytes_of(out + "/a" + name), bytes_of(out + "/c" + name));
   const at::Tensor image = read_image(out + "/a" + name);
   EXPECT_EQ(image.sizes().vec(), (std::vector<int64_t>{3, 48, 32}));
@@ -117,11 +121,12 @@ TEST_F(PipelineEndToEnd, GenerateIsDeterministicPerSeedAndCarriesItsRecipe) {
   EXPECT_TRUE(fs::exists(out + "/a/manifest.json"));
 }
 
+// --low-memory: the text encoders are loaded again for each of the three sets.
 TEST_F(PipelineEndToEnd, StyleCompareKeepsTheReferenceAndChangesTheTargets) {
   const std::string out = test::scratch_dir();
   const auto run = test::run_untwist(with(with({"style"}, components()),
                                           {"--ref-prompt", "a wooden bull", "-p", "a giraffe", "-p", "a lion",
-                                           "--compare", "--blocks", "all", "--meter", "-o", out}));
+                                           "--compare", "--blocks", "all", "--meter", "--low-memory", "-o", out}));
   ASSERT_EQ(run.status, 0) << run.output;
   for (const char* mode : {"none", "full", "untwisted"}) {
     SCOPED_TRACE(mode);

@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "io/stored_tensor.h"
+
 namespace untwist {
 
 class Weights;
@@ -40,9 +42,13 @@ class T5Encoder {
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask = {}) const;
 
  private:
+  // The matrices stay as the file stores them (mapped, possibly bfloat16,
+  // float16, float8 or quantised) and are converted to float32 one at a time
+  // as the forward pass reaches them: T5-XXL needs its file's size, not 19 GB.
   struct Block {
-    at::Tensor attention_norm, q, k, v, o;  // q/k/v/o: [heads*d_kv, d_model] / [d_model, heads*d_kv]
-    at::Tensor ff_norm, wi_0, wi_1, wo;
+    at::Tensor attention_norm, ff_norm;        // [d_model] float32
+    StoredTensor q, k, v, o;                   // [heads*d_kv, d_model]; o: [d_model, heads*d_kv]
+    StoredTensor wi_0, wi_1, wo;               // [d_ff, d_model]; wo: [d_model, d_ff]
   };
   T5Config config_;
   at::Tensor embedding;            // [vocab, d_model]

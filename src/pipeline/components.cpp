@@ -106,41 +106,56 @@ ComponentPaths resolve_components(const ComponentPaths& given) {
   return paths;
 }
 
-std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, at::ScalarType dtype) {
+namespace {
+
+// A component fits when its width is what the transformer was trained with.
+void require_fit(const Pipeline& pipeline, const std::string& path, const std::string& found, int64_t value,
+                 const std::string& expected, int64_t wanted) {
+  if (value != wanted) {
+    fail_file(path, found + " " + std::to_string(value) + " does not fit the transformer's " + expected + " " +
+                        std::to_string(wanted) + " (" + pipeline.paths.model + ")");
+  }
+}
+
+}  // namespace
+
+void load_text_encoders(Pipeline& pipeline) {
+  const ComponentPaths& paths = pipeline.paths;
+  const FluxConfig& config = pipeline.dit->config();
+  {
+    const Weights weights = load_component(paths.t5);
+    const T5Config t5 = detect_t5_config(weights);
+    require_fit(pipeline, paths.t5, "T5 width", t5.d_model, "context_in_dim", config.context_in_dim);
+    pipeline.t5 = std::make_unique<T5Encoder>(weights, t5);
+  }
+  {
+    const Weights weights = load_component(paths.clip);
+    const ClipTextConfig clip = detect_clip_text_config(weights);
+    require_fit(pipeline, paths.clip, "CLIP width", clip.width, "vec_in_dim", config.vec_in_dim);
+    pipeline.clip = std::make_unique<ClipTextModel>(weights, clip);
+  }
+}
+
+std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, at::ScalarType dtype, bool low_memory) {
   auto pipeline = std::make_unique<Pipeline>();
   pipeline->paths = resolve_components(given);
+  pipeline->low_memory = low_memory;
   const ComponentPaths& paths = pipeline->paths;
   {
     const Weights weights = load_component(paths.model);
     pipeline->dit =
         std::make_unique<FluxModel>(weights, detect_flux_config(weights, rope_from_folder(paths.model)), dtype);
   }
-  const FluxConfig& config = pipeline->dit->config();
-  // A component fits when its width is what the transformer was trained with.
-  const auto require_fit = [&](const std::string& path, const std::string& found, int64_t value,
-                               const std::string& expected, int64_t wanted) {
-    if (value != wanted) {
-      fail_file(path, found + " " + std::to_string(value) + " does not fit the transformer's " + expected + " " +
-                          std::to_string(wanted) + " (" + paths.model + ")");
-    }
-  };
-  {
-    const Weights weights = load_component(paths.t5);
-    const T5Config t5 = detect_t5_config(weights);
-    require_fit(paths.t5, "T5 width", t5.d_model, "context_in_dim", config.context_in_dim);
-    pipeline->t5 = std::make_unique<T5Encoder>(weights, t5);
-  }
-  {
-    const Weights weights = load_component(paths.clip);
-    const ClipTextConfig clip = detect_clip_text_config(weights);
-    require_fit(paths.clip, "CLIP width", clip.width, "vec_in_dim", config.vec_in_dim);
-    pipeline->clip = std::make_unique<ClipTextModel>(weights, clip);
+  load_text_encoders(*pipeline);
+  if (low_memory) {
+    pipeline->t5.reset();
+    pipeline->clip.reset();
   }
   {
     const Weights weights = load_component(paths.ae);
     const AutoencoderConfig ae = detect_autoencoder_config(weights);
-    require_fit(paths.ae, "autoencoder input width (4 x latent channels)", 4 * ae.z_channels, "in_channels",
-                config.in_channels);
+    require_fit(*pipeline, paths.ae, "autoencoder input width (4 x latent channels)", 4 * ae.z_channels,
+                "in_channels", pipeline->dit->config().in_channels);
     pipeline->ae = std::make_unique<Autoencoder>(weights, ae, dtype);
   }
   pipeline->t5_tokenizer = std::make_unique<T5Tokenizer>(T5Tokenizer::load(paths.t5_tokenizer));

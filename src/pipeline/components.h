@@ -27,9 +27,12 @@ struct ComponentPaths {
 
 struct Pipeline {
   ComponentPaths paths;  // resolved
+  // The text encoders exist only while they encode (loaded for it, released
+  // after), so their memory and the transformer's are never needed at once.
+  bool low_memory = false;
   std::unique_ptr<FluxModel> dit;
-  std::unique_ptr<T5Encoder> t5;
-  std::unique_ptr<ClipTextModel> clip;
+  std::unique_ptr<T5Encoder> t5;        // null between encodings when low_memory
+  std::unique_ptr<ClipTextModel> clip;  // null between encodings when low_memory
   std::unique_ptr<Autoencoder> ae;
   std::unique_ptr<T5Tokenizer> t5_tokenizer;
   std::unique_ptr<ClipTokenizer> clip_tokenizer;
@@ -45,7 +48,11 @@ Weights load_component(const std::string& path);
 // Fills the paths a diffusers folder provides; UsageError naming what is missing.
 ComponentPaths resolve_components(const ComponentPaths& given);
 
-// Loads and cross-checks every component (DataError naming the file that does not fit).
-std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, at::ScalarType dtype);
+// Loads and cross-checks every component (DataError naming the file that does
+// not fit). With low_memory the text encoders are checked, then released.
+std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, at::ScalarType dtype, bool low_memory = false);
+
+// Loads T5 and CLIP from the pipeline's paths, checked against its transformer.
+void load_text_encoders(Pipeline& pipeline);
 
 }  // namespace untwist

@@ -35,7 +35,7 @@ int64_t ImageSettings::t5_length_for(const FluxConfig& config) const {
   return t5_max_length > 0 ? t5_max_length : (config.guidance_embed ? 512 : 256);
 }
 
-Conditioning encode_prompts(const Pipeline& pipeline, const std::vector<std::string>& prompts, int64_t t5_max_length) {
+Conditioning encode_prompts(Pipeline& pipeline, const std::vector<std::string>& prompts, int64_t t5_max_length) {
   std::vector<int64_t> t5_ids, clip_ids;
   for (const auto& prompt : prompts) {
     const auto t5 = pipeline.t5_tokenizer->input_ids(prompt, t5_max_length);
@@ -44,12 +44,17 @@ Conditioning encode_prompts(const Pipeline& pipeline, const std::vector<std::str
     clip_ids.insert(clip_ids.end(), clip.begin(), clip.end());
   }
   const int64_t batch = static_cast<int64_t>(prompts.size());
+  if (!pipeline.t5 || !pipeline.clip) load_text_encoders(pipeline);
   Conditioning conditioning;
   conditioning.txt = require_finite(pipeline.t5->forward(at::tensor(t5_ids).reshape({batch, t5_max_length})),
                                     pipeline.paths.t5, "the T5 encoder");
   conditioning.y = require_finite(pipeline.clip->forward(at::tensor(clip_ids).reshape({batch, 77})).pooler_output,
                                   pipeline.paths.clip, "the CLIP text encoder");
   conditioning.txt_ids = at::zeros({batch, t5_max_length, 3});
+  if (pipeline.low_memory) {
+    pipeline.t5.reset();
+    pipeline.clip.reset();
+  }
   return conditioning;
 }
 
@@ -64,7 +69,7 @@ std::pair<int64_t, int64_t> token_grid_for(const Pipeline& pipeline, const Image
   return {settings.height / patch, settings.width / patch};
 }
 
-at::Tensor render(const Pipeline& pipeline, const RenderRequest& request) {
+at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
   const FluxConfig& config = pipeline.dit->config();
   const ImageSettings& s = request.settings;
   const int64_t patch = 2 * pipeline.ae->downscale();  // pixels per packed token side: 16 for FLUX.1

@@ -30,7 +30,9 @@ struct Conditioning {
   at::Tensor txt, txt_ids, y;  // [B, L, context], [B, L, 3], [B, vec]
 };
 
-Conditioning encode_prompts(const Pipeline& pipeline, const std::vector<std::string>& prompts, int64_t t5_max_length);
+// Loads the text encoders first when they are released, and releases them
+// after when the pipeline is low_memory.
+Conditioning encode_prompts(Pipeline& pipeline, const std::vector<std::string>& prompts, int64_t t5_max_length);
 
 // [1, channels, latent_h, latent_w] float32: torch.randn in bfloat16 from a
 // CPU generator seeded with `seed`, as the reference get_noise draws it
@@ -51,6 +53,6 @@ struct RenderRequest {
 std::pair<int64_t, int64_t> token_grid_for(const Pipeline& pipeline, const ImageSettings& settings);
 
 // -> images [B, 3, H, W] in [0, 1] (row 0 is the reference image itself when given).
-at::Tensor render(const Pipeline& pipeline, const RenderRequest& request);
+at::Tensor render(Pipeline& pipeline, const RenderRequest& request);
 
 }  // namespace untwist
