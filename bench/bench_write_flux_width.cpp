@@ -1,11 +1,16 @@
 // Writes what bench/peak_rss.sh runs `untwist dit` on: a random-weight DiT at
 // FLUX.1's real widths (hidden 3072, 24 heads, MLP 12288) and reduced depth,
-// stored in bfloat16 as the released checkpoints are, and an inputs file.
+// stored in bfloat16 as the released checkpoints are, and an inputs file;
+// with --t5-layers, text encoders at T5-XXL's and CLIP-L's widths for
+// bench/pipeline_rss.sh.
 //
 //   build/bench_write_flux_width DIR [--double N] [--single N] [--image-tokens N] [--text-tokens N]
+//                                    [--t5-layers N] [--latent-channels N]
 //
 // DIR/dit.safetensors, DIR/inputs.safetensors (in.img, in.img_ids, in.txt,
-// in.txt_ids, in.y, in.timesteps, in.guidance).
+// in.txt_ids, in.y, in.timesteps, in.guidance); with --t5-layers N also
+// DIR/t5.safetensors (N layers) and DIR/clip.safetensors (12 layers).
+// --latent-channels (default FLUX.1's 16) fits the DiT to an autoencoder.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -14,32 +19,55 @@
 #include "model/flux_config.h"
 #include "model/flux_random.h"
 #include "model/packing.h"
+#include "model/text_encoders_random.h"
+
+namespace {
+
+using namespace untwist;
+
+// Writes the tensors in bfloat16; returns how many values they hold.
+int64_t write_bfloat16(const std::string& path, const NamedTensors& tensors) {
+  NamedTensors stored;
+  int64_t values = 0;
+  for (const auto& [name, tensor] : tensors) {
+    stored.emplace_back(name, tensor.to(at::kBFloat16));
+    values += tensor.numel();
+  }
+  write_safetensors(path, stored, {});
+  return values;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  using namespace untwist;
   if (argc < 2) {
     std::fprintf(stderr, "usage: bench_write_flux_width DIR [--double N] [--single N] [--image-tokens N] "
-                         "[--text-tokens N]\n");
+                         "[--text-tokens N] [--t5-layers N] [--latent-channels N]\n");
     return 2;
   }
   const std::string dir = argv[1];
   FluxConfig config;  // FLUX.1's widths
   config.depth = 2;
   config.depth_single_blocks = 4;
-  int64_t img_tokens = 1024, txt_tokens = 512;
+  int64_t img_tokens = 1024, txt_tokens = 512, t5_layers = 0;
   for (int i = 2; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--double")) config.depth = std::stoll(argv[i + 1]);
     if (!std::strcmp(argv[i], "--single")) config.depth_single_blocks = std::stoll(argv[i + 1]);
     if (!std::strcmp(argv[i], "--image-tokens")) img_tokens = std::stoll(argv[i + 1]);
     if (!std::strcmp(argv[i], "--text-tokens")) txt_tokens = std::stoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--t5-layers")) t5_layers = std::stoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--latent-channels")) config.in_channels = config.out_channels = 4 * std::stoll(argv[i + 1]);
   }
-  NamedTensors weights;
-  int64_t values = 0;
-  for (const auto& [name, tensor] : random_flux_weights(config, 0)) {
-    weights.emplace_back(name, tensor.to(at::kBFloat16));
-    values += tensor.numel();
+  const TensorMap flux = random_flux_weights(config, 0);
+  const int64_t values = write_bfloat16(dir + "/dit.safetensors", NamedTensors(flux.begin(), flux.end()));
+  if (t5_layers > 0) {
+    T5Config t5;  // T5-XXL's widths
+    t5.num_layers = t5_layers;
+    const int64_t t5_values = write_bfloat16(dir + "/t5.safetensors", random_t5_weights(t5, 1));
+    const int64_t clip_values = write_bfloat16(dir + "/clip.safetensors", random_clip_weights(ClipTextConfig{}, 2));
+    std::printf("T5 at XXL width, %lld layers: %.2f GiB; CLIP-L: %.2f GiB (bfloat16)\n", (long long)t5_layers,
+                t5_values * 2 / 1073741824.0, clip_values * 2 / 1073741824.0);
   }
-  write_safetensors(dir + "/dit.safetensors", weights, {});
 
   const int64_t side = static_cast<int64_t>(std::sqrt(static_cast<double>(img_tokens)));
   at::manual_seed(0);

@@ -12,6 +12,7 @@
 #include "model/clip_tokenizer.h"
 #include "model/packing.h"
 #include "model/t5_tokenizer.h"
+#include "model/text_encoders_random.h"
 #include "pipeline/image_set.h"
 #include "test_support.h"
 
@@ -23,46 +24,26 @@ namespace fs = std::filesystem;
 std::string golden(const std::string& name) { return test::golden_dir() + "/" + name + ".safetensors"; }
 std::string tokenizers() { return test::golden_dir() + "/../tokenizers"; }
 
-// Random T5 v1.1 encoder weights under HuggingFace names.
+// Random T5 v1.1 encoder weights, 2 layers of width d_model.
 NamedTensors tiny_t5(int64_t d_model, int64_t vocab) {
-  const int64_t heads = 2, d_kv = 16, ff = 64;
-  NamedTensors t = {{"shared.weight", at::randn({vocab, d_model})},
-                    {"encoder.final_layer_norm.weight", at::ones({d_model})},
-                    {"encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", at::randn({32, heads})}};
-  for (int n = 0; n < 2; ++n) {
-    const std::string p = "encoder.block." + std::to_string(n) + ".layer.";
-    for (const char* m : {"q", "k", "v"}) t.emplace_back(p + "0.SelfAttention." + m + ".weight", at::randn({heads * d_kv, d_model}) * 0.1);
-    t.emplace_back(p + "0.SelfAttention.o.weight", at::randn({d_model, heads * d_kv}) * 0.1);
-    t.emplace_back(p + "0.layer_norm.weight", at::ones({d_model}));
-    t.emplace_back(p + "1.layer_norm.weight", at::ones({d_model}));
-    t.emplace_back(p + "1.DenseReluDense.wi_0.weight", at::randn({ff, d_model}) * 0.1);
-    t.emplace_back(p + "1.DenseReluDense.wi_1.weight", at::randn({ff, d_model}) * 0.1);
-    t.emplace_back(p + "1.DenseReluDense.wo.weight", at::randn({d_model, ff}) * 0.1);
-  }
-  return t;
+  T5Config config;
+  config.vocab_size = vocab;
+  config.d_model = d_model;
+  config.num_heads = 2;
+  config.d_kv = 16;
+  config.d_ff = 64;
+  config.num_layers = 2;
+  return random_t5_weights(config, 5);
 }
 
-// Random CLIP text weights under HuggingFace names, the real vocabulary size.
+// Random CLIP text weights, 1 layer of width `width` (2 heads), the real vocabulary size.
 NamedTensors tiny_clip(int64_t width) {
-  const std::string p = "text_model.";
-  NamedTensors t = {{p + "embeddings.token_embedding.weight", at::randn({49408, width}) * 0.1},
-                    {p + "embeddings.position_embedding.weight", at::randn({77, width}) * 0.1},
-                    {p + "final_layer_norm.weight", at::ones({width})},
-                    {p + "final_layer_norm.bias", at::zeros({width})}};
-  const std::string l = p + "encoder.layers.0.";
-  for (const char* m : {"q_proj", "k_proj", "v_proj", "out_proj"}) {
-    t.emplace_back(l + "self_attn." + m + ".weight", at::randn({width, width}) * 0.1);
-    t.emplace_back(l + "self_attn." + m + ".bias", at::zeros({width}));
-  }
-  for (const char* n : {"layer_norm1", "layer_norm2"}) {
-    t.emplace_back(l + n + ".weight", at::ones({width}));
-    t.emplace_back(l + n + ".bias", at::zeros({width}));
-  }
-  t.emplace_back(l + "mlp.fc1.weight", at::randn({4 * width, width}) * 0.1);
-  t.emplace_back(l + "mlp.fc1.bias", at::zeros({4 * width}));
-  t.emplace_back(l + "mlp.fc2.weight", at::randn({width, 4 * width}) * 0.1);
-  t.emplace_back(l + "mlp.fc2.bias", at::zeros({width}));
-  return t;
+  ClipTextConfig config;
+  config.width = width;
+  config.num_heads = 2;
+  config.intermediate = 4 * width;
+  config.num_layers = 1;
+  return random_clip_weights(config, 6);
 }
 
 class PipelineEndToEnd : public ::testing::Test {
