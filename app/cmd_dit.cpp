@@ -10,6 +10,7 @@
 #include "io/weights.h"
 #include "model/flux.h"
 #include "model/packing.h"
+#include "util/device.h"
 #include "runner_batch.h"
 #include "share/knob_schedule.h"
 #include "share_options.h"
@@ -26,6 +27,7 @@ struct DitOptions {
   std::string axes_dim;
   double theta = 0;
   std::string dtype = "float32";
+  std::string device = "cpu";
   ShareFlags share;
   std::string meter;
 };
@@ -37,6 +39,7 @@ void run_dit(const DitOptions& options) {
   if (!options.axes_dim.empty()) rope.axes_dim = parse_axes_dim(options.axes_dim);
   if (options.theta > 0) rope.theta = options.theta;
   const at::ScalarType dtype = parse_compute_dtype(options.dtype);
+  const at::Device device = parse_device(options.device);
   const bool sharing = !options.share.mode.empty();
   const ShareSettings share = options.share.settings();
   const int steps = options.sampling.steps;
@@ -47,7 +50,7 @@ void run_dit(const DitOptions& options) {
   const RunnerInputs inputs(options.inputs);
   const RunnerBatch batch = read_runner_batch(inputs);
   const Weights weights = Weights::load(options.weights);
-  const FluxModel model(weights, detect_flux_config(weights, rope), dtype);
+  const FluxModel model(weights, detect_flux_config(weights, rope), dtype, device);
   if (sharing) share.blocks.check_against(model.config().depth, model.config().depth_single_blocks);
   const auto [h, w] = token_grid(batch.img_ids);
 
@@ -100,6 +103,7 @@ void add_dit_command(CLI::App& app) {
   command->add_option("--theta", options->theta, "RoPE theta (else from the file)")->check(finite_range(1e-3, 1e9));
   command->add_option("--dtype", options->dtype, "compute dtype: float32 or bfloat16")
       ->check(CLI::IsMember({"float32", "bfloat16", "f32", "bf16", "fp32"}));
+  command->add_option("--device", options->device, "where the transformer runs: cpu, cuda or cuda:N");
   options->share.add_to(*command, "--share");
   command->add_option("--meter", options->meter, "record the copying meter per block and step as JSON");
   command->callback([options] { naming_inputs_file(options->inputs, [&] { run_dit(*options); }); });

@@ -19,8 +19,7 @@ struct GenerateOptions {
 };
 
 void run_generate(const GenerateOptions& options) {
-  const auto pipeline = load_pipeline(options.pipeline.paths, parse_compute_dtype(options.pipeline.dtype),
-                                      options.pipeline.low_memory);
+  const auto pipeline = load_pipeline(options.pipeline.paths, options.pipeline.load_settings());
   RenderRequest request;
   request.prompts = options.prompts;
   for (size_t i = 0; i < options.prompts.size(); ++i) request.seeds.push_back(options.pipeline.seed + i);

@@ -60,8 +60,7 @@ void run_style(const StyleOptions& options) {
   if (!options.ref_image.empty()) {
     reference_image = resize_and_crop(read_image(options.ref_image), image_settings.height, image_settings.width);
   }
-  const auto pipeline = load_pipeline(options.pipeline.paths, parse_compute_dtype(options.pipeline.dtype),
-                                      options.pipeline.low_memory);
+  const auto pipeline = load_pipeline(options.pipeline.paths, options.pipeline.load_settings());
   for (const auto& settings : modes) {
     settings.blocks.check_against(pipeline->dit->config().depth, pipeline->dit->config().depth_single_blocks);
   }

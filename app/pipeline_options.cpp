@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "cli_values.h"
+#include "util/device.h"
 
 namespace untwist {
 
@@ -31,8 +32,14 @@ void PipelineFlags::add_to(CLI::App& command) {
   command.add_option("--dtype", dtype, "compute dtype: float32 or bfloat16")
       ->check(CLI::IsMember({"float32", "bfloat16", "f32", "bf16", "fp32"}))->capture_default_str();
   command.add_option("-o,--output", output_dir, "output folder")->capture_default_str();
+  command.add_option("--device", device, "where the transformer and autoencoder run: cpu, cuda or cuda:N")
+      ->capture_default_str();
   command.add_flag("--low-memory", low_memory,
                    "hold the text encoders only while they encode, never beside the running transformer");
+}
+
+LoadSettings PipelineFlags::load_settings() const {
+  return {parse_compute_dtype(dtype), parse_device(device), low_memory};
 }
 
 ImageSettings PipelineFlags::image_settings() const {

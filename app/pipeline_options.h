@@ -1,5 +1,5 @@
 // The flags of the commands that run a whole pipeline (generate, style):
-// component files, image size and sampling, seed, dtype, memory, output folder.
+// component files, image size and sampling, seed, dtype, device, memory, output folder.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -16,10 +16,13 @@ struct PipelineFlags {
   uint64_t seed = 42;
   bool shift = false, no_shift = false;
   bool low_memory = false;
+  std::string device = "cpu";
   std::string dtype = "float32";
   std::string output_dir = "out";
 
   void add_to(CLI::App& command);
+  // Compute dtype, device and memory mode (UsageError for a bad value).
+  LoadSettings load_settings() const;
   // Settings with the shift flags applied.
   ImageSettings image_settings() const;
   // Everything that decided the images, for manifests and PNG text chunks.

@@ -3,14 +3,15 @@
 // layers at matmul speed, the rest), for a random FLUX-shaped model.
 //
 //   build/bench_dit_forward [--shape mid|flux] [--image-tokens N[,N...]] [--text-tokens N]
-//                           [--repeats N] [--bf16-repeats N] [--threads N]
+//                           [--repeats N] [--bf16-repeats N] [--threads N] [--device cpu|cuda]
 //
 // --shape mid: hidden 1024, 16 heads, 2 double + 4 single blocks (default
 // 1024 image + 128 text tokens). --shape flux: FLUX.1's real widths (hidden
 // 3072, 24 heads of 128, MLP 12288) at a reduced depth of 1 double + 1 single
 // block (default 1024 and 4096 image + 512 text tokens). bfloat16 runs once
 // for mid and not at all for flux by default: on CPUs without native
-// bfloat16 matmul, libtorch 1.13 computes it far slower than float32.
+// bfloat16 matmul, libtorch 1.13 computes it far slower than float32. With
+// --device cuda (a CUDA libtorch) the model and the matmul run on the GPU.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include "model/flux_random.h"
 #include "model/packing.h"
 #include "util/blas_check.h"
+#include "util/device.h"
 #include "util/threads.h"
 
 namespace {
@@ -52,6 +54,7 @@ class TimedAttention : public AttentionHook {
   at::Tensor attend(const AttentionCall& call) const override {
     const auto start = Clock::now();
     at::Tensor out = plain_attention(call);
+    bench::wait_for(out);
     seconds += std::chrono::duration<double>(Clock::now() - start).count();
     return out;
   }
@@ -76,7 +79,7 @@ std::vector<int64_t> parse_list(const std::string& text) {
 
 int main(int argc, char** argv) {
   std::string shape = "mid";
-  std::string image_tokens, text_tokens;
+  std::string image_tokens, text_tokens, device_name = "cpu";
   int repeats = 3, bf16_repeats = -1, threads = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--shape")) shape = argv[i + 1];
@@ -85,6 +88,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--repeats")) repeats = std::stoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--bf16-repeats")) bf16_repeats = std::stoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--threads")) threads = std::stoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--device")) device_name = argv[i + 1];
   }
   const bool flux = shape == "flux";
   if (!flux && shape != "mid") {
@@ -95,6 +99,7 @@ int main(int argc, char** argv) {
   const int64_t txt_tokens = text_tokens.empty() ? (flux ? 512 : 128) : std::stoll(text_tokens);
   if (bf16_repeats < 0) bf16_repeats = flux ? 0 : 1;
   set_compute_threads(threads);  // 0: all cores
+  const at::Device device = parse_device(device_name);
   const BlasInfo blas = detect_blas();
 
   const FluxConfig config = flux ? flux_width_config() : bench::mid_size_config();
@@ -109,7 +114,7 @@ int main(int argc, char** argv) {
   for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
     const int runs = dtype == at::kFloat ? repeats : bf16_repeats;
     if (runs == 0) continue;
-    const FluxModel model(weights, config, dtype);
+    const FluxModel model(weights, config, dtype, device);
     for (const int64_t requested : parse_list(image_tokens)) {
       const int64_t side = static_cast<int64_t>(std::sqrt(static_cast<double>(requested)));
       const int64_t img_tokens = side * side;
@@ -128,8 +133,8 @@ int main(int argc, char** argv) {
 
       // The matmul the MLP's first layer does: the largest product of the pass.
       const int64_t m = img_tokens + txt_tokens, k = config.hidden_size, n = config.mlp_hidden;
-      const at::Tensor a = at::randn({m, k}).to(dtype), b = at::randn({n, k}).to(dtype);
-      const double matmul = best_seconds(runs, [&] { at::linear(a, b); });
+      const at::Tensor a = at::randn({m, k}).to(device, dtype), b = at::randn({n, k}).to(device, dtype);
+      const double matmul = best_seconds(runs, [&] { bench::wait_for(at::linear(a, b)); });
       const double matmul_rate = 2.0 * m * k * n / matmul / 1e9;
       const double flops = linear_flops(config, img_tokens, txt_tokens) + attention_flops(config, img_tokens, txt_tokens);
       const double forward_rate = flops / forward / 1e9;

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <string>
 
+#include <ATen/ATen.h>
+
 #include "model/flux_config.h"
 
 namespace untwist::bench {
@@ -30,6 +32,11 @@ struct RunSize {
   int64_t text_tokens = 128;
   int repeats = 2;
 };
+
+// Blocks until `result` is computed (work off the CPU is asynchronous).
+inline void wait_for(const at::Tensor& result) {
+  if (!result.device().is_cpu()) result.flatten()[0].item<float>();
+}
 
 inline RunSize parse_run_size(int argc, char** argv, RunSize size = {}) {
   for (int i = 1; i + 1 < argc; i += 2) {

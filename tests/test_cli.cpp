@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <ATen/Context.h>
+
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "test_support.h"
@@ -108,6 +110,10 @@ TEST(Cli, BadValuesAreUsageErrors) {
        "--share", "untwisted", "--s-hf", "1:abc"},
       {"dit", "--weights", golden("flux_dev_tiny"), "--inputs", golden("flux_dev_tiny"), "--output", output,
        "--share", "untwisted", "--beta", "nan"},
+      {"dit", "--weights", golden("flux_dev_tiny"), "--inputs", golden("flux_dev_tiny"), "--output", output,
+       "--device", "tpu"},
+      {"dit", "--weights", golden("flux_dev_tiny"), "--inputs", golden("flux_dev_tiny"), "--output", output,
+       "--device", "cuda:x"},
       {"style", "-p", "a", "--ref-prompt", "b", "--mode", "bogus", "-o", output},
       {"style", "-p", "a", "--ref-prompt", "b", "--s-lf", "-1", "-o", output},
       {"style", "-p", "a", "--ref-prompt", "b", "--window", "0.8:0.2", "-o", output},
@@ -128,6 +134,16 @@ TEST(Cli, BadValuesAreUsageErrors) {
     EXPECT_EQ(line_count(run.output), 2) << run.output;
     EXPECT_FALSE(fs::exists(output));
   }
+}
+
+TEST(Cli, CudaOnALibtorchWithoutItSaysHowToBuildForIt) {
+  if (at::hasCUDA()) GTEST_SKIP() << "this libtorch has CUDA";
+  const std::string output = test::scratch_dir() + "/out.safetensors";
+  const auto run = test::run_untwist({"dit", "--weights", golden("flux_dev_tiny"), "--inputs", golden("flux_dev_tiny"),
+                                      "--output", output, "--device", "cuda"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_NE(run.output.find("CMAKE_PREFIX_PATH"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(output));
 }
 
 TEST(Cli, NeverOverwritesAnInput) {

@@ -29,6 +29,7 @@ TEST(FluxGolden, RunnerReproducesEveryFile) {
                                      "--steps", metadata_or(*golden, "sample_steps", "4"),
                                      "--guidance", metadata_or(*golden, "sample_guidance", "3.5")};
     args.push_back(metadata_or(*golden, "sample_shift", "True") == "True" ? "--shift" : "--no-shift");
+    args.insert(args.end(), {"--device", test::test_device()});
     const auto run = test::run_untwist(args);
     ASSERT_EQ(run.status, 0) << run.output;
     const auto result = SafetensorsFile::open(output);

@@ -262,7 +262,7 @@ TEST(MalformedConfigs, JsonFilesFailWithTheFileAndField) {
     const std::string file = folder + "/" + name;
     const std::string other = test::golden_dir() + "/ae_tiny.safetensors";
     ComponentPaths paths{"", folder, other, other, other, other, other};
-    expect_data_error([&] { load_pipeline(paths, at::kFloat); }, name == "config.json" && words == "sum to 24"
+    expect_data_error([&] { load_pipeline(paths, LoadSettings{}); }, name == "config.json" && words == "sum to 24"
                                                                       ? folder : file, words);
   }
 }

@@ -37,7 +37,7 @@ TEST(ShareGolden, RunnerReproducesEveryModeOfEveryFile) {
           {"dit", "--weights", path, "--inputs", path, "--output", output, "--steps", meta.at("steps"),
            "--guidance", meta.at("guidance"), meta.at("shift") == "True" ? "--shift" : "--no-shift", "--share", mode,
            "--blocks", blocks, "--s-hf", knob(share.at("s_hf")), "--s-lf", knob(share.at("s_lf")), "--beta",
-           beta.str(), "--axis0", share.at("axis0").get<std::string>()});
+           beta.str(), "--axis0", share.at("axis0").get<std::string>(), "--device", test::test_device()});
       ASSERT_EQ(run.status, 0) << run.output;
       const auto result = SafetensorsFile::open(output);
       const at::Tensor expected = golden->tensor("out.denoised_" + mode);

@@ -19,6 +19,11 @@ std::string golden_dir() {
   return (fs::path(UNTWIST_SOURCE_DIR) / ".." / "shared" / "golden").lexically_normal().string();
 }
 
+std::string test_device() {
+  const char* device = std::getenv("UNTWIST_TEST_DEVICE");
+  return device ? device : "cpu";
+}
+
 std::vector<std::string> golden_files_of_kind(const std::string& kind) {
   std::vector<std::string> files;
   for (const auto& entry : fs::directory_iterator(golden_dir())) {

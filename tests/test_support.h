@@ -11,6 +11,9 @@ namespace untwist::test {
 // The reference tensors folder (../shared/golden beside the project, or
 // $UNTWIST_GOLDEN_DIR).
 std::string golden_dir();
+// The device the golden runner tests run `untwist dit` on: $UNTWIST_TEST_DEVICE
+// (cuda on a GPU machine), else cpu.
+std::string test_device();
 // Every golden .safetensors whose metadata "kind" equals `kind`, sorted.
 std::vector<std::string> golden_files_of_kind(const std::string& kind);
 

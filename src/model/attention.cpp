@@ -15,6 +15,11 @@ constexpr int64_t kMaxScoreElements = 32ll << 20;  // 128 MiB of float32 scores 
 }  // namespace
 
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+#if __has_include(<ATen/ops/scaled_dot_product_attention.h>)
+  // libtorch 2.x off the CPU: its fused kernels (flash or memory-efficient
+  // attention), same 1/sqrt(D) scale.
+  if (!q.device().is_cpu()) return at::scaled_dot_product_attention(q, k, v);
+#endif
   const int64_t batch = q.size(0), heads = q.size(1), queries = q.size(2), keys = k.size(2), dim = q.size(3);
   const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
   // Batch and heads flattened into one dimension of independent problems.

@@ -32,6 +32,7 @@ class AttentionHook {
 
 // softmax(q k^T / sqrt(D)) v, computed in chunks of heads and queries so that
 // no more than a bounded score matrix exists at once; softmax in float32.
+// Off the CPU with libtorch 2.x: libtorch's fused attention instead.
 // q: [B, H, Lq, D], k, v: [B, H, Lk, D] -> [B, H, Lq, D]
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 

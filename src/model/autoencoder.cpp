@@ -10,12 +10,12 @@ namespace {
 
 class Loader {
  public:
-  Loader(const Weights& weights, at::ScalarType dtype) : weights_(weights), dtype_(dtype) {}
+  Loader(const Weights& weights, at::TensorOptions options) : weights_(weights), options_(options) {}
 
   Conv2d conv(const std::string& name, int64_t out, int64_t in, int64_t kernel, int64_t stride, int64_t padding) const {
     Conv2d conv;
-    conv.weight = weights_.get(name + ".weight", {out, in, kernel, kernel}).to(dtype_);
-    conv.bias = weights_.get(name + ".bias", {out}).to(dtype_);
+    conv.weight = weights_.get(name + ".weight", {out, in, kernel, kernel}).to(options_);
+    conv.bias = weights_.get(name + ".bias", {out}).to(options_);
     conv.stride = stride;
     conv.padding = padding;
     return conv;
@@ -26,7 +26,7 @@ class Loader {
       fail_file(weights_.source(), "'" + name + "' normalises " + std::to_string(channels) +
                                        " channels, which 32 groups do not divide");
     }
-    return {weights_.get(name + ".weight", {channels}).to(dtype_), weights_.get(name + ".bias", {channels}).to(dtype_)};
+    return {weights_.get(name + ".weight", {channels}).to(options_), weights_.get(name + ".bias", {channels}).to(options_)};
   }
 
   ResnetBlock resnet(const std::string& name, int64_t in, int64_t out) const {
@@ -53,7 +53,7 @@ class Loader {
 
  private:
   const Weights& weights_;
-  at::ScalarType dtype_;
+  at::TensorOptions options_;  // compute dtype and device
 };
 
 at::Tensor swish(const at::Tensor& x) { return at::silu(x); }
@@ -83,9 +83,10 @@ at::Tensor run_mid(const MidBlock& mid, at::Tensor h) {
 
 }  // namespace
 
-Autoencoder::Autoencoder(const Weights& weights, AutoencoderConfig config, at::ScalarType compute_dtype)
-    : config_(std::move(config)), dtype_(compute_dtype) {
-  const Loader load(weights, dtype_);
+Autoencoder::Autoencoder(const Weights& weights, AutoencoderConfig config, at::ScalarType compute_dtype,
+                         at::Device device)
+    : config_(std::move(config)), options_(at::TensorOptions().dtype(compute_dtype).device(device)) {
+  const Loader load(weights, options_);
   const int64_t ch = config_.ch, levels = static_cast<int64_t>(config_.ch_mult.size());
   const int64_t deepest = ch * config_.ch_mult.back();
 
@@ -129,7 +130,7 @@ at::Tensor Autoencoder::encode(const at::Tensor& image) const {
                      std::to_string(config_.in_channels) + ", H, W] with H and W multiples of " +
                      std::to_string(downscale()));
   }
-  at::Tensor h = encoder_conv_in(image.to(dtype_));
+  at::Tensor h = encoder_conv_in(image.to(options_));
   for (const Level& level : encoder_down) {
     for (const ResnetBlock& block : level.block) h = run_resnet(block, h);
     if (level.resample.weight.defined()) h = level.resample(at::constant_pad_nd(h, {0, 1, 0, 1}, 0));  // [B, C, H/2, W/2]
@@ -137,7 +138,7 @@ at::Tensor Autoencoder::encode(const at::Tensor& image) const {
   h = run_mid(encoder_mid, h);
   h = encoder_conv_out(swish(encoder_norm_out(h)));  // [B, 2z, h, w]
   const at::Tensor mean = h.narrow(1, 0, config_.z_channels);
-  return (config_.scale_factor * (mean - config_.shift_factor)).to(at::kFloat);
+  return (config_.scale_factor * (mean - config_.shift_factor)).to(image.device(), at::kFloat);
 }
 
 at::Tensor Autoencoder::decode(const at::Tensor& latent) const {
@@ -145,7 +146,7 @@ at::Tensor Autoencoder::decode(const at::Tensor& latent) const {
     throw InputError("latent of shape " + shape_string(latent.sizes().vec()) + " is not [B, " +
                      std::to_string(config_.z_channels) + ", h, w]");
   }
-  const at::Tensor z = latent.to(dtype_) / config_.scale_factor + config_.shift_factor;
+  const at::Tensor z = latent.to(options_) / config_.scale_factor + config_.shift_factor;
   at::Tensor h = run_mid(decoder_mid, decoder_conv_in(z));
   for (auto level = decoder_up.rbegin(); level != decoder_up.rend(); ++level) {
     for (const ResnetBlock& block : level->block) h = run_resnet(block, h);
@@ -153,7 +154,7 @@ at::Tensor Autoencoder::decode(const at::Tensor& latent) const {
       h = level->resample(at::upsample_nearest2d(h, {h.size(2) * 2, h.size(3) * 2}));  // [B, C, 2H, 2W]
     }
   }
-  return decoder_conv_out(swish(decoder_norm_out(h))).to(at::kFloat);
+  return decoder_conv_out(swish(decoder_norm_out(h))).to(latent.device(), at::kFloat);
 }
 
 }  // namespace untwist

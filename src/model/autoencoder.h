@@ -48,7 +48,10 @@ struct Level {
 
 class Autoencoder {
  public:
-  Autoencoder(const Weights& weights, AutoencoderConfig config, at::ScalarType compute_dtype = at::kFloat);
+  // Weights go to `device` in the compute dtype; inputs and outputs stay on
+  // the caller's device.
+  Autoencoder(const Weights& weights, AutoencoderConfig config, at::ScalarType compute_dtype = at::kFloat,
+              at::Device device = at::kCPU);
   const AutoencoderConfig& config() const { return config_; }
   int64_t downscale() const { return int64_t{1} << (config_.ch_mult.size() - 1); }
 
@@ -59,7 +62,7 @@ class Autoencoder {
 
  private:
   AutoencoderConfig config_;
-  at::ScalarType dtype_;
+  at::TensorOptions options_;  // compute dtype and device
   Conv2d encoder_conv_in, encoder_conv_out, decoder_conv_in, decoder_conv_out;
   std::vector<Level> encoder_down, decoder_up;
   MidBlock encoder_mid, decoder_mid;

@@ -8,20 +8,23 @@ namespace untwist {
 
 namespace {
 
-// Reads tensors of the checkpoint: matrices as stored, the rest in the
-// compute dtype, keeping each one's name for error reports.
+// Reads tensors of the checkpoint: on the CPU matrices as stored, the rest in
+// the compute dtype; on another device everything in the compute dtype there.
+// Keeps each one's name for error reports.
 struct WeightLoader {
   const Weights& weights;
   at::ScalarType dtype;
+  at::Device device;
   std::vector<std::pair<std::string, StoredTensor>>& named;
 
   at::Tensor get(const std::string& name, const std::vector<int64_t>& shape) const {
-    at::Tensor tensor = weights.stored(name, shape).as(dtype);
+    at::Tensor tensor = weights.stored(name, shape).as(dtype).to(device);
     named.emplace_back(name, StoredTensor(tensor));
     return tensor;
   }
   Linear linear(const std::string& name, int64_t out, int64_t in, bool bias) const {
     StoredTensor weight = weights.stored(name + ".weight", {out, in});
+    if (!device.is_cpu()) weight = StoredTensor(weight.as(dtype).to(device));
     named.emplace_back(name + ".weight", weight);
     return {weight, bias ? get(name + ".bias", {out}) : at::Tensor()};
   }
@@ -78,10 +81,10 @@ void expect_shape(const char* name, const at::Tensor& tensor, const std::vector<
 
 }  // namespace
 
-FluxModel::FluxModel(const Weights& weights, FluxConfig config, at::ScalarType compute_dtype)
-    : config_(std::move(config)), dtype_(compute_dtype) {
+FluxModel::FluxModel(const Weights& weights, FluxConfig config, at::ScalarType compute_dtype, at::Device device)
+    : config_(std::move(config)), dtype_(compute_dtype), device_(device) {
   const int64_t hidden = config_.hidden_size, head_dim = config_.head_dim(), mlp = config_.mlp_hidden;
-  const WeightLoader load{weights, dtype_, named_weights_};
+  const WeightLoader load{weights, dtype_, device_, named_weights_};
   img_in = load.linear("img_in", hidden, config_.in_channels, true);
   txt_in = load.linear("txt_in", hidden, config_.context_in_dim, true);
   time_in = load.embedder("time_in", 256, hidden);
@@ -209,28 +212,33 @@ std::string FluxModel::first_non_finite_weight() const {
 at::Tensor FluxModel::run_stages(const FluxInputs& in, const at::Tensor& pe, const AttentionHook* hook,
                                  const StageProbe* probe) const {
   check_inputs(in, pe);
-  at::Tensor img = img_in(in.img.to(dtype_));  // [B, L_img, hidden]
-  at::Tensor txt = txt_in(in.txt.to(dtype_));  // [B, L_txt, hidden]
-  at::Tensor vec = embed(time_in, timestep_embedding(in.timesteps, 256).to(dtype_));  // [B, hidden]
-  if (config_.guidance_embed) vec = vec + embed(guidance_in, timestep_embedding(in.guidance, 256).to(dtype_));
-  vec = vec + embed(vector_in, in.y.to(dtype_));
+  // Inputs move to the model's device; the velocity comes back to img's.
+  const at::TensorOptions compute = at::TensorOptions().dtype(dtype_).device(device_);
+  const at::Tensor pe_here = pe.to(device_);
+  at::Tensor img = img_in(in.img.to(compute));  // [B, L_img, hidden]
+  at::Tensor txt = txt_in(in.txt.to(compute));  // [B, L_txt, hidden]
+  at::Tensor vec = embed(time_in, timestep_embedding(in.timesteps.to(device_), 256).to(dtype_));  // [B, hidden]
+  if (config_.guidance_embed) {
+    vec = vec + embed(guidance_in, timestep_embedding(in.guidance.to(device_), 256).to(dtype_));
+  }
+  vec = vec + embed(vector_in, in.y.to(compute));
   if (probe && !(*probe)("the input embedding", at::cat({img.flatten(1), txt.flatten(1), vec}, 1))) return {};
 
   for (size_t n = 0; n < double_blocks.size(); ++n) {
-    std::tie(img, txt) = double_block(double_blocks[n], static_cast<int>(n), img, txt, vec, pe, hook);
+    std::tie(img, txt) = double_block(double_blocks[n], static_cast<int>(n), img, txt, vec, pe_here, hook);
     if (probe && !(*probe)("double block " + std::to_string(n), at::cat({txt, img}, 1))) return {};
   }
   const int64_t txt_len = txt.size(1);
   at::Tensor x = at::cat({txt, img}, 1);  // [B, L_txt + L_img, hidden]
   for (size_t n = 0; n < single_blocks.size(); ++n) {
-    x = single_block(single_blocks[n], static_cast<int>(n), x, vec, pe, txt_len, hook);
+    x = single_block(single_blocks[n], static_cast<int>(n), x, vec, pe_here, txt_len, hook);
     if (probe && !(*probe)("single block " + std::to_string(n), x)) return {};
   }
   img = x.narrow(1, txt_len, x.size(1) - txt_len);  // [B, L_img, hidden]
 
   const auto shift_scale = final_layer_adaLN_modulation_1(at::silu(vec)).chunk(2, 1);
   img = (1 + shift_scale[1].unsqueeze(1)) * layer_norm(img) + shift_scale[0].unsqueeze(1);
-  const at::Tensor velocity = final_layer_linear(img).to(at::kFloat);  // [B, L_img, out_channels]
+  const at::Tensor velocity = final_layer_linear(img).to(in.img.device(), at::kFloat);  // [B, L_img, out_channels]
   if (probe) (*probe)("the final layer", velocity);
   return velocity;
 }

@@ -72,11 +72,15 @@ class FluxModel {
   // Takes the weights (checking every shape against the config) for the
   // compute dtype: float32 for exactness, bfloat16 for speed. Matrices stay
   // as stored and are converted layer by layer during the forward pass;
-  // biases and norm scales (small) are converted here.
-  FluxModel(const Weights& weights, FluxConfig config, at::ScalarType compute_dtype = at::kFloat);
+  // biases and norm scales (small) are converted here. On a device other than
+  // the CPU every weight is converted once, here, and held there; inputs and
+  // outputs stay on the caller's device.
+  FluxModel(const Weights& weights, FluxConfig config, at::ScalarType compute_dtype = at::kFloat,
+            at::Device device = at::kCPU);
 
   const FluxConfig& config() const { return config_; }
   at::ScalarType compute_dtype() const { return dtype_; }
+  at::Device device() const { return device_; }
 
   // txt_ids: [B, L_txt, 3], img_ids: [B, L_img, 3] -> pe [B, 1, L_txt + L_img, D/2, 2, 2]
   at::Tensor position_table(const at::Tensor& txt_ids, const at::Tensor& img_ids) const;
@@ -106,6 +110,7 @@ class FluxModel {
 
   FluxConfig config_;
   at::ScalarType dtype_;
+  at::Device device_;
   Linear img_in, txt_in;
   MLPEmbedder time_in, vector_in, guidance_in;
   std::vector<DoubleStreamBlock> double_blocks;

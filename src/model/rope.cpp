@@ -28,7 +28,7 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& pe) {
 at::Tensor timestep_embedding(const at::Tensor& t, int64_t dim, double max_period, double time_factor) {
   const int64_t half = dim / 2;
   const at::Tensor scaled = t.to(at::kFloat) * time_factor;                                  // [N]
-  const at::Tensor freqs = at::exp(-std::log(max_period) * at::arange(0, half, at::kFloat) / static_cast<double>(half));
+  const at::Tensor freqs = at::exp(-std::log(max_period) * at::arange(0, half, t.options().dtype(at::kFloat)) / static_cast<double>(half));
   const at::Tensor args = scaled.unsqueeze(1) * freqs.unsqueeze(0);                          // [N, half]
   at::Tensor embedding = at::cat({at::cos(args), at::sin(args)}, -1);                        // [N, 2 half]
   if (dim % 2) embedding = at::cat({embedding, at::zeros_like(embedding.narrow(1, 0, 1))}, -1);

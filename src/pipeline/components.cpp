@@ -136,18 +136,19 @@ void load_text_encoders(Pipeline& pipeline) {
   }
 }
 
-std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, at::ScalarType dtype, bool low_memory) {
+std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, const LoadSettings& settings) {
   auto pipeline = std::make_unique<Pipeline>();
   pipeline->paths = resolve_components(given);
-  pipeline->low_memory = low_memory;
+  pipeline->low_memory = settings.low_memory;
   const ComponentPaths& paths = pipeline->paths;
   {
     const Weights weights = load_component(paths.model);
     pipeline->dit =
-        std::make_unique<FluxModel>(weights, detect_flux_config(weights, rope_from_folder(paths.model)), dtype);
+        std::make_unique<FluxModel>(weights, detect_flux_config(weights, rope_from_folder(paths.model)),
+                                    settings.dtype, settings.device);
   }
   load_text_encoders(*pipeline);
-  if (low_memory) {
+  if (settings.low_memory) {
     pipeline->t5.reset();
     pipeline->clip.reset();
   }
@@ -156,7 +157,7 @@ std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, at::ScalarT
     const AutoencoderConfig ae = detect_autoencoder_config(weights);
     require_fit(*pipeline, paths.ae, "autoencoder input width (4 x latent channels)", 4 * ae.z_channels,
                 "in_channels", pipeline->dit->config().in_channels);
-    pipeline->ae = std::make_unique<Autoencoder>(weights, ae, dtype);
+    pipeline->ae = std::make_unique<Autoencoder>(weights, ae, settings.dtype, settings.device);
   }
   pipeline->t5_tokenizer = std::make_unique<T5Tokenizer>(T5Tokenizer::load(paths.t5_tokenizer));
   pipeline->clip_tokenizer = std::make_unique<ClipTokenizer>(ClipTokenizer::load(paths.clip_tokenizer));

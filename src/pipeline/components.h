@@ -48,9 +48,15 @@ Weights load_component(const std::string& path);
 // Fills the paths a diffusers folder provides; UsageError naming what is missing.
 ComponentPaths resolve_components(const ComponentPaths& given);
 
+struct LoadSettings {
+  at::ScalarType dtype = at::kFloat;  // the transformer's and autoencoder's compute dtype
+  at::Device device = at::kCPU;       // where they run; the text encoders run on the CPU
+  bool low_memory = false;            // see Pipeline::low_memory
+};
+
 // Loads and cross-checks every component (DataError naming the file that does
 // not fit). With low_memory the text encoders are checked, then released.
-std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, at::ScalarType dtype, bool low_memory = false);
+std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, const LoadSettings& settings);
 
 // Loads T5 and CLIP from the pipeline's paths, checked against its transformer.
 void load_text_encoders(Pipeline& pipeline);

@@ -45,9 +45,9 @@ at::Tensor SharedAttention::attend(const AttentionCall& call) const {
 
   // The reference's image keys and values as every target sees them.
   at::Tensor ref_keys = settings_.mode == ShareMode::AlignedGen
-                            ? apply_rope(call.k.narrow(0, 0, 1).narrow(2, txt, img), shifted_ref_pe_)
+                            ? apply_rope(call.k.narrow(0, 0, 1).narrow(2, txt, img), shifted_ref_pe_.to(call.k.device()))
                             : k_rot.narrow(0, 0, 1).narrow(2, txt, img);  // [1, H, L_img, D]
-  if (key_scales_.defined()) ref_keys = ref_keys * key_scales_.to(ref_keys.scalar_type());
+  if (key_scales_.defined()) ref_keys = ref_keys * key_scales_.to(ref_keys.options());
   const at::Tensor ref_values = call.v.narrow(0, 0, 1).narrow(2, txt, img);
 
   at::Tensor out = at::empty(call.q.sizes(), call.v.options());  // [B, H, L, D]
@@ -57,7 +57,7 @@ at::Tensor SharedAttention::attend(const AttentionCall& call) const {
     const at::Tensor keys = at::cat({k_rot.narrow(0, b, 1), ref_keys}, 2);  // [1, H, L + L_img, D]
     const at::Tensor values = at::cat({call.v.narrow(0, b, 1), ref_values}, 2);
     out.narrow(0, b, 1).copy_(scaled_dot_product_attention(q_rot.narrow(0, b, 1), keys, values));
-    if (observer_) observer_->observe(call.block, b, q_rot[b], keys[0], txt);
+    if (observer_) observer_->observe(call.block, b, q_rot[b].cpu(), keys[0].cpu(), txt);  // observers work on the CPU
   }
   return merge_heads(out);  // [B, L, H*D]
 }
