@@ -35,6 +35,7 @@ int usage_error(const CLI::App& app, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  untwist::restart_with_passive_openmp_waiting(argv);
   untwist::remove_temporary_files_on_interrupt();
   CLI::App app{"untwist: style-aligned image generation with diffusion transformers (FLUX.1)"};
   app.require_subcommand(1);

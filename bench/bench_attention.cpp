@@ -13,6 +13,7 @@
 #include "util/threads.h"
 
 int main(int argc, char** argv) {
+  untwist::restart_with_passive_openmp_waiting(argv);
   using namespace untwist;
   int64_t tokens = 4608;
   int repeats = 2;

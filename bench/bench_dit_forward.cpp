@@ -14,6 +14,7 @@
 // --device cuda (a CUDA libtorch) the model and the matmul run on the GPU.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -78,6 +79,7 @@ std::vector<int64_t> parse_list(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  untwist::restart_with_passive_openmp_waiting(argv);
   std::string shape = "mid";
   std::string image_tokens, text_tokens, device_name = "cpu";
   int repeats = 3, bf16_repeats = -1, threads = 0;
@@ -107,8 +109,9 @@ int main(int argc, char** argv) {
   std::printf("DiT forward: hidden %lld, %lld heads, MLP %lld, %lld double + %lld single blocks, %lld text tokens\n",
               (long long)config.hidden_size, (long long)config.num_heads, (long long)config.mlp_hidden,
               (long long)config.depth, (long long)config.depth_single_blocks, (long long)txt_tokens);
-  std::printf("threads %d, BLAS %s%s, best of %d (bfloat16: %d)\n\n", compute_threads(), blas.library.c_str(),
-              blas.fast ? "" : " (reference BLAS: slow)", repeats, bf16_repeats);
+  std::printf("threads %d, BLAS %s%s, OpenMP wait policy %s, best of %d (bfloat16: %d)\n\n", compute_threads(),
+              blas.library.c_str(), blas.fast ? "" : " (reference BLAS: slow)", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "default",
+              repeats, bf16_repeats);
   std::printf("%-9s %7s %10s %9s %9s %7s %11s %12s %10s\n", "dtype", "tokens", "forward s", "GFLOP/s", "matmul",
               "ratio", "attention s", "linear@mm s", "rest s");
   for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {

@@ -2,6 +2,9 @@
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <thread>
 
@@ -18,5 +21,12 @@ void set_compute_threads(int threads) {
 }
 
 int compute_threads() { return at::get_num_threads(); }
+
+void restart_with_passive_openmp_waiting(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  unsetenv("OMP_WAIT_POLICY");  // exec failed: go on as started
+}
 
 }  // namespace untwist
