@@ -1,5 +1,5 @@
 // Attention at FLUX.1's 1024x1024 shapes (24 heads of 128, 4096 image + 512
-// text tokens): the chunked path (score chunks of 128 MiB) against the blocked
+// text tokens): the chunked path (score chunks of 8 MiB) against the blocked
 // online-softmax path, plain and shared (a target's own keys plus the
 // reference's image keys with untwisting's per-channel scales), side by side.
 //
