@@ -12,8 +12,11 @@ namespace {
 
 // 8 MiB of float32 scores at once: a chunk stays in cache from the score
 // product through the softmax to the value product (bench_attention at FLUX.1's
-// 4608 tokens: 3.7 s a call, against 6.4 s with 128 MiB chunks).
+// 4608 tokens: 3.7 s a call, against 6.4 s with 128 MiB chunks), but never
+// fewer than 512 query rows, below which the products lose more than the
+// cache gives (8704 keys: 240 rows 7.5 s, 481 rows 6.9 s, 120 rows 9.6 s).
 constexpr int64_t kMaxScoreElements = 2ll << 20;
+constexpr int64_t kMinQueryRows = 512;
 // The blocked path's budget for one chunk of queries against one key block
 // over every head (128 MiB); smaller chunks only add per-block overhead there.
 constexpr int64_t kBlockedScoreElements = 32ll << 20;
@@ -33,7 +36,8 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
   const at::Tensor qq = (q * scale).reshape({batch * heads, queries, dim});
   const at::Tensor kt = k.reshape({batch * heads, keys, dim}).transpose(1, 2);  // [BH, D, Lk]
   const at::Tensor vv = v.reshape({batch * heads, keys, v.size(3)});
-  const int64_t query_chunk = std::max<int64_t>(1, std::min(queries, kMaxScoreElements / std::max<int64_t>(keys, 1)));
+  const int64_t query_chunk =
+      std::min(queries, std::max(kMinQueryRows, kMaxScoreElements / std::max<int64_t>(keys, 1)));
   const int64_t problem_chunk =
       std::max<int64_t>(1, std::min(batch * heads, kMaxScoreElements / std::max<int64_t>(query_chunk * keys, 1)));
   // Chunks are gathered with cat (not copied into slices of one buffer) so
