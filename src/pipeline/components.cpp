@@ -119,20 +119,20 @@ void require_fit(const Pipeline& pipeline, const std::string& path, const std::s
 
 }  // namespace
 
-void load_text_encoders(Pipeline& pipeline) {
+void load_text_encoders(Pipeline& pipeline, bool check_only) {
   const ComponentPaths& paths = pipeline.paths;
   const FluxConfig& config = pipeline.dit->config();
   {
     const Weights weights = load_component(paths.t5);
     const T5Config t5 = detect_t5_config(weights);
     require_fit(pipeline, paths.t5, "T5 width", t5.d_model, "context_in_dim", config.context_in_dim);
-    pipeline.t5 = std::make_unique<T5Encoder>(weights, t5);
+    if (!check_only) pipeline.t5 = std::make_unique<T5Encoder>(weights, t5);
   }
   {
     const Weights weights = load_component(paths.clip);
     const ClipTextConfig clip = detect_clip_text_config(weights);
     require_fit(pipeline, paths.clip, "CLIP width", clip.width, "vec_in_dim", config.vec_in_dim);
-    pipeline.clip = std::make_unique<ClipTextModel>(weights, clip);
+    if (!check_only) pipeline.clip = std::make_unique<ClipTextModel>(weights, clip);
   }
 }
 
@@ -147,11 +147,7 @@ std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, const LoadS
         std::make_unique<FluxModel>(weights, detect_flux_config(weights, rope_from_folder(paths.model)),
                                     settings.dtype, settings.device);
   }
-  load_text_encoders(*pipeline);
-  if (settings.low_memory) {
-    pipeline->t5.reset();
-    pipeline->clip.reset();
-  }
+  load_text_encoders(*pipeline, /*check_only=*/settings.low_memory);
   {
     const Weights weights = load_component(paths.ae);
     const AutoencoderConfig ae = detect_autoencoder_config(weights);

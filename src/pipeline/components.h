@@ -55,10 +55,11 @@ struct LoadSettings {
 };
 
 // Loads and cross-checks every component (DataError naming the file that does
-// not fit). With low_memory the text encoders are checked, then released.
+// not fit). With low_memory the text encoders are checked but not loaded.
 std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, const LoadSettings& settings);
 
-// Loads T5 and CLIP from the pipeline's paths, checked against its transformer.
-void load_text_encoders(Pipeline& pipeline);
+// Checks T5 and CLIP from the pipeline's paths against its transformer and,
+// unless check_only, loads them into the pipeline.
+void load_text_encoders(Pipeline& pipeline, bool check_only = false);
 
 }  // namespace untwist
