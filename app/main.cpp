@@ -9,6 +9,7 @@
 #include "io/atomic_file.h"
 #include "util/blas_check.h"
 #include "util/errors.h"
+#include "util/memory.h"
 #include "util/threads.h"
 
 namespace {
@@ -36,6 +37,7 @@ int usage_error(const CLI::App& app, const std::string& message) {
 
 int main(int argc, char** argv) {
   untwist::restart_with_passive_openmp_waiting(argv);
+  untwist::keep_freed_memory_for_reuse();
   untwist::remove_temporary_files_on_interrupt();
   CLI::App app{"untwist: style-aligned image generation with diffusion transformers (FLUX.1)"};
   app.require_subcommand(1);

@@ -10,10 +10,12 @@
 
 #include "bench_support.h"
 #include "model/attention.h"
+#include "util/memory.h"
 #include "util/threads.h"
 
 int main(int argc, char** argv) {
   untwist::restart_with_passive_openmp_waiting(argv);
+  untwist::keep_freed_memory_for_reuse();
   using namespace untwist;
   int64_t tokens = 4608;
   int repeats = 2;

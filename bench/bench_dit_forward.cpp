@@ -4,6 +4,7 @@
 //
 //   build/bench_dit_forward [--shape mid|flux] [--image-tokens N[,N...]] [--text-tokens N]
 //                           [--repeats N] [--bf16-repeats N] [--threads N] [--device cpu|cuda]
+//                           [--allocator reusing|system]
 //
 // --shape mid: hidden 1024, 16 heads, 2 double + 4 single blocks (default
 // 1024 image + 128 text tokens). --shape flux: FLUX.1's real widths (hidden
@@ -12,6 +13,8 @@
 // for mid and not at all for flux by default: on CPUs without native
 // bfloat16 matmul, libtorch 1.13 computes it far slower than float32. With
 // --device cuda (a CUDA libtorch) the model and the matmul run on the GPU.
+// --allocator system leaves libtorch's CPU allocator as it comes (large
+// blocks unmapped on free) instead of untwist's reusing one.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +29,7 @@
 #include "model/packing.h"
 #include "util/blas_check.h"
 #include "util/device.h"
+#include "util/memory.h"
 #include "util/threads.h"
 
 namespace {
@@ -81,7 +85,7 @@ std::vector<int64_t> parse_list(const std::string& text) {
 int main(int argc, char** argv) {
   untwist::restart_with_passive_openmp_waiting(argv);
   std::string shape = "mid";
-  std::string image_tokens, text_tokens, device_name = "cpu";
+  std::string image_tokens, text_tokens, device_name = "cpu", allocator = "reusing";
   int repeats = 3, bf16_repeats = -1, threads = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--shape")) shape = argv[i + 1];
@@ -91,7 +95,13 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--bf16-repeats")) bf16_repeats = std::stoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--threads")) threads = std::stoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--device")) device_name = argv[i + 1];
+    if (!std::strcmp(argv[i], "--allocator")) allocator = argv[i + 1];
   }
+  if (allocator != "reusing" && allocator != "system") {
+    std::fprintf(stderr, "error: --allocator is reusing or system\n");
+    return 2;
+  }
+  if (allocator == "reusing") untwist::keep_freed_memory_for_reuse();
   const bool flux = shape == "flux";
   if (!flux && shape != "mid") {
     std::fprintf(stderr, "error: --shape is mid or flux\n");
@@ -109,9 +119,10 @@ int main(int argc, char** argv) {
   std::printf("DiT forward: hidden %lld, %lld heads, MLP %lld, %lld double + %lld single blocks, %lld text tokens\n",
               (long long)config.hidden_size, (long long)config.num_heads, (long long)config.mlp_hidden,
               (long long)config.depth, (long long)config.depth_single_blocks, (long long)txt_tokens);
-  std::printf("threads %d, BLAS %s%s, OpenMP wait policy %s, best of %d (bfloat16: %d)\n\n", compute_threads(),
-              blas.library.c_str(), blas.fast ? "" : " (reference BLAS: slow)", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "default",
-              repeats, bf16_repeats);
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  std::printf("threads %d, BLAS %s%s, OpenMP wait policy %s, %s allocator, best of %d (bfloat16: %d)\n\n",
+              compute_threads(), blas.library.c_str(), blas.fast ? "" : " (reference BLAS: slow)",
+              wait_policy ? wait_policy : "default", allocator.c_str(), repeats, bf16_repeats);
   std::printf("%-9s %7s %10s %9s %9s %7s %11s %12s %10s\n", "dtype", "tokens", "forward s", "GFLOP/s", "matmul",
               "ratio", "attention s", "linear@mm s", "rest s");
   for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {

@@ -13,6 +13,7 @@
 #include "model/flux.h"
 #include "model/flux_random.h"
 #include "model/packing.h"
+#include "util/memory.h"
 #include "util/threads.h"
 
 namespace {
@@ -40,6 +41,7 @@ int64_t total_bytes(const std::map<std::string, StoredTensor>& stored) {
 
 int main(int argc, char** argv) {
   untwist::restart_with_passive_openmp_waiting(argv);
+  untwist::keep_freed_memory_for_reuse();
   const bench::RunSize size = bench::parse_run_size(argc, argv);
   const int64_t img_tokens = size.image_tokens, txt_tokens = size.text_tokens;
   const int repeats = size.repeats;

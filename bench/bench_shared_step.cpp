@@ -18,6 +18,7 @@
 #include "model/packing.h"
 #include "share/knob_schedule.h"
 #include "share/shared_attention.h"
+#include "util/memory.h"
 #include "util/threads.h"
 
 namespace {
@@ -29,6 +30,7 @@ using bench::best_seconds;
 
 int main(int argc, char** argv) {
   untwist::restart_with_passive_openmp_waiting(argv);
+  untwist::keep_freed_memory_for_reuse();
   const bench::RunSize size = bench::parse_run_size(argc, argv);
   const int64_t img_tokens = size.image_tokens, txt_tokens = size.text_tokens;
   const int repeats = size.repeats;

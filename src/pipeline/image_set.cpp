@@ -7,6 +7,7 @@
 #include "sample/flux_sampler.h"
 #include "sample/schedule.h"
 #include "util/errors.h"
+#include "util/memory.h"
 
 namespace untwist {
 
@@ -54,6 +55,7 @@ Conditioning encode_prompts(Pipeline& pipeline, const std::vector<std::string>& 
   if (pipeline.low_memory) {
     pipeline.t5.reset();
     pipeline.clip.reset();
+    return_free_memory_to_system();
   }
   return conditioning;
 }

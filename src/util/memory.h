@@ -1,0 +1,25 @@
+// How the process gets memory for tensors from the system.
+#pragma once
+#include <cstddef>
+
+namespace untwist {
+
+// glibc serves every allocation above 32 MiB with its own mmap and unmaps it
+// on free, so each large activation of a forward pass is page-faulted and
+// zeroed by the kernel again (a FLUX-width forward at 4096 tokens spent about
+// 3 of its 27 s there; see bench/RESULTS.md). This installs libtorch's CPU
+// allocator that keeps freed blocks of at least kMinCachedBytes (smaller ones
+// glibc keeps in its heap already), up to kMaxCachedBytes in all, and hands
+// them out again for requests of the same rounded size. Call once, early in main.
+constexpr size_t kMinCachedBytes = size_t{32} << 20;
+constexpr size_t kMaxCachedBytes = size_t{1} << 30;
+void keep_freed_memory_for_reuse();
+
+// Frees the kept blocks (after a phase that will not come again, such as
+// encoding the prompts under --low-memory).
+void return_free_memory_to_system();
+
+// Bytes held in freed blocks kept for reuse.
+size_t cached_free_bytes();
+
+}  // namespace untwist
