@@ -55,8 +55,8 @@ Conditioning encode_prompts(Pipeline& pipeline, const std::vector<std::string>& 
   if (pipeline.low_memory) {
     pipeline.t5.reset();
     pipeline.clip.reset();
-    return_free_memory_to_system();
   }
+  return_free_memory_to_system();  // the encoders' blocks fit nothing the transformer asks for
   return conditioning;
 }
 
@@ -104,6 +104,7 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
     setup.reference_latent = pack_latents(latent)[0];  // [h*w, C*4]
   }
   const at::Tensor latents = sample_flux(*pipeline.dit, setup);
+  return_free_memory_to_system();  // nor do the transformer's fit the decoder's
   const at::Tensor decoded =
       require_finite(pipeline.ae->decode(unpack_latents(latents, h, w)), pipeline.paths.ae, "the autoencoder");
   at::Tensor images = ((decoded + 1) / 2).clamp(0, 1);  // [B, 3, H, W]

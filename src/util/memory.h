@@ -15,8 +15,8 @@ constexpr size_t kMinCachedBytes = size_t{32} << 20;
 constexpr size_t kMaxCachedBytes = size_t{1} << 30;
 void keep_freed_memory_for_reuse();
 
-// Frees the kept blocks (after a phase that will not come again, such as
-// encoding the prompts under --low-memory).
+// Frees the kept blocks (after a phase whose sizes will not come again, such
+// as encoding the prompts).
 void return_free_memory_to_system();
 
 // Bytes held in freed blocks kept for reuse.
