@@ -13,19 +13,11 @@
 #include "io/stored_tensor.h"
 #include "model/attention.h"
 #include "model/flux_config.h"
+#include "model/linear.h"
 
 namespace untwist {
 
 class Weights;
-
-// A linear layer whose weight stays as the checkpoint stores it (mapped,
-// possibly float8 or quantised) and is converted to x's dtype at each call:
-// in place when it already is, otherwise one layer's copy at a time.
-struct Linear {
-  StoredTensor weight;  // [out, in]
-  at::Tensor bias;      // [out] in the compute dtype, or undefined
-  at::Tensor operator()(const at::Tensor& x) const { return at::linear(x, weight.as(x.scalar_type()), bias); }
-};
 
 struct MLPEmbedder {
   Linear in_layer, out_layer;

@@ -75,14 +75,14 @@ T5Encoder::T5Encoder(const Weights& weights, T5Config config) : config_(std::mov
     const std::string p = "encoder.block." + std::to_string(n) + ".layer.";
     Block block;
     block.attention_norm = f32(weights.get(p + "0.layer_norm.weight", {d}));
-    block.q = weights.stored(p + "0.SelfAttention.q.weight", {inner, d});
-    block.k = weights.stored(p + "0.SelfAttention.k.weight", {inner, d});
-    block.v = weights.stored(p + "0.SelfAttention.v.weight", {inner, d});
-    block.o = weights.stored(p + "0.SelfAttention.o.weight", {d, inner});
+    block.q.weight = weights.stored(p + "0.SelfAttention.q.weight", {inner, d});
+    block.k.weight = weights.stored(p + "0.SelfAttention.k.weight", {inner, d});
+    block.v.weight = weights.stored(p + "0.SelfAttention.v.weight", {inner, d});
+    block.o.weight = weights.stored(p + "0.SelfAttention.o.weight", {d, inner});
     block.ff_norm = f32(weights.get(p + "1.layer_norm.weight", {d}));
-    block.wi_0 = weights.stored(p + "1.DenseReluDense.wi_0.weight", {ff, d});
-    block.wi_1 = weights.stored(p + "1.DenseReluDense.wi_1.weight", {ff, d});
-    block.wo = weights.stored(p + "1.DenseReluDense.wo.weight", {d, ff});
+    block.wi_0.weight = weights.stored(p + "1.DenseReluDense.wi_0.weight", {ff, d});
+    block.wi_1.weight = weights.stored(p + "1.DenseReluDense.wi_1.weight", {ff, d});
+    block.wo.weight = weights.stored(p + "1.DenseReluDense.wo.weight", {d, ff});
     blocks.push_back(std::move(block));
   }
   final_layer_norm = f32(weights.get("encoder.final_layer_norm.weight", {d}));
@@ -111,16 +111,15 @@ at::Tensor T5Encoder::forward(const at::Tensor& input_ids, const at::Tensor& att
   auto split_heads = [&](const at::Tensor& t) {  // [B, L, H*d_kv] -> [B, H, L, d_kv]
     return t.reshape({batch, length, heads, config_.d_kv}).transpose(1, 2);
   };
-  const auto linear = [](const at::Tensor& x, const StoredTensor& weight) { return at::linear(x, weight.as(at::kFloat)); };
   for (const Block& block : blocks) {
     const at::Tensor h = rms_norm(x, block.attention_norm, config_.layer_norm_epsilon);
-    const at::Tensor q = split_heads(linear(h, block.q)), k = split_heads(linear(h, block.k));
-    const at::Tensor v = split_heads(linear(h, block.v));
+    const at::Tensor q = split_heads(block.q(h)), k = split_heads(block.k(h));
+    const at::Tensor v = split_heads(block.v(h));
     const at::Tensor weights = at::softmax(at::matmul(q, k.transpose(-1, -2)) + bias, -1);  // no 1/sqrt(d) in T5
     const at::Tensor attended = at::matmul(weights, v).transpose(1, 2).reshape({batch, length, heads * config_.d_kv});
-    x = x + linear(attended, block.o);
+    x = x + block.o(attended);
     const at::Tensor f = rms_norm(x, block.ff_norm, config_.layer_norm_epsilon);
-    x = x + linear(gelu_tanh(linear(f, block.wi_0)) * linear(f, block.wi_1), block.wo);
+    x = x + block.wo(gelu_tanh(block.wi_0(f)) * block.wi_1(f));
   }
   return rms_norm(x, final_layer_norm, config_.layer_norm_epsilon);  // [B, L, d]
 }

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "io/stored_tensor.h"
+#include "model/linear.h"
 
 namespace untwist {
 
@@ -47,8 +47,8 @@ class T5Encoder {
   // as the forward pass reaches them: T5-XXL needs its file's size, not 19 GB.
   struct Block {
     at::Tensor attention_norm, ff_norm;        // [d_model] float32
-    StoredTensor q, k, v, o;                   // [heads*d_kv, d_model]; o: [d_model, heads*d_kv]
-    StoredTensor wi_0, wi_1, wo;               // [d_ff, d_model]; wo: [d_model, d_ff]
+    Linear q, k, v, o;                         // [heads*d_kv, d_model]; o: [d_model, heads*d_kv]; no biases
+    Linear wi_0, wi_1, wo;                     // [d_ff, d_model]; wo: [d_model, d_ff]
   };
   T5Config config_;
   at::Tensor embedding;            // [vocab, d_model]
