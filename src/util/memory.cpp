@@ -32,9 +32,10 @@ class ReusingCpuAllocator final : public c10::Allocator {
   }
   c10::DeleterFnPtr raw_deleter() const override { return &give_back; }
 
+  // Never destroyed: tensors freed during exit still give their blocks back.
   static ReusingCpuAllocator& instance() {
-    static ReusingCpuAllocator allocator;
-    return allocator;
+    static ReusingCpuAllocator* const allocator = new ReusingCpuAllocator;
+    return *allocator;
   }
 
   void release_all() {
