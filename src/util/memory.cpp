@@ -14,21 +14,25 @@ namespace {
 constexpr size_t kSizeStep = size_t{64} << 10;  // requests are rounded up to 64 KiB, so near sizes share blocks
 
 // The pointer is its own context (libtorch's raw_allocate requires it), so
-// the sizes of handed-out blocks are looked up by address.
+// the sizes of handed-out blocks are looked up by address. Small blocks are
+// freed directly, without the lock; give_back (the raw deleter) frees any
+// block it did not hand out the same way.
 class ReusingCpuAllocator final : public c10::Allocator {
  public:
   c10::DataPtr allocate(size_t bytes) const override {
-    void* data = nullptr;
+    const c10::Device cpu(c10::DeviceType::CPU);
     if (bytes < kMinCachedBytes) {
-      data = c10::alloc_cpu(bytes);
-    } else {
-      const size_t rounded = (bytes + kSizeStep - 1) / kSizeStep * kSizeStep;
-      data = take(rounded);
-      if (!data) data = c10::alloc_cpu(rounded);
+      void* data = c10::alloc_cpu(bytes);
+      return {data, data, &c10::free_cpu, cpu};
+    }
+    const size_t rounded = (bytes + kSizeStep - 1) / kSizeStep * kSizeStep;
+    void* data = take(rounded);
+    if (!data) data = c10::alloc_cpu(rounded);
+    {
       std::lock_guard<std::mutex> lock(mutex_);
       in_use_[data] = rounded;
     }
-    return {data, data, &give_back, c10::Device(c10::DeviceType::CPU)};
+    return {data, data, &give_back, cpu};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &give_back; }
 
