@@ -12,7 +12,7 @@
 #include "analysis/rope_bands.h"
 #include "commands.h"
 #include "io/atomic_file.h"
-#include "toy/metrics.h"
+#include "toy/evaluation.h"
 #include "toy/toy_sampler.h"
 #include "toy_paths.h"
 
@@ -39,7 +39,10 @@ void run_demo(const DemoOptions& options) {
   reference_scene.background = 4;  // purple
   reference_scene.texture = toy::Texture::Checks;
   const std::string reference_prompt = toy::prompt_for(reference_scene);
-  const std::vector<std::string> targets = {"circle", "triangle", "cross", "ring"};
+  const std::vector<toy::Shape> target_shapes = {toy::Shape::Circle, toy::Shape::Triangle, toy::Shape::Cross,
+                                                  toy::Shape::Ring};
+  std::vector<std::string> targets;
+  for (toy::Shape shape : target_shapes) targets.push_back(toy::shape_names()[static_cast<size_t>(shape)]);
   toy::ToyRequest request;
   request.prompts.push_back(reference_prompt);
   request.prompts.insert(request.prompts.end(), targets.begin(), targets.end());
@@ -50,8 +53,8 @@ void run_demo(const DemoOptions& options) {
   grid.title = "untwist demo: reference \"" + reference_prompt + "\", targets name only their shape";
   grid.column_labels.push_back("reference");
   grid.column_labels.insert(grid.column_labels.end(), targets.begin(), targets.end());
-  std::string table = "mode,copy_iou,shape_accuracy,style_distance\n";
-  std::printf("%-10s %10s %15s %15s\n", "mode", "copy IoU", "shape correct", "style distance");
+  std::string table = "mode,copy_iou,shape_accuracy,style_distance,object_rate\n";
+  std::printf("%-10s %10s %15s %15s %10s\n", "mode", "copy IoU", "shape correct", "style distance", "objects");
 
   const int capture_step = options.steps / 3;
   const BlockRef capture_block{BlockKind::Single, 1};
@@ -71,22 +74,16 @@ void run_demo(const DemoOptions& options) {
         maps = attention_maps(capture, model.dit->config().axes_dim, 16, 16, {{4, 4}, {8, 8}, {11, 11}});
       }
     }
-    const at::Tensor reference_mask = toy::foreground_mask(images[0]);
-    const toy::StyleStats reference_style = toy::style_stats(images[0]);
-    double copy = 0, correct = 0, style = 0;
     std::vector<at::Tensor> row;
     for (int64_t i = 0; i < images.size(0); ++i) {
       row.push_back(at::upsample_nearest2d(images[i].unsqueeze(0), {128, 128})[0]);
-      if (i == 0) continue;
-      const at::Tensor mask = toy::foreground_mask(images[i]);
-      copy += toy::mask_iou(mask, reference_mask);
-      correct += toy::shape_names()[static_cast<size_t>(toy::classify_shape(mask).shape)] == targets[i - 1] ? 1 : 0;
-      style += toy::style_distance(toy::style_stats(images[i]), reference_style);
     }
-    const double n = static_cast<double>(targets.size());
-    std::printf("%-10s %10.3f %15.2f %15.3f\n", share_mode_name(mode), copy / n, correct / n, style / n);
+    const toy::Scores scores = toy::score_set(images, target_shapes);
+    std::printf("%-10s %10.3f %15.2f %15.3f %10.2f\n", share_mode_name(mode), scores.copy_iou, scores.shape_accuracy,
+                scores.style_distance, scores.object_rate);
     char line[128];
-    std::snprintf(line, sizeof(line), "%s,%.4f,%.4f,%.4f\n", share_mode_name(mode), copy / n, correct / n, style / n);
+    std::snprintf(line, sizeof(line), "%s,%.4f,%.4f,%.4f,%.4f\n", share_mode_name(mode), scores.copy_iou,
+                  scores.shape_accuracy, scores.style_distance, scores.object_rate);
     table += line;
     grid.rows.push_back(row);
     grid.row_labels.push_back(share_mode_name(mode));

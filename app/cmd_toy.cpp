@@ -27,6 +27,8 @@ void add_toy_command(CLI::App& app) {
   train->add_option("--checkpoint-every", options->checkpoint_every, "steps between checkpoints")
       ->check(CLI::Range(1, 1000000))->capture_default_str();
   train->add_flag("--no-resume", *no_resume, "start from scratch even when a train state exists");
+  train->add_flag("--bf16", options->bf16_autocast,
+                 "matmuls in bfloat16 (CPU autocast); far slower than float32 on CPUs without native bfloat16");
   train->callback([options, no_resume] {
     options->resume = !*no_resume;
     const toy::TrainReport report = toy::train(*options);

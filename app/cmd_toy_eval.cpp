@@ -39,6 +39,7 @@ nlohmann::json scores_json(const Row& row) {
   return {{"copy_iou", row.scores.copy_iou},
           {"shape_accuracy", row.scores.shape_accuracy},
           {"style_distance", row.scores.style_distance},
+          {"object_rate", row.scores.object_rate},
           {"pairs", row.scores.pairs},
           {"blocks", row.settings.blocks.spec()},
           {"s_hf", {row.settings.s_hf.start, row.settings.s_hf.end}},
@@ -52,8 +53,8 @@ void run_eval(const EvalOptions& options) {
   std::vector<Row> rows;
   auto run = [&](const std::string& name, const ShareSettings& settings) {
     Row row{name, settings, toy::evaluate(model, sets, &settings, options.steps)};
-    std::printf("%-34s copy %.3f  shape %.3f  style %.3f\n", name.c_str(), row.scores.copy_iou,
-                row.scores.shape_accuracy, row.scores.style_distance);
+    std::printf("%-34s copy %.3f  shape %.3f  style %.3f  objects %.2f\n", name.c_str(), row.scores.copy_iou,
+                row.scores.shape_accuracy, row.scores.style_distance, row.scores.object_rate);
     std::fflush(stdout);
     rows.push_back(row);
     return row;
@@ -66,7 +67,8 @@ void run_eval(const EvalOptions& options) {
   }
   const Row none = rows[0], full = rows[1];
   // A sweep is judged by copying and style relative to none and full, among
-  // settings that keep the content.
+  // settings that keep the content and draw objects (an empty target copies
+  // nothing).
   auto score = [&](const Row& r) {
     const double copy = (r.scores.copy_iou - none.scores.copy_iou) /
                         std::max(1e-6, full.scores.copy_iou - none.scores.copy_iou);
@@ -74,7 +76,9 @@ void run_eval(const EvalOptions& options) {
   };
   Row best = rows[2];
   auto consider = [&](const Row& r) {
-    if (r.scores.shape_accuracy >= none.scores.shape_accuracy - 0.15 && score(r) < score(best)) best = r;
+    const bool keeps_content = r.scores.shape_accuracy >= none.scores.shape_accuracy - 0.15 &&
+                               r.scores.object_rate >= none.scores.object_rate - 0.15;
+    if (keeps_content && score(r) < score(best)) best = r;
   };
   if (!options.no_sweep) {
     for (const char* blocks : {"single", "double"}) {
@@ -115,7 +119,8 @@ void run_eval(const EvalOptions& options) {
   result["untwisted_best"]["name"] = best.name;
   result["benchmark"] = {{"pairs", options.sets * options.targets}, {"steps", options.steps}};
   write_file_atomically(options.output_dir + "/eval.json", result.dump(2) + "\n");
-  std::string csv = "name,mode,blocks,s_hf_start,s_hf_end,s_lf_start,s_lf_end,beta,copy_iou,shape_accuracy,style_distance\n";
+  std::string csv = "name,mode,blocks,s_hf_start,s_hf_end,s_lf_start,s_lf_end,beta,copy_iou,shape_accuracy,style_distance,"
+                    "object_rate\n";
   LinePlot plot;
   plot.title = "toy benchmark: copying against style transfer";
   plot.x_label = "copying: mask IoU of target with reference";
@@ -123,10 +128,10 @@ void run_eval(const EvalOptions& options) {
   int colour = 2;
   for (const Row& r : rows) {
     char line[512];
-    std::snprintf(line, sizeof(line), "\"%s\",%s,%s,%g,%g,%g,%g,%g,%.4f,%.4f,%.4f\n", r.name.c_str(),
+    std::snprintf(line, sizeof(line), "\"%s\",%s,%s,%g,%g,%g,%g,%g,%.4f,%.4f,%.4f,%.4f\n", r.name.c_str(),
                   share_mode_name(r.settings.mode), r.settings.blocks.spec().c_str(), r.settings.s_hf.start,
                   r.settings.s_hf.end, r.settings.s_lf.start, r.settings.s_lf.end, r.settings.beta, r.scores.copy_iou,
-                  r.scores.shape_accuracy, r.scores.style_distance);
+                  r.scores.shape_accuracy, r.scores.style_distance, r.scores.object_rate);
     csv += line;
     const bool sweep = &r - rows.data() >= 5;
     if (!sweep) {

@@ -1,5 +1,7 @@
 // The toy world, its vocabulary, the toy checkpoint format and the trainer's
 // resume.
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,8 +14,10 @@
 #include "io/weights.h"
 #include "model/flux_config.h"
 #include "test_support.h"
+#include "toy/evaluation.h"
 #include "toy/metrics.h"
 #include "toy/toy_model.h"
+#include "toy/toy_sampler.h"
 #include "toy/toy_text.h"
 #include "toy/trainer.h"
 #include "toy/world.h"
@@ -72,7 +76,7 @@ TEST(ToyWorld, PositionsSpreadSoUnrelatedMasksRarelyOverlap) {
     const at::Tensor a = object_mask(random_scene(rng)), b = object_mask(random_scene(rng));
     iou += (a & b).sum().item<double>() / std::max<double>(1, (a | b).sum().item<double>());
   }
-  EXPECT_LT(iou / pairs, 0.15);
+  EXPECT_LT(iou / pairs, 0.18);  // 0.145 over 1000 pairs (objects of half-size 5 to 9 in 32x32)
 }
 
 TEST(ToyText, PromptsTokenizeAndUnknownWordsAreUsageErrors) {
@@ -93,12 +97,37 @@ TEST(ToyText, PromptsTokenizeAndUnknownWordsAreUsageErrors) {
 }
 
 TEST(ToyText, PooledVectorIsTheMeanOfTheRealWords) {
-  const at::Tensor embedding = at::randn({static_cast<int64_t>(vocabulary().size()), 6});
+  const int64_t words = static_cast<int64_t>(vocabulary().size());
+  const TextEmbedding embedding{at::randn({words, 6}), at::randn({words, 6})};
   const at::Tensor ids = tokenize_batch({"red circle", ""});
   const TextEncoding encoding = encode_text(embedding, ids);
   EXPECT_EQ(encoding.txt.sizes().vec(), (std::vector<int64_t>{2, kMaxWords, 6}));
-  EXPECT_TRUE(at::allclose(encoding.y[0], (embedding[ids[0][0]] + embedding[ids[0][1]]) / 2));
+  const at::Tensor red = embedding.word[ids[0][0]] + embedding.previous[kPad];
+  const at::Tensor circle = embedding.word[ids[0][1]] + embedding.previous[ids[0][0]];
+  EXPECT_TRUE(at::allclose(encoding.txt[0][1], circle));
+  EXPECT_TRUE(at::allclose(encoding.y[0], (red + circle) / 2));
   EXPECT_TRUE(at::equal(encoding.y[1], at::zeros({6})));
+}
+
+TEST(ToyText, WordOrderTellsForegroundFromBackground) {
+  const int64_t words = static_cast<int64_t>(vocabulary().size());
+  const TextEmbedding embedding{at::randn({words, 6}), at::randn({words, 6})};
+  const TextEncoding a = encode_text(embedding, tokenize_batch({"red square on blue"}));
+  const TextEncoding b = encode_text(embedding, tokenize_batch({"blue square on red"}));
+  EXPECT_GT((a.y - b.y).abs().max().item<double>(), 1e-3) << "a bag of words would make these equal";
+}
+
+// The checkpoint `untwist demo` uses fits the code that reads it, and the
+// model it holds draws what its prompt asks for.
+TEST(ToyModel, ShippedCheckpointLoadsAndSamples) {
+  const ToyModel model = load_toy(std::string(UNTWIST_SOURCE_DIR) + "/models/toy/toy.safetensors");
+  ToyRequest request;
+  request.prompts = {"solid white square on black"};
+  request.seeds = {3};
+  const at::Tensor image = sample_toy(model, request)[0];  // [3, 32, 32]
+  const at::Tensor white = (image > 0.7).all(0), black = (image < 0.3).all(0);
+  EXPECT_GT(white.sum().item<int64_t>(), 40) << "an object in the foreground colour";
+  EXPECT_GT(black.sum().item<int64_t>(), 400) << "a background in the background colour";
 }
 
 TEST(ToyModel, CheckpointLoadsLikeAnyFluxModel) {
@@ -143,6 +172,44 @@ TEST(ToyTrainer, ResumingContinuesTheSameRun) {
   EXPECT_EQ(b->metadata().at("kind"), "untwist-toy");
 }
 
+TEST(ToyTrainer, Bf16AutocastTrainsCloseToFloat32) {
+  // Two steps: the initial model predicts zero velocity (adaLN-Zero), so only
+  // the second step's loss sees the matmuls' precision.
+  TrainOptions options;
+  options.batch = 2;
+  options.steps = 2;
+  options.warmup = 1;
+  options.output_dir = test::scratch_dir();
+  const TrainReport float32 = train(options);
+  const auto float32_weights = SafetensorsFile::open(options.output_dir + "/toy.safetensors");
+  options.output_dir = test::scratch_dir();
+  options.bf16_autocast = true;
+  const TrainReport bf16 = train(options);
+  const auto bf16_weights = SafetensorsFile::open(options.output_dir + "/toy.safetensors");
+  EXPECT_FALSE(at::autocast::is_cpu_enabled()) << "autocast ends with the step";
+  EXPECT_TRUE(std::isfinite(bf16.final_loss));
+  EXPECT_NEAR(bf16.final_loss, float32.final_loss, 0.02 * float32.final_loss);
+  EXPECT_NE(bf16.final_loss, float32.final_loss) << "the matmuls ran in bfloat16";
+  const auto initial = initial_weights(0);
+  std::vector<at::Tensor> moved_float32, moved_bf16;
+  for (const auto& entry : float32_weights->entries()) {
+    moved_float32.push_back((float32_weights->tensor(entry.name) - initial.at(entry.name)).flatten());
+    moved_bf16.push_back((bf16_weights->tensor(entry.name) - initial.at(entry.name)).flatten());
+  }
+  EXPECT_LT(test::relative_error(at::cat(moved_bf16), at::cat(moved_float32)), 0.2);
+}
+
+TEST(ToyTrainer, TrainingTimesCoverTheNoisyEnd) {
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(3);
+  const auto share_above = [](const at::Tensor& t, double level) { return (t > level).to(at::kFloat).mean().item<double>(); };
+  const at::Tensor logit_normal = training_times(20000, 0.0, generator);
+  const at::Tensor mixed = training_times(20000, 0.5, generator);
+  EXPECT_GT(logit_normal.min().item<double>(), 0.0);
+  EXPECT_LT(mixed.max().item<double>(), 1.0);
+  EXPECT_NEAR(share_above(logit_normal, 0.9), 0.014, 0.004);  // P(N(0,1) > logit 0.9 = 2.197)
+  EXPECT_NEAR(share_above(mixed, 0.9), 0.5 * 0.1 + 0.5 * 0.014, 0.008);
+  EXPECT_NEAR(share_above(mixed, 0.5), 0.5, 0.02);  // both halves symmetric about 0.5
+}
 
 TEST(ToyMetrics, ShapeClassifierIsExactOnRenderedImages) {
   std::mt19937_64 rng(17);
@@ -179,6 +246,42 @@ TEST(ToyMetrics, StyleDistanceSeparatesStylesAndIgnoresContent) {
   EXPECT_GT(style_distance(sa, style_stats(render(other_style))), 1.0);
 }
 
+TEST(ToyMetrics, SetScoresTellCopiesWrongShapesAndEmptyTargets) {
+  Scene reference;
+  reference.shape = Shape::Square;
+  reference.foreground = 0;
+  reference.background = 2;
+  reference.texture = Texture::Solid;
+  reference.cx = reference.cy = 10;
+  reference.size = 7;
+  Scene own = reference;
+  own.shape = Shape::Circle;
+  own.cx = own.cy = 23;
+  own.foreground = 3;
+  own.background = 4;
+  at::Tensor blank = render(own);
+  blank.copy_(blank.narrow(1, 0, 1).narrow(2, 0, 1).expand_as(blank));  // its background only
+  // targets: a copy of the reference (asked for a circle), its own circle, nothing (asked for a circle)
+  const at::Tensor images = at::stack({render(reference), render(reference), render(own), blank});
+  const Scores copy = score_set(images.narrow(0, 0, 2), {Shape::Circle});
+  EXPECT_EQ(copy.pairs, 1);
+  EXPECT_NEAR(copy.copy_iou, 1.0, 1e-9);
+  EXPECT_NEAR(copy.style_distance, 0.0, 1e-6);
+  EXPECT_EQ(copy.shape_accuracy, 0.0);
+  EXPECT_EQ(copy.object_rate, 1.0);
+  const Scores all = score_set(images, {Shape::Circle, Shape::Circle, Shape::Circle});
+  EXPECT_EQ(all.pairs, 3);
+  EXPECT_NEAR(all.copy_iou, 1.0 / 3, 1e-9) << "the circle does not overlap the square, the empty target copies nothing";
+  EXPECT_NEAR(all.shape_accuracy, 1.0 / 3, 1e-9) << "an empty target shows no shape";
+  EXPECT_NEAR(all.object_rate, 2.0 / 3, 1e-9);
+  EXPECT_GT(all.style_distance, 1.0 / 3) << "the circle and the blank have other colours";
+  const Scores rest = score_set(at::stack({images[0], images[2], images[3]}), {Shape::Circle, Shape::Circle});
+  const Scores both = pooled({copy, rest});
+  EXPECT_EQ(both.pairs, 3);
+  EXPECT_NEAR(both.copy_iou, all.copy_iou, 1e-9);
+  EXPECT_NEAR(both.style_distance, all.style_distance, 1e-6);
+  EXPECT_NEAR(both.object_rate, all.object_rate, 1e-9);
+}
 
 TEST(ToyCommands, DemoAndEvalWriteTheirFilesForAnyToyCheckpoint) {
   const std::string dir = test::scratch_dir();
@@ -197,7 +300,9 @@ TEST(ToyCommands, DemoAndEvalWriteTheirFilesForAnyToyCheckpoint) {
   for (const char* key : {"none", "full", "untwisted", "stylealigned", "alignedgen", "untwisted_best"}) {
     SCOPED_TRACE(key);
     ASSERT_TRUE(eval.contains(key));
-    for (const char* metric : {"copy_iou", "shape_accuracy", "style_distance"}) EXPECT_TRUE(eval[key][metric].is_number());
+    for (const char* metric : {"copy_iou", "shape_accuracy", "style_distance", "object_rate"}) {
+      EXPECT_TRUE(eval[key][metric].is_number()) << metric;
+    }
     EXPECT_EQ(eval[key]["pairs"], 2);
   }
   run = test::run_untwist({"demo", "--model", test::golden_dir() + "/ae_tiny.safetensors", "-o", dir + "/bad"});

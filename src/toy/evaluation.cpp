@@ -24,37 +24,65 @@ std::vector<BenchmarkSet> benchmark(int sets, int targets_per_set, uint64_t seed
   return benchmark;
 }
 
-Scores evaluate(const ToyModel& model, const std::vector<BenchmarkSet>& sets, const ShareSettings* share, int steps) {
+Scores score_set(const at::Tensor& images, const std::vector<Shape>& target_shapes) {
+  const at::Tensor reference_mask = foreground_mask(images[0]);
+  const StyleStats reference_style = style_stats(images[0]);
   Scores scores;
-  const PromptParts content_only{true, false, false, false};
-  for (const BenchmarkSet& set : sets) {
-    ToyRequest request;
-    request.prompts.push_back(prompt_for(set.reference));
-    request.seeds.push_back(set.seed);
-    for (size_t i = 0; i < set.targets.size(); ++i) {
-      request.prompts.push_back(prompt_for(set.targets[i], content_only));
-      request.seeds.push_back(set.seed + 1 + i);
-    }
-    request.steps = steps;
-    request.share = share;
-    const at::Tensor images = sample_toy(model, request);  // [1 + N, 3, 32, 32]
-    const at::Tensor reference_mask = foreground_mask(images[0]);
-    const StyleStats reference_style = style_stats(images[0]);
-    for (size_t i = 0; i < set.targets.size(); ++i) {
-      const at::Tensor image = images[static_cast<int64_t>(i) + 1];
-      const at::Tensor mask = foreground_mask(image);
-      scores.copy_iou += mask_iou(mask, reference_mask);
-      scores.shape_accuracy += classify_shape(mask).shape == set.targets[i].shape ? 1.0 : 0.0;
-      scores.style_distance += style_distance(style_stats(image), reference_style);
-      ++scores.pairs;
-    }
+  for (size_t i = 0; i < target_shapes.size(); ++i) {
+    const at::Tensor image = images[static_cast<int64_t>(i) + 1];
+    const at::Tensor mask = foreground_mask(image);
+    scores.copy_iou += mask_iou(mask, reference_mask);
+    const bool object = has_object(mask);
+    scores.shape_accuracy += object && classify_shape(mask).shape == target_shapes[i] ? 1.0 : 0.0;
+    scores.style_distance += style_distance(style_stats(image), reference_style);
+    scores.object_rate += object ? 1.0 : 0.0;
   }
+  scores.pairs = static_cast<int>(target_shapes.size());
   if (scores.pairs > 0) {
     scores.copy_iou /= scores.pairs;
     scores.shape_accuracy /= scores.pairs;
     scores.style_distance /= scores.pairs;
+    scores.object_rate /= scores.pairs;
   }
   return scores;
+}
+
+Scores pooled(const std::vector<Scores>& sets) {
+  Scores total;
+  for (const Scores& s : sets) {
+    total.copy_iou += s.copy_iou * s.pairs;
+    total.shape_accuracy += s.shape_accuracy * s.pairs;
+    total.style_distance += s.style_distance * s.pairs;
+    total.object_rate += s.object_rate * s.pairs;
+    total.pairs += s.pairs;
+  }
+  if (total.pairs > 0) {
+    total.copy_iou /= total.pairs;
+    total.shape_accuracy /= total.pairs;
+    total.style_distance /= total.pairs;
+    total.object_rate /= total.pairs;
+  }
+  return total;
+}
+
+Scores evaluate(const ToyModel& model, const std::vector<BenchmarkSet>& sets, const ShareSettings* share, int steps) {
+  const PromptParts content_only{true, false, false, false};
+  std::vector<Scores> per_set;
+  for (const BenchmarkSet& set : sets) {
+    ToyRequest request;
+    request.prompts.push_back(prompt_for(set.reference));
+    request.seeds.push_back(set.seed);
+    std::vector<Shape> shapes;
+    for (size_t i = 0; i < set.targets.size(); ++i) {
+      request.prompts.push_back(prompt_for(set.targets[i], content_only));
+      request.seeds.push_back(set.seed + 1 + i);
+      shapes.push_back(set.targets[i].shape);
+    }
+    request.steps = steps;
+    request.share = share;
+    per_set.push_back(score_set(sample_toy(model, request), shapes));
+  }
+  return pooled(per_set);
 }
 
 }  // namespace untwist::toy

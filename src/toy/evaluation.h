@@ -3,6 +3,8 @@
 // measured for copying (mask IoU with the reference), content (the target's
 // shape is the one asked for) and style (distance to the reference's style).
 #pragma once
+#include <ATen/ATen.h>
+
 #include <string>
 #include <vector>
 
@@ -21,10 +23,19 @@ struct BenchmarkSet {
 // `sets` references x `targets_per_set` targets, fixed by `seed`.
 std::vector<BenchmarkSet> benchmark(int sets, int targets_per_set, uint64_t seed = 2026);
 
+// Means over target/reference pairs.
 struct Scores {
   double copy_iou = 0, shape_accuracy = 0, style_distance = 0;
+  double object_rate = 0;  // share of targets that drew an object at all (an empty target copies nothing)
   int pairs = 0;
 };
+
+// One generated set: images [1 + N, 3, 32, 32], row 0 the reference, row i
+// the target that asked for target_shapes[i - 1].
+Scores score_set(const at::Tensor& images, const std::vector<Shape>& target_shapes);
+
+// The pair-weighted mean of several sets' scores.
+Scores pooled(const std::vector<Scores>& sets);
 
 // share = nullptr or mode none: targets sampled on their own with the same seeds.
 Scores evaluate(const ToyModel& model, const std::vector<BenchmarkSet>& sets, const ShareSettings* share, int steps);

@@ -20,7 +20,7 @@ const TemplateBank& templates() {
   std::call_once(once, [] {
     std::vector<at::Tensor> masks;
     for (int s = 0; s < static_cast<int>(shape_names().size()); ++s) {
-      for (float size = 4.0f; size <= 8.0f; size += 0.5f) {
+      for (float size = kMinHalfSize; size <= kMaxHalfSize; size += 0.5f) {
         for (float cy = size; cy <= kImageSize - size; cy += 1.0f) {
           for (float cx = size; cx <= kImageSize - size; cx += 1.0f) {
             Scene scene;
@@ -59,6 +59,8 @@ double mask_iou(const at::Tensor& a, const at::Tensor& b) {
   const double uni = (a | b).sum().item<double>();
   return uni == 0 ? 1.0 : (a & b).sum().item<double>() / uni;
 }
+
+bool has_object(const at::Tensor& mask) { return mask.sum().item<int64_t>() >= 16; }
 
 ShapeMatch classify_shape(const at::Tensor& mask) {
   const TemplateBank& bank = templates();

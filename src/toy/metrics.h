@@ -18,6 +18,10 @@ at::Tensor foreground_mask(const at::Tensor& image, double threshold = 0.3);
 
 double mask_iou(const at::Tensor& a, const at::Tensor& b);
 
+// Whether a mask holds an object rather than a few stray pixels: at least
+// the area of a 4x4 patch, a fraction of the smallest shape the world draws.
+bool has_object(const at::Tensor& mask);
+
 // The rendered shape whose mask (over every position and size the world
 // draws) best matches `mask`, with that IoU.
 struct ShapeMatch {

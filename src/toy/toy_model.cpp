@@ -33,8 +33,15 @@ FluxConfig toy_config() {
 TensorMap initial_weights(uint64_t seed) {
   TensorMap tensors = random_flux_weights(toy_config(), seed);
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
-  tensors[kTextEmbedding] =
-      at::normal(0.0, 1.0, {static_cast<int64_t>(vocabulary().size()), toy_config().context_in_dim}, generator);
+  const int64_t words = static_cast<int64_t>(vocabulary().size()), width = toy_config().context_in_dim;
+  tensors[kTextEmbedding] = at::normal(0.0, 1.0, {words, width}, generator);
+  tensors[kTextPrevious] = at::normal(0.0, 1.0, {words, width}, generator);
+  for (auto& [name, tensor] : tensors) {
+    const bool modulation = name.find("mod.lin.") != std::string::npos ||
+                            name.find("modulation.lin.") != std::string::npos ||
+                            name.find("adaLN_modulation") != std::string::npos;
+    if (modulation || name.rfind("final_layer.linear.", 0) == 0) tensor.zero_();
+  }
   return tensors;
 }
 
@@ -59,14 +66,16 @@ ToyModel toy_from_tensors(const TensorMap& tensors) {
   const Weights weights = Weights::from_tensors(tensors, "toy model");
   ToyModel model;
   model.dit = std::make_unique<FluxModel>(weights, toy_config());
-  model.text_embedding =
-      weights.get(kTextEmbedding, {static_cast<int64_t>(vocabulary().size()), toy_config().context_in_dim});
+  const std::vector<int64_t> shape = {static_cast<int64_t>(vocabulary().size()), toy_config().context_in_dim};
+  model.text = {weights.get(kTextEmbedding, shape), weights.get(kTextPrevious, shape)};
   return model;
 }
 
 ToyModel load_toy(const std::string& path) {
   const Weights weights = Weights::load(path);
-  if (!weights.has(kTextEmbedding)) fail_file(path, "not a toy checkpoint: tensor 'toy_text.embedding' is missing");
+  for (const char* name : {kTextEmbedding, kTextPrevious}) {
+    if (!weights.has(name)) fail_file(path, std::string("not a toy checkpoint of this version: tensor '") + name + "' is missing");
+  }
   return toy_from_tensors(weights.tensors());
 }
 

@@ -1,7 +1,8 @@
 // The toy model: the project's own FLUX DiT in a tiny configuration, working
 // on 32x32 RGB images packed 2x2 straight from pixels (no autoencoder), with
 // the toy text embedding. Saved as an ordinary FLUX checkpoint (reference
-// names, "params" metadata) plus the tensor "toy_text.embedding".
+// names, "params" metadata) plus the tensors "toy_text.embedding" and
+// "toy_text.previous".
 #pragma once
 #include <ATen/ATen.h>
 
@@ -11,16 +12,20 @@
 
 #include "io/weights.h"
 #include "model/flux.h"
+#include "toy/toy_text.h"
 
 namespace untwist::toy {
 
 constexpr const char* kTextEmbedding = "toy_text.embedding";
+constexpr const char* kTextPrevious = "toy_text.previous";
 
 // hidden 128, 4 heads of 32, 2 double + 4 single blocks, RoPE axes [4, 14, 14],
 // 12 input channels (2x2 RGB), text width 64, no guidance embedding.
 FluxConfig toy_config();
 
-// Reproducible random initial weights, DiT and text embedding.
+// Reproducible random initial weights, DiT and text embedding. The DiT starts
+// as adaLN-Zero does: every modulation and the final projection are zero, so
+// each block starts as the identity and the output as zero velocity.
 TensorMap initial_weights(uint64_t seed);
 
 // The metadata that makes a toy checkpoint load like any FLUX model.
@@ -28,7 +33,7 @@ std::map<std::string, std::string> checkpoint_metadata(const std::string& note);
 
 struct ToyModel {
   std::unique_ptr<FluxModel> dit;
-  at::Tensor text_embedding;  // [vocabulary, 64]
+  TextEmbedding text;  // [vocabulary, 64] each
 };
 ToyModel load_toy(const std::string& path);
 ToyModel toy_from_tensors(const TensorMap& tensors);

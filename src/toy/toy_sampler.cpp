@@ -15,7 +15,7 @@ at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request) {
   const int64_t batch = static_cast<int64_t>(request.prompts.size()), side = kImageSize / 2;
   std::vector<at::Tensor> noise;
   for (uint64_t seed : request.seeds) noise.push_back(pack_latents(seeded_noise(seed, 3, kImageSize, kImageSize)));
-  const TextEncoding text = encode_text(model.text_embedding, tokenize_batch(request.prompts));
+  const TextEncoding text = encode_text(model.text, tokenize_batch(request.prompts));
   SamplingSetup setup;
   setup.noise = at::cat(noise, 0);  // [B, 256, 12]
   setup.img_ids = image_position_ids(batch, side, side);

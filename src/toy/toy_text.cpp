@@ -47,9 +47,10 @@ at::Tensor tokenize_batch(const std::vector<std::string>& prompts) {
   return at::tensor(ids).reshape({static_cast<int64_t>(prompts.size()), kMaxWords});
 }
 
-TextEncoding encode_text(const at::Tensor& embedding, const at::Tensor& ids) {
+TextEncoding encode_text(const TextEmbedding& embedding, const at::Tensor& ids) {
+  const at::Tensor before = at::constant_pad_nd(ids.narrow(1, 0, ids.size(1) - 1), {1, 0}, kPad);  // [B, W]
   TextEncoding encoding;
-  encoding.txt = at::embedding(embedding, ids);                             // [B, W, width]
+  encoding.txt = at::embedding(embedding.word, ids) + at::embedding(embedding.previous, before);  // [B, W, width]
   const at::Tensor real = (ids != kPad).to(at::kFloat).unsqueeze(-1);      // [B, W, 1]
   encoding.y = (encoding.txt * real).sum(1) / real.sum(1).clamp_min(1.0);  // [B, width]
   return encoding;

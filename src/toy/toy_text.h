@@ -1,6 +1,8 @@
 // The toy model's text side: the world's vocabulary and a learned embedding
-// per word. The embedded words stand in for the T5 sequence; their mean (over
-// real words) stands in for CLIP's pooled vector.
+// per word plus a learned embedding of the word before it, so that "red square
+// on blue" and "blue square on red" differ (the DiT gives text tokens no
+// positions). The embedded words stand in for the T5 sequence; their mean
+// (over real words) stands in for CLIP's pooled vector.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -24,7 +26,12 @@ struct TextEncoding {
   at::Tensor y;    // [B, width]: mean over the real words (zeros for the empty prompt)
 };
 
-// embedding: [vocabulary size, width]; ids: [B, kMaxWords]
-TextEncoding encode_text(const at::Tensor& embedding, const at::Tensor& ids);
+struct TextEmbedding {
+  at::Tensor word;      // [vocabulary size, width]
+  at::Tensor previous;  // [vocabulary size, width]: added for the word before (<pad> before the first)
+};
+
+// ids: [B, kMaxWords]
+TextEncoding encode_text(const TextEmbedding& embedding, const at::Tensor& ids);
 
 }  // namespace untwist::toy

@@ -1,6 +1,7 @@
 #include "toy/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
 
 #include <chrono>
@@ -45,6 +46,30 @@ Batch make_batch(const TrainOptions& options, int step) {
   }
   return {pack_pixels(at::stack(images)), tokenize_batch(prompts)};
 }
+
+// While alive and enabled, CPU autocast runs matmuls and linears in bfloat16.
+class Bf16Autocast {
+ public:
+  explicit Bf16Autocast(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  ~Bf16Autocast() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+  }
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+ private:
+  bool enabled_;
+  at::ScalarType previous_dtype_ = at::kBFloat16;
+};
 
 double learning_rate_at(const TrainOptions& o, int step) {
   if (step < o.warmup) return o.learning_rate * (step + 1) / o.warmup;
@@ -110,6 +135,12 @@ void save_state(const TrainOptions& options, const State& state, double loss) {
 
 }  // namespace
 
+at::Tensor training_times(int64_t batch, double uniform_share, at::Generator& generator) {
+  const at::Tensor logit_normal = at::sigmoid(at::randn({batch}, generator));
+  const at::Tensor uniform = at::rand({batch}, generator);
+  return at::where(at::rand({batch}, generator) < uniform_share, uniform, logit_normal);
+}
+
 TrainReport train(const TrainOptions& options) {
   std::filesystem::create_directories(options.output_dir);
   const bool resuming = options.resume && std::filesystem::exists(state_path(options));
@@ -131,7 +162,7 @@ TrainReport train(const TrainOptions& options) {
     const Batch batch = make_batch(options, step);
     const int64_t b = batch.x0.size(0);
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed * 7919ull + step);
-    const at::Tensor t = at::sigmoid(at::randn({b}, generator));  // logit-normal
+    const at::Tensor t = training_times(b, options.uniform_t, generator);
     const at::Tensor noise = at::randn(batch.x0.sizes(), generator);
     const at::Tensor tt = t.reshape({b, 1, 1});
     const at::Tensor xt = (1 - tt) * batch.x0 + tt * noise;
@@ -140,10 +171,14 @@ TrainReport train(const TrainOptions& options) {
     if (!pe.defined() || pe.size(0) != b) {
       pe = model.dit->position_table(at::zeros({b, kMaxWords, 3}), image_position_ids(b, side, side));
     }
-    const TextEncoding text = encode_text(model.text_embedding, batch.ids);
-    FluxInputs inputs{xt, text.txt, text.y, t, at::full({b}, 1.0)};
-    const at::Tensor prediction = model.dit->forward(inputs, pe);
-    const at::Tensor loss = (prediction - (noise - batch.x0)).pow(2).mean();
+    at::Tensor loss;
+    {
+      const Bf16Autocast autocast(options.bf16_autocast);
+      const TextEncoding text = encode_text(model.text, batch.ids);
+      FluxInputs inputs{xt, text.txt, text.y, t, at::full({b}, 1.0)};
+      const at::Tensor prediction = model.dit->forward(inputs, pe).to(at::kFloat);
+      loss = (prediction - (noise - batch.x0)).pow(2).mean();
+    }
     loss.backward();
 
     {

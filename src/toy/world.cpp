@@ -72,7 +72,7 @@ Scene random_scene(std::mt19937_64& rng) {
   scene.foreground = std::uniform_int_distribution<int>(0, 7)(rng);
   scene.background = std::uniform_int_distribution<int>(0, 6)(rng);
   if (scene.background >= scene.foreground) ++scene.background;
-  scene.size = std::uniform_real_distribution<float>(4.0f, 8.0f)(rng);
+  scene.size = std::uniform_real_distribution<float>(kMinHalfSize, kMaxHalfSize)(rng);
   std::uniform_real_distribution<float> centre(scene.size, static_cast<float>(kImageSize) - scene.size);
   scene.cx = centre(rng);
   scene.cy = centre(rng);

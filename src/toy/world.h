@@ -13,6 +13,8 @@
 namespace untwist::toy {
 
 constexpr int64_t kImageSize = 32;
+// An object's half extent in pixels, drawn uniformly from this range.
+constexpr float kMinHalfSize = 5.0f, kMaxHalfSize = 9.0f;
 
 enum class Shape { Circle, Square, Triangle, Diamond, Cross, Ring };
 enum class Texture { Solid, Stripes, Dots, Checks };
