@@ -26,6 +26,15 @@
 namespace untwist::toy {
 namespace {
 
+Scene scene_of(Shape shape, int foreground, int background, Texture texture) {
+  Scene scene;
+  scene.shape = shape;
+  scene.foreground = foreground;
+  scene.background = background;
+  scene.texture = texture;
+  return scene;
+}
+
 // An untrained toy checkpoint at `path`.
 void write_initial_checkpoint(const std::string& path, uint64_t seed) {
   NamedTensors tensors;
@@ -80,11 +89,7 @@ TEST(ToyWorld, PositionsSpreadSoUnrelatedMasksRarelyOverlap) {
 }
 
 TEST(ToyText, PromptsTokenizeAndUnknownWordsAreUsageErrors) {
-  Scene scene;
-  scene.shape = Shape::Ring;
-  scene.foreground = 0;
-  scene.background = 2;
-  scene.texture = Texture::Stripes;
+  const Scene scene = scene_of(Shape::Ring, 0, 2, Texture::Stripes);
   EXPECT_EQ(prompt_for(scene), "striped red ring on blue");
   PromptParts content_only{true, false, false, false};
   EXPECT_EQ(prompt_for(scene, content_only), "ring");
@@ -227,11 +232,7 @@ TEST(ToyMetrics, ShapeClassifierIsExactOnRenderedImages) {
 }
 
 TEST(ToyMetrics, StyleDistanceSeparatesStylesAndIgnoresContent) {
-  Scene a;
-  a.shape = Shape::Circle;
-  a.foreground = 0;
-  a.background = 2;
-  a.texture = Texture::Stripes;
+  const Scene a = scene_of(Shape::Circle, 0, 2, Texture::Stripes);
   Scene same_style = a;
   same_style.shape = Shape::Square;
   same_style.cx = 10;
@@ -247,11 +248,7 @@ TEST(ToyMetrics, StyleDistanceSeparatesStylesAndIgnoresContent) {
 }
 
 TEST(ToyMetrics, SetScoresTellCopiesWrongShapesAndEmptyTargets) {
-  Scene reference;
-  reference.shape = Shape::Square;
-  reference.foreground = 0;
-  reference.background = 2;
-  reference.texture = Texture::Solid;
+  Scene reference = scene_of(Shape::Square, 0, 2, Texture::Solid);
   reference.cx = reference.cy = 10;
   reference.size = 7;
   Scene own = reference;

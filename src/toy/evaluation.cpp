@@ -24,6 +24,20 @@ std::vector<BenchmarkSet> benchmark(int sets, int targets_per_set, uint64_t seed
   return benchmark;
 }
 
+namespace {
+
+// Sums over the pairs -> means.
+Scores divided_by_pairs(Scores sums) {
+  if (sums.pairs == 0) return sums;
+  sums.copy_iou /= sums.pairs;
+  sums.shape_accuracy /= sums.pairs;
+  sums.style_distance /= sums.pairs;
+  sums.object_rate /= sums.pairs;
+  return sums;
+}
+
+}  // namespace
+
 Scores score_set(const at::Tensor& images, const std::vector<Shape>& target_shapes) {
   const at::Tensor reference_mask = foreground_mask(images[0]);
   const StyleStats reference_style = style_stats(images[0]);
@@ -38,13 +52,7 @@ Scores score_set(const at::Tensor& images, const std::vector<Shape>& target_shap
     scores.object_rate += object ? 1.0 : 0.0;
   }
   scores.pairs = static_cast<int>(target_shapes.size());
-  if (scores.pairs > 0) {
-    scores.copy_iou /= scores.pairs;
-    scores.shape_accuracy /= scores.pairs;
-    scores.style_distance /= scores.pairs;
-    scores.object_rate /= scores.pairs;
-  }
-  return scores;
+  return divided_by_pairs(scores);
 }
 
 Scores pooled(const std::vector<Scores>& sets) {
@@ -56,13 +64,7 @@ Scores pooled(const std::vector<Scores>& sets) {
     total.object_rate += s.object_rate * s.pairs;
     total.pairs += s.pairs;
   }
-  if (total.pairs > 0) {
-    total.copy_iou /= total.pairs;
-    total.shape_accuracy /= total.pairs;
-    total.style_distance /= total.pairs;
-    total.object_rate /= total.pairs;
-  }
-  return total;
+  return divided_by_pairs(total);
 }
 
 Scores evaluate(const ToyModel& model, const std::vector<BenchmarkSet>& sets, const ShareSettings* share, int steps) {
