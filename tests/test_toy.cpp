@@ -126,13 +126,20 @@ TEST(ToyText, WordOrderTellsForegroundFromBackground) {
 // model it holds draws what its prompt asks for.
 TEST(ToyModel, ShippedCheckpointLoadsAndSamples) {
   const ToyModel model = load_toy(std::string(UNTWIST_SOURCE_DIR) + "/models/toy/toy.safetensors");
+  // The model follows colours (it has not learned shapes: see its model
+  // card): over 8 seeds nearly every background is black and at least half
+  // of the objects white (it draws 8 and 5; an untrained model draws none).
   ToyRequest request;
-  request.prompts = {"solid white square on black"};
-  request.seeds = {3};
-  const at::Tensor image = sample_toy(model, request)[0];  // [3, 32, 32]
-  const at::Tensor white = (image > 0.7).all(0), black = (image < 0.3).all(0);
-  EXPECT_GT(white.sum().item<int64_t>(), 40) << "an object in the foreground colour";
-  EXPECT_GT(black.sum().item<int64_t>(), 400) << "a background in the background colour";
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    request.prompts.push_back("solid white square on black");
+    request.seeds.push_back(seed);
+  }
+  const at::Tensor images = sample_toy(model, request);  // [8, 3, 32, 32]
+  const at::Tensor white = (images > 0.7).all(1).sum({1, 2}), black = (images < 0.3).all(1).sum({1, 2});  // [8]
+  const int64_t white_objects = (white > 40).sum().item<int64_t>();
+  const int64_t black_backgrounds = (black > 400).sum().item<int64_t>();
+  EXPECT_GE(white_objects, 4) << "images with an object in the foreground colour, of 8";
+  EXPECT_GE(black_backgrounds, 7) << "images with the background colour, of 8";
 }
 
 TEST(ToyModel, CheckpointLoadsLikeAnyFluxModel) {
