@@ -83,7 +83,7 @@ TEST(ToyWorld, PositionsSpreadSoUnrelatedMasksRarelyOverlap) {
   const int pairs = 300;
   for (int i = 0; i < pairs; ++i) {
     const at::Tensor a = object_mask(random_scene(rng)), b = object_mask(random_scene(rng));
-    iou += (a & b).sum().item<double>() / std::max<double>(1, (a | b).sum().item<double>());
+    iou += mask_iou(a, b);
   }
   EXPECT_LT(iou / pairs, 0.18);  // 0.145 over 1000 pairs (objects of half-size 5 to 9 in 32x32)
 }
@@ -123,7 +123,7 @@ TEST(ToyText, WordOrderTellsForegroundFromBackground) {
 }
 
 // The checkpoint `untwist demo` uses fits the code that reads it, and the
-// model it holds draws what its prompt asks for.
+// model it holds draws the colours its prompt asks for.
 TEST(ToyModel, ShippedCheckpointLoadsAndSamples) {
   const ToyModel model = load_toy(std::string(UNTWIST_SOURCE_DIR) + "/models/toy/toy.safetensors");
   // The model follows colours (it has not learned shapes: see its model

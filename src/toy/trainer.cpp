@@ -47,11 +47,13 @@ Batch make_batch(const TrainOptions& options, int step) {
   return {pack_pixels(at::stack(images)), tokenize_batch(prompts)};
 }
 
-// While alive and enabled, CPU autocast runs matmuls and linears in bfloat16.
+// While alive and enabled, CPU autocast runs matmuls and linears in bfloat16;
+// the autocast state before it comes back with its end.
 class Bf16Autocast {
  public:
   explicit Bf16Autocast(bool enabled) : enabled_(enabled) {
     if (!enabled_) return;
+    previous_enabled_ = at::autocast::is_cpu_enabled();
     previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
     at::autocast::set_cpu_enabled(true);
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
@@ -60,14 +62,14 @@ class Bf16Autocast {
   ~Bf16Autocast() {
     if (!enabled_) return;
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_cpu_enabled(false);
+    at::autocast::set_cpu_enabled(previous_enabled_);
     at::autocast::set_autocast_cpu_dtype(previous_dtype_);
   }
   Bf16Autocast(const Bf16Autocast&) = delete;
   Bf16Autocast& operator=(const Bf16Autocast&) = delete;
 
  private:
-  bool enabled_;
+  bool enabled_, previous_enabled_ = false;
   at::ScalarType previous_dtype_ = at::kBFloat16;
 };
 
