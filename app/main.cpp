@@ -36,7 +36,7 @@ int usage_error(const CLI::App& app, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  untwist::restart_with_passive_openmp_waiting(argv);
+  untwist::restart_with_sleeping_idle_threads(argv);
   untwist::keep_freed_memory_for_reuse();
   untwist::remove_temporary_files_on_interrupt();
   CLI::App app{"untwist: style-aligned image generation with diffusion transformers (FLUX.1)"};

@@ -14,7 +14,7 @@
 #include "util/threads.h"
 
 int main(int argc, char** argv) {
-  untwist::restart_with_passive_openmp_waiting(argv);
+  untwist::restart_with_sleeping_idle_threads(argv);
   untwist::keep_freed_memory_for_reuse();
   using namespace untwist;
   int64_t tokens = 4608;

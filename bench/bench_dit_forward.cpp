@@ -83,7 +83,7 @@ std::vector<int64_t> parse_list(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  untwist::restart_with_passive_openmp_waiting(argv);
+  untwist::restart_with_sleeping_idle_threads(argv);
   std::string shape = "mid";
   std::string image_tokens, text_tokens, device_name = "cpu", allocator = "reusing";
   int repeats = 3, bf16_repeats = -1, threads = 0;
@@ -120,9 +120,12 @@ int main(int argc, char** argv) {
               (long long)config.hidden_size, (long long)config.num_heads, (long long)config.mlp_hidden,
               (long long)config.depth, (long long)config.depth_single_blocks, (long long)txt_tokens);
   const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
-  std::printf("threads %d, BLAS %s%s, OpenMP wait policy %s, %s allocator, best of %d (bfloat16: %d)\n\n",
+  const char* blas_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
+  std::printf("threads %d, BLAS %s%s, OpenMP wait policy %s, OpenBLAS thread timeout %s, %s allocator, best of %d "
+              "(bfloat16: %d)\n\n",
               compute_threads(), blas.library.c_str(), blas.fast ? "" : " (reference BLAS: slow)",
-              wait_policy ? wait_policy : "default", allocator.c_str(), repeats, bf16_repeats);
+              wait_policy ? wait_policy : "default", blas_timeout ? blas_timeout : "default", allocator.c_str(),
+              repeats, bf16_repeats);
   std::printf("%-9s %7s %10s %9s %9s %7s %11s %12s %10s\n", "dtype", "tokens", "forward s", "GFLOP/s", "matmul",
               "ratio", "attention s", "linear@mm s", "rest s");
   for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {

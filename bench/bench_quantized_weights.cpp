@@ -40,7 +40,7 @@ int64_t total_bytes(const std::map<std::string, StoredTensor>& stored) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  untwist::restart_with_passive_openmp_waiting(argv);
+  untwist::restart_with_sleeping_idle_threads(argv);
   untwist::keep_freed_memory_for_reuse();
   const bench::RunSize size = bench::parse_run_size(argc, argv);
   const int64_t img_tokens = size.image_tokens, txt_tokens = size.text_tokens;

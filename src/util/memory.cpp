@@ -2,6 +2,7 @@
 
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
+#include <malloc.h>
 
 #include <mutex>
 #include <unordered_map>
@@ -95,9 +96,16 @@ class ReusingCpuAllocator final : public c10::Allocator {
 
 }  // namespace
 
-void keep_freed_memory_for_reuse() { c10::SetCPUAllocator(&ReusingCpuAllocator::instance(), /*priority=*/1); }
+void keep_freed_memory_for_reuse() {
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(kMinCachedBytes));
+  mallopt(M_TRIM_THRESHOLD, static_cast<int>(kMaxCachedBytes));
+  c10::SetCPUAllocator(&ReusingCpuAllocator::instance(), /*priority=*/1);
+}
 
-void return_free_memory_to_system() { ReusingCpuAllocator::instance().release_all(); }
+void return_free_memory_to_system() {
+  ReusingCpuAllocator::instance().release_all();
+  malloc_trim(0);
+}
 
 size_t cached_free_bytes() { return ReusingCpuAllocator::instance().free_bytes(); }
 

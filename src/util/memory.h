@@ -8,15 +8,19 @@ namespace untwist {
 // on free, so each large activation of a forward pass is page-faulted and
 // zeroed by the kernel again (a FLUX-width forward at 4096 tokens spent about
 // 3 of its 27 s there; see bench/RESULTS.md). This installs libtorch's CPU
-// allocator that keeps freed blocks of at least kMinCachedBytes (smaller ones
-// glibc keeps in its heap already), up to kMaxCachedBytes in all, and hands
-// them out again for requests of the same rounded size. Call once, early in main.
+// allocator that keeps freed blocks of at least kMinCachedBytes, up to
+// kMaxCachedBytes in all, and hands them out again for requests of the same
+// rounded size. Smaller blocks come from glibc's heap, which is set to keep
+// them too: no block below kMinCachedBytes gets an mmap of its own, and the
+// heap hands freed memory back to the system only beyond kMaxCachedBytes
+// (glibc's defaults unmapped and trimmed them every training step of the toy
+// model). Call once, early in main.
 constexpr size_t kMinCachedBytes = size_t{32} << 20;
 constexpr size_t kMaxCachedBytes = size_t{1} << 30;
 void keep_freed_memory_for_reuse();
 
-// Frees the kept blocks (after a phase whose sizes will not come again, such
-// as encoding the prompts).
+// Frees the kept blocks and trims the heap (after a phase whose sizes will
+// not come again, such as encoding the prompts).
 void return_free_memory_to_system();
 
 // Bytes held in freed blocks kept for reuse.

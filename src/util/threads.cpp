@@ -7,6 +7,8 @@
 #include <cstdlib>
 
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace untwist {
 
@@ -22,11 +24,16 @@ void set_compute_threads(int threads) {
 
 int compute_threads() { return at::get_num_threads(); }
 
-void restart_with_passive_openmp_waiting(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+void restart_with_sleeping_idle_threads(char** argv) {
+  const std::pair<const char*, const char*> policies[] = {{"OMP_WAIT_POLICY", "PASSIVE"},
+                                                          {"OPENBLAS_THREAD_TIMEOUT", "4"}};
+  std::vector<const char*> chosen_here;
+  for (const auto& [name, value] : policies) {
+    if (std::getenv(name) == nullptr && setenv(name, value, 1) == 0) chosen_here.push_back(name);
+  }
+  if (chosen_here.empty()) return;
   execv("/proc/self/exe", argv);
-  unsetenv("OMP_WAIT_POLICY");  // exec failed: go on as started
+  for (const char* name : chosen_here) unsetenv(name);  // exec failed: go on as started
 }
 
 }  // namespace untwist

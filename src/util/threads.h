@@ -6,12 +6,16 @@ namespace untwist {
 // 0 means every core.
 void set_compute_threads(int threads);
 
-// libgomp reads OMP_WAIT_POLICY once, as it loads, and by default lets idle
-// OpenMP threads spin, taking the cores OpenBLAS's own threads need for the
-// next matmul (a forward pass measured 17-20% slower on 2 cores; see
-// bench/RESULTS.md). Unless the user chose a policy, this starts the program
-// again with passive waiting; it returns only where that is not possible.
-void restart_with_passive_openmp_waiting(char** argv);
+// Both thread pools let idle threads spin by default, on the cores the other
+// pool needs next: libgomp's OpenMP threads (libtorch's element-wise work)
+// and OpenBLAS's threads (matmuls), which call sched_yield for about 2^28
+// cycles before they sleep. On 2 cores toy training spent a third of its time
+// in the kernel's scheduler (see bench/RESULTS.md). Both libraries read their
+// setting once, as they load, so this starts the program again with
+// OMP_WAIT_POLICY=PASSIVE and OPENBLAS_THREAD_TIMEOUT=4 (the shortest spin),
+// leaving alone a variable the user set; it returns where nothing is left to
+// set or where restarting is not possible.
+void restart_with_sleeping_idle_threads(char** argv);
 int compute_threads();
 
 }  // namespace untwist
