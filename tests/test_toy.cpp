@@ -155,6 +155,21 @@ TEST(ToyModel, CheckpointLoadsLikeAnyFluxModel) {
   EXPECT_LE(test::relative_error(unpack_pixels(pack_pixels(images)), images), 1e-6);
 }
 
+// A checkpoint brings its own RoPE settings: one trained with another theta
+// is sampled with that theta, not with the current toy_config()'s.
+TEST(ToyModel, CheckpointKeepsTheRopeSettingsItWasTrainedWith) {
+  const std::string path = test::scratch_dir() + "/toy.safetensors";
+  auto metadata = checkpoint_metadata("untrained");
+  auto params = nlohmann::json::parse(metadata.at("params"));
+  ASSERT_NE(params.at("theta").get<double>(), 100.0);
+  params["theta"] = 100.0;
+  metadata["params"] = params.dump();
+  NamedTensors tensors;
+  for (const auto& [name, tensor] : initial_weights(1)) tensors.emplace_back(name, tensor);
+  write_safetensors(path, tensors, metadata);
+  EXPECT_EQ(load_toy(path).dit->config().theta, 100.0);
+}
+
 TEST(ToyTrainer, ResumingContinuesTheSameRun) {
   const std::string straight = test::scratch_dir(), split = test::scratch_dir();
   TrainOptions options;

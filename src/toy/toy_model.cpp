@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/flux_config.h"
 #include "model/flux_random.h"
 #include "model/packing.h"
 #include "toy/toy_text.h"
@@ -62,13 +63,20 @@ std::map<std::string, std::string> checkpoint_metadata(const std::string& note) 
   return {{"kind", "untwist-toy"}, {"params", params.dump()}, {"world", world.dump()}, {"note", note}};
 }
 
-ToyModel toy_from_tensors(const TensorMap& tensors) {
-  const Weights weights = Weights::from_tensors(tensors, "toy model");
+namespace {
+
+ToyModel toy_from_weights(const Weights& weights, const FluxConfig& config) {
   ToyModel model;
-  model.dit = std::make_unique<FluxModel>(weights, toy_config());
-  const std::vector<int64_t> shape = {static_cast<int64_t>(vocabulary().size()), toy_config().context_in_dim};
+  model.dit = std::make_unique<FluxModel>(weights, config);
+  const std::vector<int64_t> shape = {static_cast<int64_t>(vocabulary().size()), config.context_in_dim};
   model.text = {weights.get(kTextEmbedding, shape), weights.get(kTextPrevious, shape)};
   return model;
+}
+
+}  // namespace
+
+ToyModel toy_from_tensors(const TensorMap& tensors) {
+  return toy_from_weights(Weights::from_tensors(tensors, "toy model"), toy_config());
 }
 
 ToyModel load_toy(const std::string& path) {
@@ -76,7 +84,7 @@ ToyModel load_toy(const std::string& path) {
   for (const char* name : {kTextEmbedding, kTextPrevious}) {
     if (!weights.has(name)) fail_file(path, std::string("not a toy checkpoint of this version: tensor '") + name + "' is missing");
   }
-  return toy_from_tensors(weights.tensors());
+  return toy_from_weights(weights, detect_flux_config(weights));
 }
 
 at::Tensor pack_pixels(const at::Tensor& images) { return pack_latents(images * 2 - 1); }

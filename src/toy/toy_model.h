@@ -35,7 +35,10 @@ struct ToyModel {
   std::unique_ptr<FluxModel> dit;
   TextEmbedding text;  // [vocabulary, 64] each
 };
+// The configuration a checkpoint was trained with: sizes from its tensors,
+// RoPE axes and theta from its metadata.
 ToyModel load_toy(const std::string& path);
+// Weights in the current toy_config() (training).
 ToyModel toy_from_tensors(const TensorMap& tensors);
 
 // [B, 3, 32, 32] in [0, 1] <-> [B, 256, 12] in [-1, 1]

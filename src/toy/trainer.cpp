@@ -154,7 +154,6 @@ TrainReport train(const TrainOptions& options) {
               options.steps, options.batch, stop);
   std::fflush(stdout);
 
-  const FluxConfig config = toy_config();
   const int64_t side = kImageSize / 2;
   at::Tensor pe;
   std::deque<double> recent;
