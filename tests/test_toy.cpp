@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -36,10 +37,11 @@ Scene scene_of(Shape shape, int foreground, int background, Texture texture) {
 }
 
 // An untrained toy checkpoint at `path`.
-void write_initial_checkpoint(const std::string& path, uint64_t seed) {
+void write_initial_checkpoint(const std::string& path, uint64_t seed,
+                              const std::map<std::string, std::string>& metadata = checkpoint_metadata("untrained")) {
   NamedTensors tensors;
   for (const auto& [name, tensor] : initial_weights(seed)) tensors.emplace_back(name, tensor);
-  write_safetensors(path, tensors, checkpoint_metadata("untrained"));
+  write_safetensors(path, tensors, metadata);
 }
 
 TEST(ToyWorld, HasTheAttributesTheMethodNeeds) {
@@ -164,9 +166,7 @@ TEST(ToyModel, CheckpointKeepsTheRopeSettingsItWasTrainedWith) {
   ASSERT_NE(params.at("theta").get<double>(), 100.0);
   params["theta"] = 100.0;
   metadata["params"] = params.dump();
-  NamedTensors tensors;
-  for (const auto& [name, tensor] : initial_weights(1)) tensors.emplace_back(name, tensor);
-  write_safetensors(path, tensors, metadata);
+  write_initial_checkpoint(path, 1, metadata);
   EXPECT_EQ(load_toy(path).dit->config().theta, 100.0);
 }
 
