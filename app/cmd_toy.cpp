@@ -37,6 +37,7 @@ void add_toy_command(CLI::App& app) {
   });
 
   add_toy_eval_command(*toy);
+  add_toy_probe_command(*toy);
 }
 
 }  // namespace untwist

@@ -17,6 +17,7 @@
 #include "test_support.h"
 #include "toy/evaluation.h"
 #include "toy/metrics.h"
+#include "toy/probe.h"
 #include "toy/toy_model.h"
 #include "toy/toy_sampler.h"
 #include "toy/toy_text.h"
@@ -302,7 +303,65 @@ TEST(ToyMetrics, SetScoresTellCopiesWrongShapesAndEmptyTargets) {
   EXPECT_NEAR(both.object_rate, all.object_rate, 1e-9);
 }
 
-TEST(ToyCommands, DemoAndEvalWriteTheirFilesForAnyToyCheckpoint) {
+TEST(ToyProbe, PromptFollowingReadsEachAttributeOffTheImage) {
+  const std::vector<Scene> scenes = probe_scenes(40, 5);
+  auto rendered_as = [&](auto change) {
+    std::vector<at::Tensor> images;
+    for (Scene scene : scenes) {
+      change(scene);
+      images.push_back(render(scene));
+    }
+    return at::stack(images);
+  };
+  const PromptFollowing exact = score_prompt_following(rendered_as([](Scene&) {}), scenes);
+  EXPECT_EQ(exact.images, 40);
+  EXPECT_EQ(exact.background, 1.0);
+  EXPECT_EQ(exact.object_colour, 1.0);
+  EXPECT_EQ(exact.objects, 1.0);
+  EXPECT_GE(exact.shape, 0.95);
+  // Another attribute than the prompted one is read as wrong, and only that attribute.
+  const int colours = static_cast<int>(colour_names().size());
+  auto other_colour = [&](int colour, int avoid) {
+    int c = (colour + 1) % colours;
+    if (c == avoid) c = (c + 1) % colours;
+    return c;
+  };
+  const PromptFollowing background = score_prompt_following(
+      rendered_as([&](Scene& s) { s.background = other_colour(s.background, s.foreground); }), scenes);
+  EXPECT_EQ(background.background, 0.0);
+  EXPECT_EQ(background.objects, 1.0);
+  const PromptFollowing object = score_prompt_following(
+      rendered_as([&](Scene& s) { s.foreground = other_colour(s.foreground, s.background); }), scenes);
+  EXPECT_LE(object.object_colour, 0.1);
+  EXPECT_EQ(object.background, 1.0);
+  const PromptFollowing shape = score_prompt_following(
+      rendered_as([](Scene& s) { s.shape = static_cast<Shape>((static_cast<int>(s.shape) + 1) % 6); }), scenes);
+  EXPECT_LE(shape.shape, 0.1);
+  EXPECT_EQ(shape.background, 1.0);
+  const at::Tensor blank = rendered_as([](Scene& s) { s.cx = s.cy = -100; });  // the object off the image
+  EXPECT_EQ(score_prompt_following(blank, scenes).objects, 0.0) << "an empty image draws no object";
+}
+
+TEST(ToyProbe, DenoisingPredictsTheCleanImageFromTheVelocity) {
+  const std::vector<Scene> scenes = probe_scenes(16, 9);
+  // An untrained model predicts zero velocity, so from t = 0 its prediction is the scene itself.
+  const ToyModel untrained = toy_from_tensors(initial_weights(1));
+  const Denoising exact = denoise_from(untrained, scenes, 0.0, 3);
+  EXPECT_LT(exact.clean_mse, 1e-10);
+  EXPECT_GE(exact.shape, 0.95);
+  // The shipped model denoises what it is shown: x0 = x_t - t v recovers the
+  // scene from light noise, and the error grows with t.
+  const ToyModel shipped = load_toy(std::string(UNTWIST_SOURCE_DIR) + "/models/toy/toy.safetensors");
+  const Denoising light = denoise_from(shipped, scenes, 0.3, 3), mid = denoise_from(shipped, scenes, 0.6, 3),
+                  pure = denoise_from(shipped, scenes, 1.0, 3);
+  EXPECT_LT(light.clean_mse, 0.01);
+  EXPECT_GE(light.shape, 0.85);
+  EXPECT_LT(light.clean_mse, mid.clean_mse);
+  EXPECT_LT(mid.clean_mse, pure.clean_mse);
+  EXPECT_LT(denoise_from(untrained, scenes, 0.3, 3).shape, light.shape) << "an untrained model does not denoise";
+}
+
+TEST(ToyCommands, DemoEvalAndProbeWriteTheirFilesForAnyToyCheckpoint) {
   const std::string dir = test::scratch_dir();
   write_initial_checkpoint(dir + "/toy.safetensors", 3);
 
@@ -324,6 +383,11 @@ TEST(ToyCommands, DemoAndEvalWriteTheirFilesForAnyToyCheckpoint) {
     }
     EXPECT_EQ(eval[key]["pairs"], 2);
   }
+  run = test::run_untwist({"toy", "probe", "--model", dir + "/toy.safetensors", "--scenes", "3", "--steps", "2",
+                           "--grid", dir + "/probe.png"});
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("clean-image MSE"), std::string::npos) << run.output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/probe.png"));
   run = test::run_untwist({"demo", "--model", test::golden_dir() + "/ae_tiny.safetensors", "-o", dir + "/bad"});
   EXPECT_EQ(run.status, 1) << run.output;
 }

@@ -1,0 +1,100 @@
+#include "toy/probe.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
+
+#include <random>
+
+#include "model/packing.h"
+#include "toy/metrics.h"
+#include "toy/toy_text.h"
+
+namespace untwist::toy {
+
+namespace {
+
+constexpr double kBackgroundTolerance = 0.2, kObjectColourTolerance = 0.25;
+
+at::Tensor rendered(const std::vector<Scene>& scenes) {  // [N, 3, 32, 32]
+  std::vector<at::Tensor> images;
+  for (const Scene& scene : scenes) images.push_back(render(scene));
+  return at::stack(images);
+}
+
+std::vector<std::string> full_prompts(const std::vector<Scene>& scenes) {
+  std::vector<std::string> prompts;
+  for (const Scene& scene : scenes) prompts.push_back(prompt_for(scene));
+  return prompts;
+}
+
+bool shows_shape(const at::Tensor& image, Shape shape) {
+  const at::Tensor mask = foreground_mask(image);
+  return has_object(mask) && classify_shape(mask).shape == shape;
+}
+
+at::Tensor mean_inside(const at::Tensor& image, const at::Tensor& mask) {  // [3]
+  return image.masked_select(mask.unsqueeze(0).expand_as(image)).reshape({3, -1}).mean(1);
+}
+
+}  // namespace
+
+std::vector<Scene> probe_scenes(int count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<Scene> scenes;
+  for (int i = 0; i < count; ++i) scenes.push_back(random_scene(rng));
+  return scenes;
+}
+
+PromptFollowing score_prompt_following(const at::Tensor& images, const std::vector<Scene>& scenes) {
+  PromptFollowing result;
+  result.images = static_cast<int>(scenes.size());
+  if (scenes.empty()) return result;
+  for (size_t i = 0; i < scenes.size(); ++i) {
+    const Scene& scene = scenes[i];
+    const at::Tensor image = images[static_cast<int64_t>(i)];
+    const auto prompted_background = colour_rgb(scene.background);
+    const at::Tensor background = at::tensor({prompted_background[0], prompted_background[1], prompted_background[2]});
+    if ((background_colour(image) - background).norm().item<double>() < kBackgroundTolerance) result.background += 1;
+    const at::Tensor mask = foreground_mask(image);
+    if (!has_object(mask)) continue;
+    result.objects += 1;
+    const at::Tensor truth = render(scene);
+    const at::Tensor object_colour = mean_inside(truth, object_mask(scene));
+    if ((mean_inside(image, mask) - object_colour).norm().item<double>() < kObjectColourTolerance) {
+      result.object_colour += 1;
+    }
+    if (classify_shape(mask).shape == scene.shape) result.shape += 1;
+  }
+  const double n = static_cast<double>(scenes.size());
+  result.background /= n;
+  result.object_colour /= n;
+  result.objects /= n;
+  result.shape /= n;
+  return result;
+}
+
+Denoising denoise_from(const ToyModel& model, const std::vector<Scene>& scenes, double t, uint64_t seed) {
+  at::NoGradGuard no_grad;
+  const int64_t batch = static_cast<int64_t>(scenes.size()), side = kImageSize / 2;
+  const at::Tensor truth = rendered(scenes);
+  const at::Tensor x0 = pack_pixels(truth);  // [N, 256, 12]
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const at::Tensor noise = at::randn(x0.sizes(), generator);
+  const at::Tensor xt = (1 - t) * x0 + t * noise;
+  const TextEncoding text = encode_text(model.text, tokenize_batch(full_prompts(scenes)));
+  const at::Tensor pe = model.dit->position_table(at::zeros({batch, kMaxWords, 3}), image_position_ids(batch, side, side));
+  const FluxInputs inputs{xt, text.txt, text.y, at::full({batch}, t), at::full({batch}, 1.0)};
+  const at::Tensor velocity = model.dit->forward(inputs, pe).to(at::kFloat);
+  const at::Tensor predicted = unpack_pixels(xt - t * velocity);  // [N, 3, 32, 32]
+
+  Denoising result;
+  result.t = t;
+  result.clean_mse = (predicted - truth).pow(2).mean().item<double>();
+  for (int64_t i = 0; i < batch; ++i) {
+    if (shows_shape(predicted[i], scenes[static_cast<size_t>(i)].shape)) result.shape += 1;
+  }
+  result.shape /= static_cast<double>(std::max<int64_t>(batch, 1));
+  return result;
+}
+
+}  // namespace untwist::toy

@@ -1,0 +1,41 @@
+// Probing how well the toy model follows its prompts, unshared: samples of
+// random full prompts read back attribute by attribute, and one-call
+// denoising of rendered scenes from noise level t (how early in sampling the
+// model can lay out the prompted shape). The model card's numbers through
+// training come from here (`untwist toy probe`).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "toy/toy_model.h"
+#include "toy/world.h"
+
+namespace untwist::toy {
+
+// Shares of images showing what their scene's prompt asked for.
+struct PromptFollowing {
+  double background = 0;     // background colour within 0.2 (RGB distance) of the prompted one
+  double object_colour = 0;  // object's mean colour within 0.25 of the rendered object's
+  double objects = 0;        // an object at all
+  double shape = 0;          // the template classifier finds the prompted shape
+  int images = 0;
+};
+
+// Fixed random scenes (all attributes prompted) for probing.
+std::vector<Scene> probe_scenes(int count, uint64_t seed);
+
+// images: [N, 3, 32, 32] in [0, 1], image i meant to show scenes[i].
+PromptFollowing score_prompt_following(const at::Tensor& images, const std::vector<Scene>& scenes);
+
+struct Denoising {
+  double t = 0;
+  double clean_mse = 0;      // predicted clean image against the rendered scene, pixels in [0, 1]
+  double shape = 0;          // share of predictions showing the prompted shape
+};
+
+// Each scene rendered, noised to t with seeded noise, and predicted clean by
+// one model call with its full prompt: x0 = x_t - t * v.
+Denoising denoise_from(const ToyModel& model, const std::vector<Scene>& scenes, double t, uint64_t seed);
+
+}  // namespace untwist::toy
