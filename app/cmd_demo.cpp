@@ -110,8 +110,7 @@ void run_demo(const DemoOptions& options) {
 void add_demo_command(CLI::App& app) {
   auto options = std::make_shared<DemoOptions>();
   CLI::App* command = app.add_subcommand("demo", "The method on the project's own toy model, nothing to download");
-  command->add_option("--model", options->model, "toy checkpoint (default: models/toy/toy.safetensors)")
-      ->check(CLI::ExistingFile);
+  add_toy_model_option(*command, options->model);
   command->add_option("-o,--output", options->output_dir, "output folder")->capture_default_str();
   command->add_option("--blocks", options->blocks, "shared blocks")->capture_default_str();
   command->add_option("--steps", options->steps, "sampling steps")->check(CLI::Range(1, 1000))->capture_default_str();

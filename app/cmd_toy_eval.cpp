@@ -154,8 +154,7 @@ void run_eval(const EvalOptions& options) {
 void add_toy_eval_command(CLI::App& toy) {
   auto options = std::make_shared<EvalOptions>();
   CLI::App* command = toy.add_subcommand("eval", "The fixed benchmark: every mode and sweeps, in numbers");
-  command->add_option("--model", options->model, "toy checkpoint (default: models/toy/toy.safetensors)")
-      ->check(CLI::ExistingFile);
+  add_toy_model_option(*command, options->model);
   command->add_option("-o,--output", options->output_dir, "output folder")->capture_default_str();
   command->add_option("--sets", options->sets, "references")->check(CLI::Range(1, 1000))->capture_default_str();
   command->add_option("--targets", options->targets, "content-only targets per reference")

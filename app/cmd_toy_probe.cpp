@@ -73,8 +73,7 @@ void run_probe(const ProbeOptions& options) {
 void add_toy_probe_command(CLI::App& toy) {
   auto options = std::make_shared<ProbeOptions>();
   CLI::App* command = toy.add_subcommand("probe", "How well the model follows its prompts, unshared, in numbers");
-  command->add_option("--model", options->model, "toy checkpoint (default: models/toy/toy.safetensors)")
-      ->check(CLI::ExistingFile);
+  add_toy_model_option(*command, options->model);
   command->add_option("--scenes", options->scenes, "random full prompts to sample and scenes to denoise")
       ->check(CLI::Range(1, 1024))->capture_default_str();
   command->add_option("--steps", options->steps, "sampling steps")->check(CLI::Range(1, 1000))->capture_default_str();

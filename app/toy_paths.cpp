@@ -23,4 +23,8 @@ std::string find_toy_model(const std::string& given) {
   throw UsageError("no toy model found at models/toy/toy.safetensors; give --model or train one with 'untwist toy train'");
 }
 
+void add_toy_model_option(CLI::App& command, std::string& path) {
+  command.add_option("--model", path, "toy checkpoint (default: models/toy/toy.safetensors)")->check(CLI::ExistingFile);
+}
+
 }  // namespace untwist
