@@ -46,10 +46,8 @@ void run_probe(const ProbeOptions& options) {
   const std::vector<toy::Scene> scenes = toy::probe_scenes(options.scenes, options.seed);
 
   toy::ToyRequest request;
-  for (size_t i = 0; i < scenes.size(); ++i) {
-    request.prompts.push_back(toy::prompt_for(scenes[i]));
-    request.seeds.push_back(options.seed + i);
-  }
+  request.prompts = toy::full_prompts(scenes);
+  for (size_t i = 0; i < scenes.size(); ++i) request.seeds.push_back(options.seed + i);
   request.steps = options.steps;
   const at::Tensor samples = toy::sample_toy(model, request);  // [N, 3, 32, 32]
   const toy::PromptFollowing following = toy::score_prompt_following(samples, scenes);

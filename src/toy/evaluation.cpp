@@ -46,10 +46,9 @@ Scores score_set(const at::Tensor& images, const std::vector<Shape>& target_shap
     const at::Tensor image = images[static_cast<int64_t>(i) + 1];
     const at::Tensor mask = foreground_mask(image);
     scores.copy_iou += mask_iou(mask, reference_mask);
-    const bool object = has_object(mask);
-    scores.shape_accuracy += object && classify_shape(mask).shape == target_shapes[i] ? 1.0 : 0.0;
+    scores.shape_accuracy += shows_shape(mask, target_shapes[i]) ? 1.0 : 0.0;
     scores.style_distance += style_distance(style_stats(image), reference_style);
-    scores.object_rate += object ? 1.0 : 0.0;
+    scores.object_rate += has_object(mask) ? 1.0 : 0.0;
   }
   scores.pairs = static_cast<int>(target_shapes.size());
   return divided_by_pairs(scores);

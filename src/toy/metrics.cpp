@@ -71,6 +71,14 @@ ShapeMatch classify_shape(const at::Tensor& mask) {
   return {bank.shapes[static_cast<size_t>(best)], iou[best].item<double>()};
 }
 
+bool shows_shape(const at::Tensor& mask, Shape shape) {
+  return has_object(mask) && classify_shape(mask).shape == shape;
+}
+
+at::Tensor mean_colour_inside(const at::Tensor& image, const at::Tensor& mask) {
+  return image.masked_select(mask.unsqueeze(0).expand_as(image)).reshape({3, -1}).mean(1);
+}
+
 StyleStats style_stats(const at::Tensor& image) {
   StyleStats stats;
   stats.background = background_colour(image);
@@ -80,8 +88,7 @@ StyleStats style_stats(const at::Tensor& image) {
     stats.texture = at::zeros({2});
     return stats;
   }
-  const at::Tensor inside = image.masked_select(mask.unsqueeze(0).expand_as(image)).reshape({3, -1});
-  stats.foreground = inside.mean(1);
+  stats.foreground = mean_colour_inside(image, mask);
   const at::Tensor luminance = image.mean(0);  // [H, W]
   const at::Tensor lum_inside = luminance.masked_select(mask);
   // neighbour differences where both pixels are inside the object

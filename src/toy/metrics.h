@@ -30,6 +30,12 @@ struct ShapeMatch {
 };
 ShapeMatch classify_shape(const at::Tensor& mask);
 
+// Whether a mask shows `shape`: it holds an object and the classifier finds that shape.
+bool shows_shape(const at::Tensor& mask, Shape shape);
+
+// The mean colour of an image's pixels inside a non-empty mask. [3]
+at::Tensor mean_colour_inside(const at::Tensor& image, const at::Tensor& mask);
+
 struct StyleStats {
   at::Tensor background;  // [3]
   at::Tensor foreground;  // [3] mean colour inside the object

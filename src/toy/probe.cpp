@@ -5,7 +5,6 @@
 
 #include <random>
 
-#include "model/packing.h"
 #include "toy/metrics.h"
 #include "toy/toy_text.h"
 
@@ -21,22 +20,13 @@ at::Tensor rendered(const std::vector<Scene>& scenes) {  // [N, 3, 32, 32]
   return at::stack(images);
 }
 
+}  // namespace
+
 std::vector<std::string> full_prompts(const std::vector<Scene>& scenes) {
   std::vector<std::string> prompts;
   for (const Scene& scene : scenes) prompts.push_back(prompt_for(scene));
   return prompts;
 }
-
-bool shows_shape(const at::Tensor& image, Shape shape) {
-  const at::Tensor mask = foreground_mask(image);
-  return has_object(mask) && classify_shape(mask).shape == shape;
-}
-
-at::Tensor mean_inside(const at::Tensor& image, const at::Tensor& mask) {  // [3]
-  return image.masked_select(mask.unsqueeze(0).expand_as(image)).reshape({3, -1}).mean(1);
-}
-
-}  // namespace
 
 std::vector<Scene> probe_scenes(int count, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -58,12 +48,11 @@ PromptFollowing score_prompt_following(const at::Tensor& images, const std::vect
     const at::Tensor mask = foreground_mask(image);
     if (!has_object(mask)) continue;
     result.objects += 1;
-    const at::Tensor truth = render(scene);
-    const at::Tensor object_colour = mean_inside(truth, object_mask(scene));
-    if ((mean_inside(image, mask) - object_colour).norm().item<double>() < kObjectColourTolerance) {
+    const at::Tensor object_colour = mean_colour_inside(render(scene), object_mask(scene));
+    if ((mean_colour_inside(image, mask) - object_colour).norm().item<double>() < kObjectColourTolerance) {
       result.object_colour += 1;
     }
-    if (classify_shape(mask).shape == scene.shape) result.shape += 1;
+    if (shows_shape(mask, scene.shape)) result.shape += 1;
   }
   const double n = static_cast<double>(scenes.size());
   result.background /= n;
@@ -75,23 +64,21 @@ PromptFollowing score_prompt_following(const at::Tensor& images, const std::vect
 
 Denoising denoise_from(const ToyModel& model, const std::vector<Scene>& scenes, double t, uint64_t seed) {
   at::NoGradGuard no_grad;
-  const int64_t batch = static_cast<int64_t>(scenes.size()), side = kImageSize / 2;
+  const int64_t batch = static_cast<int64_t>(scenes.size());
   const at::Tensor truth = rendered(scenes);
   const at::Tensor x0 = pack_pixels(truth);  // [N, 256, 12]
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor noise = at::randn(x0.sizes(), generator);
   const at::Tensor xt = (1 - t) * x0 + t * noise;
-  const TextEncoding text = encode_text(model.text, tokenize_batch(full_prompts(scenes)));
-  const at::Tensor pe = model.dit->position_table(at::zeros({batch, kMaxWords, 3}), image_position_ids(batch, side, side));
-  const FluxInputs inputs{xt, text.txt, text.y, at::full({batch}, t), at::full({batch}, 1.0)};
-  const at::Tensor velocity = model.dit->forward(inputs, pe).to(at::kFloat);
+  const at::Tensor velocity = predict_velocity(model, xt, tokenize_batch(full_prompts(scenes)), at::full({batch}, t),
+                                              toy_position_table(model, batch));
   const at::Tensor predicted = unpack_pixels(xt - t * velocity);  // [N, 3, 32, 32]
 
   Denoising result;
   result.t = t;
   result.clean_mse = (predicted - truth).pow(2).mean().item<double>();
   for (int64_t i = 0; i < batch; ++i) {
-    if (shows_shape(predicted[i], scenes[static_cast<size_t>(i)].shape)) result.shape += 1;
+    if (shows_shape(foreground_mask(predicted[i]), scenes[static_cast<size_t>(i)].shape)) result.shape += 1;
   }
   result.shape /= static_cast<double>(std::max<int64_t>(batch, 1));
   return result;

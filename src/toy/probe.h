@@ -6,6 +6,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <string>
 #include <vector>
 
 #include "toy/toy_model.h"
@@ -24,6 +25,8 @@ struct PromptFollowing {
 
 // Fixed random scenes (all attributes prompted) for probing.
 std::vector<Scene> probe_scenes(int count, uint64_t seed);
+// Each scene's prompt naming all its attributes.
+std::vector<std::string> full_prompts(const std::vector<Scene>& scenes);
 
 // images: [N, 3, 32, 32] in [0, 1], image i meant to show scenes[i].
 PromptFollowing score_prompt_following(const at::Tensor& images, const std::vector<Scene>& scenes);

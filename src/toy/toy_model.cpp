@@ -87,6 +87,18 @@ ToyModel load_toy(const std::string& path) {
   return toy_from_weights(weights, detect_flux_config(weights));
 }
 
+at::Tensor toy_position_table(const ToyModel& model, int64_t batch) {
+  const int64_t side = kImageSize / 2;
+  return model.dit->position_table(at::zeros({batch, kMaxWords, 3}), image_position_ids(batch, side, side));
+}
+
+at::Tensor predict_velocity(const ToyModel& model, const at::Tensor& xt, const at::Tensor& ids, const at::Tensor& t,
+                            const at::Tensor& pe) {
+  const TextEncoding text = encode_text(model.text, ids);
+  const FluxInputs inputs{xt, text.txt, text.y, t, at::full({xt.size(0)}, 1.0)};
+  return model.dit->forward(inputs, pe).to(at::kFloat);
+}
+
 at::Tensor pack_pixels(const at::Tensor& images) { return pack_latents(images * 2 - 1); }
 
 at::Tensor unpack_pixels(const at::Tensor& packed) {

@@ -41,6 +41,16 @@ ToyModel load_toy(const std::string& path);
 // Weights in the current toy_config() (training).
 ToyModel toy_from_tensors(const TensorMap& tensors);
 
+// The rotary table for `batch` toy images with their prompts (text tokens at
+// position zero, as FLUX places them).
+at::Tensor toy_position_table(const ToyModel& model, int64_t batch);
+
+// One DiT call: the velocity [B, 256, 12] at packed images `xt` [B, 256, 12],
+// times `t` [B], for the word ids [B, kMaxWords], with `pe` from
+// toy_position_table.
+at::Tensor predict_velocity(const ToyModel& model, const at::Tensor& xt, const at::Tensor& ids, const at::Tensor& t,
+                            const at::Tensor& pe);
+
 // [B, 3, 32, 32] in [0, 1] <-> [B, 256, 12] in [-1, 1]
 at::Tensor pack_pixels(const at::Tensor& images);
 at::Tensor unpack_pixels(const at::Tensor& packed);

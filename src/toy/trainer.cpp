@@ -12,7 +12,6 @@
 #include <random>
 
 #include "io/safetensors.h"
-#include "model/packing.h"
 #include "toy/toy_model.h"
 #include "toy/toy_text.h"
 #include "toy/world.h"
@@ -154,7 +153,6 @@ TrainReport train(const TrainOptions& options) {
               options.steps, options.batch, stop);
   std::fflush(stdout);
 
-  const int64_t side = kImageSize / 2;
   at::Tensor pe;
   std::deque<double> recent;
   const auto start = std::chrono::steady_clock::now();
@@ -169,15 +167,11 @@ TrainReport train(const TrainOptions& options) {
     const at::Tensor xt = (1 - tt) * batch.x0 + tt * noise;
 
     const ToyModel model = toy_from_tensors(state.params);
-    if (!pe.defined() || pe.size(0) != b) {
-      pe = model.dit->position_table(at::zeros({b, kMaxWords, 3}), image_position_ids(b, side, side));
-    }
+    if (!pe.defined() || pe.size(0) != b) pe = toy_position_table(model, b);
     at::Tensor loss;
     {
       const Bf16Autocast autocast(options.bf16_autocast);
-      const TextEncoding text = encode_text(model.text, batch.ids);
-      FluxInputs inputs{xt, text.txt, text.y, t, at::full({b}, 1.0)};
-      const at::Tensor prediction = model.dit->forward(inputs, pe).to(at::kFloat);
+      const at::Tensor prediction = predict_velocity(model, xt, batch.ids, t, pe);
       loss = (prediction - (noise - batch.x0)).pow(2).mean();
     }
     loss.backward();
