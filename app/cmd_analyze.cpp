@@ -7,7 +7,7 @@
 #include "commands.h"
 #include "io/atomic_file.h"
 #include "io/weights.h"
-#include "model/flux_config.h"
+#include "model/flux1/flux_config.h"
 #include "util/errors.h"
 
 namespace untwist {

@@ -11,7 +11,8 @@
 #include "io/atomic_file.h"
 #include "io/weights.h"
 #include "model/autoencoder.h"
-#include "model/packing.h"
+#include "model/load_dit.h"
+#include "model/flux1/packing.h"
 #include "runner_batch.h"
 #include "share_options.h"
 #include "util/errors.h"
@@ -50,20 +51,22 @@ std::vector<std::pair<int64_t, int64_t>> parse_points(const std::string& text, i
   return points;
 }
 
-BlockRef parse_block(const std::string& text, const FluxConfig& config) {
-  if (text.empty()) return {BlockKind::Single, static_cast<int>(config.depth_single_blocks / 2)};
+BlockRef parse_block(const std::string& text, const DiffusionTransformer& model) {
+  const std::vector<BlockGroup> groups = model.block_groups();
+  std::string names;
+  for (const BlockGroup& group : groups) names += (names.empty() ? "" : ", ") + group.name + " (" + std::to_string(group.count) + ")";
+  if (text.empty()) return {groups.back().name, static_cast<int>(groups.back().count / 2)};
   const size_t colon = text.find(':');
-  const std::string kind = text.substr(0, colon);
+  const std::string name = text.substr(0, colon);
   int index = -1;
   if (colon != std::string::npos) index = std::atoi(text.substr(colon + 1).c_str());
-  const int64_t count = kind == "double" ? config.depth : config.depth_single_blocks;
-  if ((kind != "double" && kind != "single") || colon == std::string::npos || index < 0 || index >= count ||
-      text.substr(colon + 1) != std::to_string(index)) {
-    throw UsageError("--block '" + text + "': expected double:N or single:N within the model (" +
-                     std::to_string(config.depth) + " double, " + std::to_string(config.depth_single_blocks) +
-                     " single blocks)");
+  for (const BlockGroup& group : groups) {
+    if (group.name == name && colon != std::string::npos && index >= 0 && index < group.count &&
+        text.substr(colon + 1) == std::to_string(index)) {
+      return {name, index};
+    }
   }
-  return {kind == "double" ? BlockKind::Double : BlockKind::Single, index};
+  throw UsageError("--block '" + text + "': expected GROUP:N within the model's blocks: " + names);
 }
 
 // Decoded images of the final latents, [B, 3, H, W] in [0, 1].
@@ -81,8 +84,11 @@ void run_analyze_attention(const AttentionOptions& options) {
   const RunnerInputs inputs(options.inputs);
   const RunnerBatch batch = read_runner_batch(inputs);
   const Weights weights = Weights::load(options.weights);
-  const FluxModel model(weights, detect_flux_config(weights));
-  const auto [h, w] = token_grid(batch.img_ids);
+  const std::unique_ptr<DiffusionTransformer> model = load_dit(weights);
+  if (!options.autoencoder.empty() && model->family() != "flux1") {
+    throw UsageError("--ae draws FLUX.1 latents only; leave it out for a " + model->family() + " model");
+  }
+  const auto [h, w] = token_grid(batch.in.img_ids, model->rope());
   const int64_t rows = batch.in.img.size(0);
   if (rows < 2) fail_file(inputs.path(), "holds one image; attention analysis needs a reference and a target");
   if (options.target < 1 || options.target >= rows) {
@@ -90,9 +96,9 @@ void run_analyze_attention(const AttentionOptions& options) {
   }
   ShareFlags share_flags = options.share;
   if (share_flags.mode.empty()) share_flags.mode = "full";
-  const ShareSettings share = share_flags.settings();
+  const ShareSettings share = bind_to(share_flags.settings(), *model);
   if (share.mode == ShareMode::None) throw UsageError("--share none has no reference to look at");
-  const BlockRef block = parse_block(options.block, model.config());
+  const BlockRef block = parse_block(options.block, *model);
   if (!share.blocks.shares(block)) {
     throw UsageError("--block " + options.block + " is not among the shared blocks (--blocks " + share.blocks.spec() +
                      ")");
@@ -102,22 +108,22 @@ void run_analyze_attention(const AttentionOptions& options) {
   if (step >= steps) throw UsageError("--step must be below --steps (" + std::to_string(steps) + ")");
   const auto points = parse_points(options.points, h, w);
 
-  SamplingSetup setup = sampling_setup(batch, options.sampling, model.config());
+  SamplingSetup setup = sampling_setup(batch, options.sampling, *model);
   setup.share = &share;
   AttentionCapture capture(step, block, options.target);
   setup.observer = &capture;
   Progress progress("sampling", steps);
   setup.on_step = [&](int) { progress.step(); };
-  const at::Tensor latents = sample_flux(model, setup);
+  const at::Tensor latents = sample_dit(*model, setup);
   if (!capture.captured()) throw UsageError("the chosen block did not share at that step (see --window)");
 
-  const auto maps = attention_maps(capture, model.config().axes_dim, h, w, points);
+  const auto maps = attention_maps(capture, model->rope().axes_dim, h, w, points);
   std::filesystem::create_directories(options.output_dir);
   const std::string json_path = options.output_dir + "/attention.json";
   const std::string png_path = options.output_dir + "/attention.png";
   nlohmann::json json = attention_maps_json(maps, h, w);
   json["settings"] = {{"mode", share_mode_name(share.mode)}, {"blocks", share.blocks.spec()},
-                      {"block", (block.kind == BlockKind::Double ? "double:" : "single:") + std::to_string(block.index)},
+                      {"block", block.group + ":" + std::to_string(block.index)},
                       {"step", step}, {"steps", steps}, {"target", options.target}};
   write_file_atomically(json_path, json.dump(2) + "\n");
 
@@ -149,7 +155,7 @@ void add_analyze_attention_command(CLI::App& analyze) {
       ->check(CLI::ExistingFile);
   options->sampling.add_to(*command, 4);
   options->share.add_to(*command, "--share");
-  command->add_option("--block", options->block, "block to look into: double:N or single:N (default: middle single)");
+  command->add_option("--block", options->block, "block to look into: GROUP:N, e.g. double:N or single:N (default: the middle block of the last group)");
   command->add_option("--step", options->step, "sampler step to look at, from 0 (default: the middle one)")
       ->check(CLI::NonNegativeNumber);
   command->add_option("--target", options->target, "target row (1..)")->capture_default_str();

@@ -57,7 +57,7 @@ void run_demo(const DemoOptions& options) {
   std::printf("%-10s %10s %15s %15s %10s\n", "mode", "copy IoU", "shape correct", "style distance", "objects");
 
   const int capture_step = options.steps / 3;
-  const BlockRef capture_block{BlockKind::Single, 1};
+  const BlockRef capture_block{"single", 1};
   at::Tensor full_images;
   std::vector<QueryMaps> maps;
   for (ShareMode mode : {ShareMode::None, ShareMode::Full, ShareMode::Untwisted}) {

@@ -8,8 +8,8 @@
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
-#include "model/flux.h"
-#include "model/packing.h"
+#include "model/flux1/packing.h"
+#include "model/load_dit.h"
 #include "util/device.h"
 #include "runner_batch.h"
 #include "share/knob_schedule.h"
@@ -50,37 +50,36 @@ void run_dit(const DitOptions& options) {
   const RunnerInputs inputs(options.inputs);
   const RunnerBatch batch = read_runner_batch(inputs);
   const Weights weights = Weights::load(options.weights);
-  const FluxModel model(weights, detect_flux_config(weights, rope), dtype, device);
-  if (sharing) share.blocks.check_against(model.config().depth, model.config().depth_single_blocks);
-  const auto [h, w] = token_grid(batch.img_ids);
+  const std::unique_ptr<DiffusionTransformer> model = load_dit(weights, rope, dtype, device);
+  const ShareSettings bound = sharing ? bind_to(share, *model) : share;
+  const auto [h, w] = token_grid(batch.in.img_ids, model->rope());
 
-  const at::Tensor pe = model.position_table(batch.txt_ids, batch.img_ids);
-  NamedTensors outputs = {{"out.pe", pe}};
+  DitInputs own = batch.in;  // the image and text alone, without in-context tokens
+  own.cond = own.cond_ids = at::Tensor();
+  NamedTensors outputs = {{"out.pe", model->position_table(own)}};
   if (batch.in.timesteps.defined()) {
-    FluxInputs in = batch.in;
+    DitInputs in = own;  // in-context tokens take part in sampling only
     if (!in.guidance.defined()) in.guidance = at::full({in.img.size(0)}, options.sampling.guidance);
+    const at::Tensor pe = model->position_table(in);
     std::optional<SharedAttention> hook;
-    if (sharing) {
-      hook.emplace(share, knobs_at(share, 0, std::max(steps, 1)), model.config().axes_dim,
-                   shifted_reference_positions(h, w, model.config().axes_dim, model.config().theta));
-    }
+    if (sharing) hook.emplace(shared_attention_for(bound, *model, in.img_ids, 0, std::max(steps, 1)));
     const AttentionHook* attention = hook ? &*hook : nullptr;
-    const at::Tensor pred = model.forward(in, pe, attention);
-    require_finite_velocity(pred, model, in, pe, attention, 0, 0);
+    const at::Tensor pred = model->forward(in, pe, attention);
+    require_finite_velocity(pred, *model, in, pe, attention, 0, 0);
     outputs.emplace_back("out.pred", pred);
   }
   if (steps > 0) {
-    SamplingSetup setup = sampling_setup(batch, options.sampling, model.config());
+    SamplingSetup setup = sampling_setup(batch, options.sampling, *model);
     if (sharing) setup.share = &share;
     CopyMeter meter(h, w);
     if (!options.meter.empty()) setup.observer = &meter;
     Progress progress("denoising", steps);
     setup.on_step = [&](int) { progress.step(); };
-    const at::Tensor denoised = sample_flux(model, setup);
+    const at::Tensor denoised = sample_dit(*model, setup);
     if (!options.meter.empty()) write_file_atomically(options.meter, meter.to_json().dump(2) + "\n");
     outputs.emplace_back("out.schedule", at::tensor(std::vector<float>(setup.times.begin(), setup.times.end())));
     outputs.emplace_back("out.denoised", denoised);
-    outputs.emplace_back("out.denoised_latent", unpack_latents(denoised, h, w));
+    if (model->family() == "flux1") outputs.emplace_back("out.denoised_latent", unpack_latents(denoised, h, w));
   }
   write_safetensors(options.output, outputs);
   std::cout << "wrote " << options.output << "\n";
@@ -90,11 +89,11 @@ void run_dit(const DitOptions& options) {
 
 void add_dit_command(CLI::App& app) {
   auto options = std::make_shared<DitOptions>();
-  CLI::App* command = app.add_subcommand("dit", "Run the FLUX transformer on tensors from a safetensors file");
+  CLI::App* command = app.add_subcommand("dit", "Run a diffusion transformer (FLUX.1, FLUX.2) on tensors from a safetensors file");
   command->add_option("--weights", options->weights, "DiT checkpoint (.safetensors, any supported layout)")
       ->required()->check(CLI::ExistingFile);
   command->add_option("--inputs", options->inputs,
-                      "in.* tensors: img, img_ids, txt, txt_ids, y[, timesteps, guidance, ref_latent]")
+                      "in.* tensors: img, img_ids, txt, txt_ids[, y, timesteps, guidance, noise, img_cond_seq, img_cond_seq_ids, ref_latent]")
       ->required()->check(CLI::ExistingFile);
   command->add_option("--output", options->output, "where to write out.* tensors (.safetensors)")->required();
   options->sampling.add_to(*command, 0);

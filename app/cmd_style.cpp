@@ -10,6 +10,7 @@
 #include "io/atomic_file.h"
 #include "io/image_file.h"
 #include "pipeline_options.h"
+#include "sample/dit_sampler.h"
 #include "share_options.h"
 #include "util/errors.h"
 #include "util/progress.h"
@@ -62,7 +63,7 @@ void run_style(const StyleOptions& options) {
   }
   const auto pipeline = load_pipeline(options.pipeline.paths, options.pipeline.load_settings());
   for (const auto& settings : modes) {
-    settings.blocks.check_against(pipeline->dit->config().depth, pipeline->dit->config().depth_single_blocks);
+    bind_to(settings, *pipeline->dit);  // a --blocks naming what the model lacks fails before sampling
   }
 
   RenderRequest request;

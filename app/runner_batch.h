@@ -3,15 +3,17 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
-#include "model/flux.h"
+#include "model/dit.h"
 #include "runner_inputs.h"
-#include "sample/flux_sampler.h"
+#include "sample/dit_sampler.h"
 
 namespace untwist {
 
 struct RunnerBatch {
-  FluxInputs in;          // img, txt, y; timesteps and guidance when the file has them
-  at::Tensor img_ids, txt_ids;
+  // img, img_ids, txt, txt_ids; y, timesteps, guidance and the in-context
+  // tokens (in.img_cond_seq, in.img_cond_seq_ids) when the file has them
+  DitInputs in;
+  at::Tensor noise;       // in.noise: where sampling starts when present (else in.img)
   at::Tensor ref_latent;  // [L_img, C] when the file holds an image reference
 };
 
@@ -23,11 +25,13 @@ struct SamplingFlags {
   bool shift = false, no_shift = false;
 
   void add_to(CLI::App& command, int default_steps);
-  // The schedule for this batch: shifted for guidance-embedded models unless overridden.
-  std::vector<double> times(const FluxConfig& config, int64_t image_tokens) const;
+  // The model's schedule for this batch; --shift/--no-shift override the
+  // family's default where it has a choice.
+  std::vector<double> times(const DiffusionTransformer& model, int64_t image_tokens) const;
 };
 
-// A sampling run of the batch from in.img (row 0 following in.ref_latent when present).
-SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingFlags& flags, const FluxConfig& config);
+// A sampling run of the batch from in.noise or in.img (row 0 following
+// in.ref_latent when present) with the flags' guidance.
+SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingFlags& flags, const DiffusionTransformer& model);
 
 }  // namespace untwist

@@ -24,9 +24,9 @@
 
 #include "bench_support.h"
 #include "io/weights.h"
-#include "model/flux.h"
-#include "model/flux_random.h"
-#include "model/packing.h"
+#include "model/flux1/flux.h"
+#include "model/flux1/flux_random.h"
+#include "model/flux1/packing.h"
 #include "util/blas_check.h"
 #include "util/device.h"
 #include "util/memory.h"
@@ -136,10 +136,9 @@ int main(int argc, char** argv) {
       const int64_t side = static_cast<int64_t>(std::sqrt(static_cast<double>(requested)));
       const int64_t img_tokens = side * side;
       at::manual_seed(0);
-      const FluxInputs in{at::randn({1, img_tokens, config.in_channels}),
-                          at::randn({1, txt_tokens, config.context_in_dim}), at::randn({1, config.vec_in_dim}),
-                          at::full({1}, 0.5), at::full({1}, 3.5)};
-      const at::Tensor pe = model.position_table(at::zeros({1, txt_tokens, 3}), image_position_ids(1, side, side));
+      const DitInputs in =
+          bench::random_dit_inputs(model, config.context_in_dim, config.vec_in_dim, 1, side, side, txt_tokens);
+      const at::Tensor pe = model.position_table(in);
       TimedAttention timed;
       double attention = 1e30;
       const double forward = best_seconds(runs, [&] {

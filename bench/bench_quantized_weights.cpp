@@ -10,9 +10,9 @@
 #include "bench_support.h"
 #include "io/stored_tensor.h"
 #include "io/weights.h"
-#include "model/flux.h"
-#include "model/flux_random.h"
-#include "model/packing.h"
+#include "model/flux1/flux.h"
+#include "model/flux1/flux_random.h"
+#include "model/flux1/packing.h"
 #include "util/memory.h"
 #include "util/threads.h"
 
@@ -52,10 +52,7 @@ int main(int argc, char** argv) {
 
   const int64_t side = static_cast<int64_t>(std::sqrt(static_cast<double>(img_tokens)));
   at::manual_seed(1);
-  const FluxInputs in{at::randn({1, side * side, config.in_channels}),
-                      at::randn({1, txt_tokens, config.context_in_dim}), at::randn({1, config.vec_in_dim}),
-                      at::full({1}, 0.5), at::full({1}, 3.5)};
-  const at::Tensor txt_ids = at::zeros({1, txt_tokens, 3});
+  DitInputs in;
 
   std::printf("DiT (hidden %lld, %lld double + %lld single blocks), %lld image + %lld text tokens, float32 compute, "
               "threads %d, best of %d\n\n",
@@ -69,7 +66,10 @@ int main(int argc, char** argv) {
     const char* label = encoding ? encoding_name(*encoding) : "BF16";
     const auto stored = stored_as(bf16, encoding);
     const FluxModel model(Weights::from_stored(stored, label), config, at::kFloat);
-    const at::Tensor pe = model.position_table(txt_ids, image_position_ids(1, side, side));
+    if (!in.img.defined()) {
+      in = bench::random_dit_inputs(model, config.context_in_dim, config.vec_in_dim, 1, side, side, txt_tokens);
+    }
+    const at::Tensor pe = model.position_table(in);
     at::Tensor velocity;
     const double seconds = bench::best_seconds(repeats, [&] { velocity = model.forward(in, pe); });
     if (!reference.defined()) reference = velocity;

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <string>
 
-#include "model/packing.h"
+#include "model/flux1/packing.h"
 #include "model/rope.h"
 #include "share/knob_schedule.h"
 #include "share/shared_attention.h"
@@ -36,18 +36,20 @@ int main(int argc, char** argv) {
   }
   set_compute_threads(0);
   const int64_t length = txt + side * side;
-  const std::vector<int64_t> axes = {16, 56, 56};
-  AttentionCall call{{BlockKind::Single, 0},
+  const RopeLayout rope{{16, 56, 56}, {AxisRole::Index, AxisRole::Row, AxisRole::Column}, 10000};
+  AttentionCall call{{"single", 0},
                      at::randn({batch, heads, length, head_dim}),
                      at::randn({batch, heads, length, head_dim}),
                      at::randn({batch, heads, length, head_dim}),
-                     rope_table(at::cat({at::zeros({batch, txt, 3}), image_position_ids(batch, side, side)}, 1), axes,
-                                10000),
-                     txt};
+                     rope_table(at::cat({at::zeros({batch, txt, 3}), image_position_ids(batch, side, side)}, 1),
+                                rope.axes_dim, rope.theta),
+                     std::vector<ImageSpan>(batch, ImageSpan{txt, side * side, side, side}),
+                     &rope};
   const double inputs_gib = 3.0 * call.q.numel() * 4 / (1024.0 * 1024 * 1024);
   const double before = peak_rss_gib();
   ShareSettings settings;
-  const SharedAttention hook(settings, knobs_at(settings, 0, 28), axes);
+  settings.blocks = settings.blocks.bind({{"double", 19}, {"single", 38}}, "single");
+  const SharedAttention hook(settings, knobs_at(settings, 0, 28), rope);
   const auto start = std::chrono::steady_clock::now();
   const at::Tensor out = hook.attend(call);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -12,10 +12,11 @@
 
 #include "bench_support.h"
 #include "io/weights.h"
-#include "model/flux.h"
-#include "model/flux_random.h"
+#include "model/flux1/flux.h"
+#include "model/flux1/flux_random.h"
 #include "model/attention.h"
-#include "model/packing.h"
+#include "sample/dit_sampler.h"
+#include "model/flux1/packing.h"
 #include "share/knob_schedule.h"
 #include "share/shared_attention.h"
 #include "util/memory.h"
@@ -41,9 +42,9 @@ int main(int argc, char** argv) {
 
   const int64_t batch = 4, side = static_cast<int64_t>(std::sqrt(static_cast<double>(img_tokens)));
   const int64_t img = side * side, length = img + txt_tokens;
-  const FluxInputs in{at::randn({batch, img, config.in_channels}), at::randn({batch, txt_tokens, config.context_in_dim}),
-                      at::randn({batch, config.vec_in_dim}), at::full({batch}, 0.5), at::full({batch}, 3.5)};
-  const at::Tensor pe = model.position_table(at::zeros({batch, txt_tokens, 3}), image_position_ids(batch, side, side));
+  const DitInputs in =
+      bench::random_dit_inputs(model, config.context_in_dim, config.vec_in_dim, batch, side, side, txt_tokens);
+  const at::Tensor pe = model.position_table(in);
 
   std::printf("one sampling step, 1 reference + 3 targets: hidden %lld, %lld heads, %lld double + %lld single blocks,"
               " %lld image + %lld text tokens, %d threads, best of %d\n\n",
@@ -55,9 +56,13 @@ int main(int argc, char** argv) {
   // its attention should cost L_img / L more. Plain attention's own time at
   // these shapes, measured here, turns that into seconds.
   const int64_t heads = config.num_heads, head_dim = config.head_dim();
-  const AttentionCall call{{BlockKind::Single, 0}, at::randn({batch, heads, length, head_dim}),
-                           at::randn({batch, heads, length, head_dim}), at::randn({batch, heads, length, head_dim}),
-                           pe, txt_tokens};
+  const AttentionCall call{{"single", 0},
+                           at::randn({batch, heads, length, head_dim}),
+                           at::randn({batch, heads, length, head_dim}),
+                           at::randn({batch, heads, length, head_dim}),
+                           pe,
+                           std::vector<ImageSpan>(batch, ImageSpan{txt_tokens, img, side, side}),
+                           &model.rope()};
   const double attention = best_seconds(repeats, [&] { plain_attention(call); });
   const double extra_per_block = attention * (batch - 1) / batch * static_cast<double>(img) / length;
 
@@ -69,7 +74,8 @@ int main(int argc, char** argv) {
   for (const char* blocks : {"single", "all"}) {
     ShareSettings settings;
     settings.blocks = SharePlan::parse(blocks);
-    const SharedAttention hook(settings, knobs_at(settings, 0, 28), config.axes_dim);
+    settings = bind_to(settings, model);
+    const SharedAttention hook(settings, knobs_at(settings, 0, 28), model.rope());
     const double shared = best_seconds(repeats, [&] { model.forward(in, pe, &hook); });
     const int64_t shared_blocks = std::string(blocks) == "all" ? config.depth + config.depth_single_blocks
                                                                : config.depth_single_blocks;

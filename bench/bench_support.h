@@ -8,7 +8,8 @@
 
 #include <ATen/ATen.h>
 
-#include "model/flux_config.h"
+#include "model/dit.h"
+#include "model/flux1/flux_config.h"
 
 namespace untwist::bench {
 
@@ -57,6 +58,21 @@ inline FluxConfig mid_size_config() {
   config.depth_single_blocks = 4;
   config.axes_dim = {8, 28, 28};
   return config;
+}
+
+// Random inputs of a FLUX-family forward pass: `batch` rows of an h x w token
+// grid and `text_tokens` text tokens (a pooled vector when the model takes one).
+inline DitInputs random_dit_inputs(const DiffusionTransformer& model, int64_t context, int64_t vec, int64_t batch,
+                                   int64_t h, int64_t w, int64_t text_tokens) {
+  DitInputs in;
+  in.img = at::randn({batch, h * w, model.in_channels()});
+  in.img_ids = model.image_ids(batch, h, w);
+  in.txt = at::randn({batch, text_tokens, context});
+  in.txt_ids = model.text_ids(batch, text_tokens);
+  if (vec > 0) in.y = at::randn({batch, vec});
+  in.timesteps = at::full({batch}, 0.5);
+  in.guidance = at::full({batch}, 3.5);
+  return in;
 }
 
 }  // namespace untwist::bench

@@ -16,9 +16,9 @@
 #include <string>
 
 #include "io/safetensors.h"
-#include "model/flux_config.h"
-#include "model/flux_random.h"
-#include "model/packing.h"
+#include "model/flux1/flux_config.h"
+#include "model/flux1/flux_random.h"
+#include "model/flux1/packing.h"
 #include "model/text_encoders_random.h"
 
 namespace {

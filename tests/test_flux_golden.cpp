@@ -5,7 +5,7 @@
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "model/attention.h"
-#include "model/flux.h"
+#include "model/flux1/flux.h"
 #include "test_support.h"
 
 namespace untwist {
@@ -54,9 +54,8 @@ TEST(FluxGolden, BFloat16ForwardIsCloseToFloat32) {
   const auto golden = SafetensorsFile::open(path);
   const Weights weights = Weights::load(path);
   const FluxModel model(weights, detect_flux_config(weights), at::kBFloat16);
-  FluxInputs in{golden->tensor("in.img"), golden->tensor("in.txt"), golden->tensor("in.y"),
-                golden->tensor("in.timesteps"), golden->tensor("in.guidance")};
-  const at::Tensor pe = model.position_table(golden->tensor("in.txt_ids"), golden->tensor("in.img_ids"));
+  const DitInputs in = test::golden_dit_inputs(*golden);
+  const at::Tensor pe = model.position_table(in);
   const double error = relative_error(model.forward(in, pe), golden->tensor("out.pred"));
   EXPECT_LE(error, 3e-2);
   EXPECT_GT(error, 0.0) << "bfloat16 compute should not be bit-identical to float32";
@@ -65,9 +64,9 @@ TEST(FluxGolden, BFloat16ForwardIsCloseToFloat32) {
 // A hook that sees every attention call, in order, and answers plainly.
 class RecordingHook : public AttentionHook {
  public:
-  mutable std::vector<std::pair<BlockKind, int>> calls;
+  mutable std::vector<std::pair<std::string, int>> calls;
   at::Tensor attend(const AttentionCall& call) const override {
-    calls.emplace_back(call.block.kind, call.block.index);
+    calls.emplace_back(call.block.group, call.block.index);
     return plain_attention(call);
   }
 };
@@ -77,14 +76,12 @@ TEST(FluxGolden, EveryBlockRoutesItsAttentionThroughTheHook) {
   const auto golden = SafetensorsFile::open(path);
   const Weights weights = Weights::load(path);
   const FluxModel model(weights, detect_flux_config(weights));
-  FluxInputs in{golden->tensor("in.img"), golden->tensor("in.txt"), golden->tensor("in.y"),
-                golden->tensor("in.timesteps"), golden->tensor("in.guidance")};
-  const at::Tensor pe = model.position_table(golden->tensor("in.txt_ids"), golden->tensor("in.img_ids"));
+  const DitInputs in = test::golden_dit_inputs(*golden);
+  const at::Tensor pe = model.position_table(in);
   RecordingHook hook;
   const at::Tensor pred = model.forward(in, pe, &hook);
   EXPECT_LE(relative_error(pred, golden->tensor("out.pred")), test::kForwardTolerance);
-  const std::vector<std::pair<BlockKind, int>> expected = {
-      {BlockKind::Double, 0}, {BlockKind::Double, 1}, {BlockKind::Single, 0}, {BlockKind::Single, 1}};
+  const std::vector<std::pair<std::string, int>> expected = {{"double", 0}, {"double", 1}, {"single", 0}, {"single", 1}};
   EXPECT_EQ(hook.calls, expected);
 }
 

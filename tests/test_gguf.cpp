@@ -11,8 +11,8 @@
 #include "io/quantized_blocks.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
-#include "model/flux.h"
-#include "model/flux_config.h"
+#include "model/flux1/flux.h"
+#include "model/flux1/flux_config.h"
 #include "test_support.h"
 #include "util/errors.h"
 
@@ -212,11 +212,10 @@ TEST(GgufFiles, QuantisedMatricesStayEncodedAndDecodeLayerByLayer) {
   // The model decoding each matrix when it is used computes exactly what a
   // model built from the decoded float32 tensors computes.
   const auto inputs = SafetensorsFile::open(golden);
-  const FluxInputs in{inputs->tensor("in.img"), inputs->tensor("in.txt"), inputs->tensor("in.y"),
-                      inputs->tensor("in.timesteps"), inputs->tensor("in.guidance")};
+  const DitInputs in = test::golden_dit_inputs(*inputs);
   const FluxModel lazy(weights, config);
   const FluxModel eager(Weights::from_tensors(weights.tensors(), "decoded"), config);
-  const at::Tensor pe = lazy.position_table(inputs->tensor("in.txt_ids"), inputs->tensor("in.img_ids"));
+  const at::Tensor pe = lazy.position_table(in);
   EXPECT_TRUE(at::equal(lazy.forward(in, pe), eager.forward(in, pe)));
 }
 

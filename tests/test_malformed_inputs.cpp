@@ -12,7 +12,7 @@
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "model/clip_tokenizer.h"
-#include "model/flux_config.h"
+#include "model/flux1/flux_config.h"
 #include "model/t5_tokenizer.h"
 #include "pipeline/components.h"
 #include "test_support.h"

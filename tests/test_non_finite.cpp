@@ -7,8 +7,8 @@
 
 #include "io/safetensors.h"
 #include "io/weights.h"
-#include "sample/flux_sampler.h"
-#include "sample/schedule.h"
+#include "sample/dit_sampler.h"
+#include "model/flow_schedule.h"
 #include "test_support.h"
 #include "util/errors.h"
 
@@ -71,13 +71,11 @@ TEST(NonFinite, FirstBadRowOfTheLatentIsFound) {
   SamplingSetup setup;
   setup.noise = file->tensor("in.img").clone();  // [2, L, 16]
   setup.noise[1][5][2] = NAN;
-  setup.img_ids = file->tensor("in.img_ids");
-  setup.txt = file->tensor("in.txt");
-  setup.txt_ids = file->tensor("in.txt_ids");
-  setup.y = file->tensor("in.y");
+  setup.conditioning = test::golden_dit_inputs(*file);
+  setup.conditioning.img = setup.conditioning.timesteps = at::Tensor();
   setup.times = flux_schedule(4, setup.noise.size(1), /*shift=*/true);
   try {
-    sample_flux(model, setup);
+    sample_dit(model, setup);
     FAIL() << "a NaN latent must stop sampling";
   } catch (const DataError& error) {
     const std::string message = error.what();

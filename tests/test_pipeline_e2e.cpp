@@ -10,7 +10,7 @@
 #include "io/image_file.h"
 #include "io/safetensors.h"
 #include "model/clip_tokenizer.h"
-#include "model/packing.h"
+#include "model/flux1/packing.h"
 #include "model/t5_tokenizer.h"
 #include "model/text_encoders_random.h"
 #include "pipeline/image_set.h"

@@ -5,8 +5,8 @@
 
 #include "io/safetensors.h"
 #include "model/rope.h"
-#include "model/packing.h"
-#include "sample/schedule.h"
+#include "model/flux1/packing.h"
+#include "model/flow_schedule.h"
 #include "test_support.h"
 
 namespace untwist {
@@ -76,7 +76,8 @@ TEST(Packing, UnpackInvertsPackAndIdsFollowTheGrid) {
   // token (row 1, col 2) holds the 2x2 patch at latent rows 2-3, cols 4-5, channel-major
   EXPECT_TRUE(at::equal(packed[0][1 * 5 + 2].reshape({4, 2, 2}), latents[0].narrow(1, 2, 2).narrow(2, 4, 2)));
   const at::Tensor ids = image_position_ids(2, 3, 5);
-  EXPECT_EQ(token_grid(ids), (std::pair<int64_t, int64_t>{3, 5}));
+  const RopeLayout rope{{2, 2, 2}, {AxisRole::Index, AxisRole::Row, AxisRole::Column}, 10000};
+  EXPECT_EQ(token_grid(ids, rope), (std::pair<int64_t, int64_t>{3, 5}));
   EXPECT_EQ(ids[1][7][1].item<float>(), 1.0f);
   EXPECT_EQ(ids[1][7][2].item<float>(), 2.0f);
 }

@@ -1,6 +1,6 @@
 // Style-aligned sampling against the independent implementation of METHOD.md:
-// every flux-style-aligned golden file, modes none, full and untwisted,
-// through `untwist dit --share`.
+// every flux-style-aligned (FLUX.1) and flux2-style-aligned (FLUX.2) golden
+// file, modes none, full and untwisted, through `untwist dit --share`.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -18,9 +18,9 @@ std::string knob(const nlohmann::json& pair) {
   return out.str();
 }
 
-TEST(ShareGolden, RunnerReproducesEveryModeOfEveryFile) {
-  const auto files = test::golden_files_of_kind("flux-style-aligned");
-  ASSERT_GE(files.size(), 2u) << "expected the share_* golden files in " << test::golden_dir();
+void reproduce_every_mode_of(const std::string& kind, size_t at_least) {
+  const auto files = test::golden_files_of_kind(kind);
+  ASSERT_GE(files.size(), at_least) << "expected the " << kind << " golden files in " << test::golden_dir();
   for (const auto& path : files) {
     const auto golden = SafetensorsFile::open(path);
     const auto& meta = golden->metadata();
@@ -33,11 +33,13 @@ TEST(ShareGolden, RunnerReproducesEveryModeOfEveryFile) {
     for (const std::string mode : {"none", "full", "untwisted"}) {
       SCOPED_TRACE(path + " mode " + mode);
       const std::string output = test::scratch_dir() + "/out.safetensors";
-      const auto run = test::run_untwist(
-          {"dit", "--weights", path, "--inputs", path, "--output", output, "--steps", meta.at("steps"),
-           "--guidance", meta.at("guidance"), meta.at("shift") == "True" ? "--shift" : "--no-shift", "--share", mode,
-           "--blocks", blocks, "--s-hf", knob(share.at("s_hf")), "--s-lf", knob(share.at("s_lf")), "--beta",
-           beta.str(), "--axis0", share.at("axis0").get<std::string>(), "--device", test::test_device()});
+      std::vector<std::string> args = {
+          "dit", "--weights", path, "--inputs", path, "--output", output, "--steps", meta.at("steps"),
+          "--guidance", meta.at("guidance"), "--share", mode, "--blocks", blocks, "--s-hf", knob(share.at("s_hf")),
+          "--s-lf", knob(share.at("s_lf")), "--beta", beta.str(), "--axis0", share.at("axis0").get<std::string>(),
+          "--device", test::test_device()};
+      if (meta.count("shift")) args.push_back(meta.at("shift") == "True" ? "--shift" : "--no-shift");
+      const auto run = test::run_untwist(args);
       ASSERT_EQ(run.status, 0) << run.output;
       const auto result = SafetensorsFile::open(output);
       const at::Tensor expected = golden->tensor("out.denoised_" + mode);
@@ -50,6 +52,10 @@ TEST(ShareGolden, RunnerReproducesEveryModeOfEveryFile) {
     }
   }
 }
+
+TEST(ShareGolden, RunnerReproducesEveryModeOfEveryFluxFile) { reproduce_every_mode_of("flux-style-aligned", 2); }
+
+TEST(ShareGolden, RunnerReproducesEveryModeOfEveryFlux2File) { reproduce_every_mode_of("flux2-style-aligned", 2); }
 
 }  // namespace
 }  // namespace untwist

@@ -6,11 +6,11 @@
 
 #include "io/safetensors.h"
 #include "io/weights.h"
-#include "model/flux.h"
-#include "model/packing.h"
+#include "model/flux1/flux.h"
+#include "model/flux1/packing.h"
 #include "model/rope.h"
-#include "sample/flux_sampler.h"
-#include "sample/schedule.h"
+#include "sample/dit_sampler.h"
+#include "model/flow_schedule.h"
 #include "share/adain.h"
 #include "share/key_scales.h"
 #include "share/knob_schedule.h"
@@ -35,10 +35,11 @@ class ShareProperties : public ::testing::Test {
   SamplingSetup setup(int64_t rows) const {
     SamplingSetup s;
     s.noise = golden_->tensor("in.img").narrow(0, 0, rows);
-    s.img_ids = golden_->tensor("in.img_ids").narrow(0, 0, rows);
-    s.txt = golden_->tensor("in.txt").narrow(0, 0, rows);
-    s.txt_ids = golden_->tensor("in.txt_ids").narrow(0, 0, rows);
-    s.y = golden_->tensor("in.y").narrow(0, 0, rows);
+    s.conditioning.img_ids = golden_->tensor("in.img_ids").narrow(0, 0, rows);
+    s.conditioning.txt = golden_->tensor("in.txt").narrow(0, 0, rows);
+    s.conditioning.txt_ids = golden_->tensor("in.txt_ids").narrow(0, 0, rows);
+    s.conditioning.y = golden_->tensor("in.y").narrow(0, 0, rows);
+    s.conditioning.guidance = at::full({rows}, 3.5);
     s.times = flux_schedule(4, s.noise.size(1), true);
     return s;
   }
@@ -46,7 +47,7 @@ class ShareProperties : public ::testing::Test {
   at::Tensor sample(ShareSettings* settings, int64_t rows = 3) const {
     SamplingSetup s = setup(rows);
     s.share = settings;
-    return sample_flux(*model_, s);
+    return sample_dit(*model_, s);
   }
 
   std::shared_ptr<const SafetensorsFile> golden_;
@@ -96,8 +97,10 @@ TEST_F(ShareProperties, BlockRangesPastTheModelAreUsageErrors) {
   EXPECT_THROW(sample(&settings), UsageError);
 }
 
+const RopeLayout kFlux1Rope{{16, 56, 56}, {AxisRole::Index, AxisRole::Row, AxisRole::Column}, 10000};
+
 TEST(KeyScales, BandEndsAreSHfAndSLf) {
-  const std::vector<int64_t> axes = {16, 56, 56};
+  const RopeLayout& axes = kFlux1Rope;
   const at::Tensor flat = key_scale_vector(axes, 0.3, 1.7, 2.0, Axis0Mode::Flat);
   ASSERT_EQ(flat.numel(), 128);
   for (int64_t d = 0; d < 16; ++d) EXPECT_FLOAT_EQ(flat[d].item<float>(), 1.7f) << "flat axis 0 is s_lf";
@@ -116,8 +119,26 @@ TEST(KeyScales, BandEndsAreSHfAndSLf) {
   EXPECT_FLOAT_EQ(match[0].item<float>(), 0.3f);
   EXPECT_FLOAT_EQ(match[14].item<float>(), 1.7f);
   EXPECT_NEAR(match[2].item<float>(), 0.3 + 1.4 / 7, 1e-6) << "beta 1 is a straight ramp over 8 pairs";
-  EXPECT_FLOAT_EQ(key_scale_vector({2}, 0.3, 1.7, 2.0, Axis0Mode::Match)[0].item<float>(), 1.7f)
+  const RopeLayout one_pair{{2}, {AxisRole::Row}, 10000};
+  EXPECT_FLOAT_EQ(key_scale_vector(one_pair, 0.3, 1.7, 2.0, Axis0Mode::Match)[0].item<float>(), 1.7f)
       << "a single pair counts as the low end";
+}
+
+// FLUX.2 (METHOD section 8): t and l are index axes and follow axis0; h and w ramp.
+TEST(KeyScales, IndexAndSequenceAxesFollowAxis0) {
+  const RopeLayout flux2{{4, 4, 4, 4}, {AxisRole::Index, AxisRole::Row, AxisRole::Column, AxisRole::Sequence}, 2000};
+  const at::Tensor flat = key_scale_vector(flux2, 0.3, 1.7, 1.0, Axis0Mode::Flat);
+  ASSERT_EQ(flat.numel(), 16);
+  for (int64_t d : {0, 1, 2, 3, 12, 13, 14, 15}) EXPECT_FLOAT_EQ(flat[d].item<float>(), 1.7f) << d;
+  for (int64_t start : {4, 8}) {
+    EXPECT_FLOAT_EQ(flat[start].item<float>(), 0.3f);
+    EXPECT_FLOAT_EQ(flat[start + 2].item<float>(), 1.7f);
+  }
+  const at::Tensor match = key_scale_vector(flux2, 0.3, 1.7, 1.0, Axis0Mode::Match);
+  for (int64_t start : {0, 4, 8, 12}) {
+    EXPECT_FLOAT_EQ(match[start].item<float>(), 0.3f) << start;
+    EXPECT_FLOAT_EQ(match[start + 2].item<float>(), 1.7f) << start;
+  }
 }
 
 TEST(KnobSchedule, KnobsMoveFromStartToEndAlongTheCurve) {
@@ -138,24 +159,32 @@ TEST(KnobSchedule, KnobsMoveFromStartToEndAlongTheCurve) {
 }
 
 TEST(SharePlanSpec, ParsesKindsAndRangesAndRejectsNonsense) {
-  const SharePlan plan = SharePlan::parse("double:1-2,single:5");
-  EXPECT_FALSE(plan.shares({BlockKind::Double, 0}));
-  EXPECT_TRUE(plan.shares({BlockKind::Double, 2}));
-  EXPECT_TRUE(plan.shares({BlockKind::Single, 5}));
-  EXPECT_FALSE(plan.shares({BlockKind::Single, 4}));
-  EXPECT_TRUE(SharePlan::parse("all").shares({BlockKind::Double, 18}));
-  EXPECT_FALSE(SharePlan::parse("single").shares({BlockKind::Double, 0}));
-  for (const char* bad : {"", "triple", "double:", "double:3-1", "single:a-b", "all:1-2", "double:-1"}) {
+  const std::vector<BlockGroup> flux{{"double", 19}, {"single", 38}};
+  const SharePlan plan = SharePlan::parse("double:1-2,single:5").bind(flux, "single");
+  EXPECT_FALSE(plan.shares({"double", 0}));
+  EXPECT_TRUE(plan.shares({"double", 2}));
+  EXPECT_TRUE(plan.shares({"single", 5}));
+  EXPECT_FALSE(plan.shares({"single", 4}));
+  EXPECT_TRUE(SharePlan::parse("all").bind(flux, "single").shares({"double", 18}));
+  EXPECT_FALSE(SharePlan::parse("single").bind(flux, "single").shares({"double", 0}));
+  const SharePlan defaults = SharePlan::parse("default").bind(flux, "single");
+  EXPECT_TRUE(defaults.shares({"single", 37}));
+  EXPECT_FALSE(defaults.shares({"double", 0}));
+  for (const char* bad : {"", "double:", "double:3-1", "single:a-b", "all:1-2", "double:-1", "de fault", "x.y"}) {
     SCOPED_TRACE(bad);
     EXPECT_THROW(SharePlan::parse(bad), UsageError);
   }
+  // Group names are the model's: another family's groups, or a block past the end, fail when bound.
+  EXPECT_THROW(SharePlan::parse("layers").bind(flux, "single"), UsageError);
+  EXPECT_THROW(SharePlan::parse("single:38").bind(flux, "single"), UsageError);
+  EXPECT_NO_THROW(SharePlan::parse("layers:0-9,refiner").bind({{"refiner", 2}, {"layers", 30}}, "layers"));
 }
 
 // Records what the target rows' shared attention saw.
 class RecordingObserver : public SharedAttentionObserver {
  public:
   std::vector<at::Tensor> queries, keys;
-  void observe(const BlockRef&, int64_t, const at::Tensor& q, const at::Tensor& k, int64_t) override {
+  void observe(const BlockRef&, int64_t, const at::Tensor& q, const at::Tensor& k, const ImageSpan&) override {
     queries.push_back(q.clone());
     keys.push_back(k.clone());
   }
@@ -163,18 +192,21 @@ class RecordingObserver : public SharedAttentionObserver {
 
 TEST(StyleAligned, TargetQueriesAndKeysCarryTheReferenceStatistics) {
   const int64_t heads = 2, txt = 3, img = 12, dim = 8;
-  AttentionCall call{{BlockKind::Single, 0},
+  const RopeLayout rope{{2, 2, 4}, {AxisRole::Index, AxisRole::Row, AxisRole::Column}, 10000};
+  AttentionCall call{{"single", 0},
                      at::randn({2, heads, txt + img, dim}),
                      at::randn({2, heads, txt + img, dim}),
                      at::randn({2, heads, txt + img, dim}),
-                     rope_table(at::zeros({2, txt + img, 3}), {2, 2, 4}, 10000),  // position 0: RoPE is identity
-                     txt};
+                     rope_table(at::zeros({2, txt + img, 3}), rope.axes_dim, rope.theta),  // position 0: RoPE is identity
+                     std::vector<ImageSpan>(2, ImageSpan{txt, img, 3, 4}),
+                     &rope};
   call.q[0] = call.q[0] * 3.0 + 5.0;  // the reference's own statistics
   call.k[0] = call.k[0] * 0.5 - 2.0;
   ShareSettings settings;
   settings.mode = ShareMode::StyleAligned;
+  settings.blocks = settings.blocks.bind({{"single", 1}}, "single");
   RecordingObserver observer;
-  SharedAttention hook(settings, StepKnobs{}, {2, 2, 4}, {}, &observer);
+  SharedAttention hook(settings, StepKnobs{}, rope, {}, &observer);
   hook.attend(call);
   ASSERT_EQ(observer.queries.size(), 1u);
   const at::Tensor target_q = observer.queries[0].narrow(1, txt, img);  // [H, L_img, D]
@@ -191,9 +223,10 @@ TEST(StyleAligned, TargetQueriesAndKeysCarryTheReferenceStatistics) {
 
 TEST(AlignedGen, NoReferenceKeyTakesTheRotationOfAnyTargetQuery) {
   const int64_t h = 5, w = 7;
-  const std::vector<int64_t> axes = {4, 6, 6};
-  const at::Tensor target = rope_table(image_position_ids(1, h, w), axes, 10000).reshape({h * w, -1});  // [L, D*2]
-  const at::Tensor reference = shifted_reference_positions(h, w, axes, 10000).reshape({h * w, -1});
+  const RopeLayout rope{{4, 6, 6}, {AxisRole::Index, AxisRole::Row, AxisRole::Column}, 10000};
+  const at::Tensor ids = image_position_ids(1, h, w);  // [1, L, 3]
+  const at::Tensor target = rope_table(ids, rope.axes_dim, rope.theta).reshape({h * w, -1});  // [L, D*2]
+  const at::Tensor reference = shifted_reference_positions(ids[0], rope, w).reshape({h * w, -1});
   const at::Tensor distance = at::cdist(reference.to(at::kDouble), target.to(at::kDouble));  // [L, L]
   EXPECT_GT(distance.min().item<double>(), 1e-3);
   const at::Tensor unshifted = at::cdist(target.to(at::kDouble), target.to(at::kDouble));

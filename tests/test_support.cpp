@@ -80,3 +80,22 @@ RunResult run_untwist(const std::vector<std::string>& args) {
 }
 
 }  // namespace untwist::test
+
+namespace untwist::test {
+
+DitInputs golden_dit_inputs(const SafetensorsFile& golden) {
+  const auto optional = [&](const std::string& name) { return golden.contains(name) ? golden.tensor(name) : at::Tensor(); };
+  DitInputs in;
+  in.img = golden.tensor("in.img");
+  in.img_ids = golden.tensor("in.img_ids");
+  in.txt = golden.tensor("in.txt");
+  in.txt_ids = golden.tensor("in.txt_ids");
+  in.y = optional("in.y");
+  in.timesteps = optional("in.timesteps");
+  in.guidance = optional("in.guidance");
+  in.cond = optional("in.img_cond_seq");
+  in.cond_ids = optional("in.img_cond_seq_ids");
+  return in;
+}
+
+}  // namespace untwist::test

@@ -6,7 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "model/dit.h"
+
+namespace untwist {
+class SafetensorsFile;
+}
+
 namespace untwist::test {
+
+// The in.* tensors of a DiT golden file as model inputs (img, img_ids, txt,
+// txt_ids, and y, timesteps, guidance, img_cond_seq(_ids) when present).
+DitInputs golden_dit_inputs(const SafetensorsFile& golden);
 
 // The reference tensors folder (../shared/golden beside the project, or
 // $UNTWIST_GOLDEN_DIR).

@@ -13,7 +13,7 @@
 
 #include "io/safetensors.h"
 #include "io/weights.h"
-#include "model/flux_config.h"
+#include "model/flux1/flux_config.h"
 #include "test_support.h"
 #include "toy/evaluation.h"
 #include "toy/metrics.h"

@@ -4,8 +4,8 @@
 
 #include "io/safetensors.h"
 #include "io/weights.h"
-#include "model/flux.h"
-#include "model/flux_config.h"
+#include "model/flux1/flux.h"
+#include "model/flux1/flux_config.h"
 #include "test_support.h"
 #include "util/errors.h"
 

@@ -30,18 +30,18 @@ at::Tensor pair_band_mask(const std::vector<int64_t>& axes_dim, PairBand band) {
 }
 
 void AttentionCapture::observe(const BlockRef& block, int64_t row, const at::Tensor& q, const at::Tensor& keys,
-                               int64_t txt_len) {
-  if (current_step_ != step_ || row != row_ || block.kind != block_.kind || block.index != block_.index) return;
+                               const ImageSpan& image) {
+  if (current_step_ != step_ || row != row_ || block.group != block_.group || block.index != block_.index) return;
   q_ = q.to(at::kFloat).clone();
   keys_ = keys.to(at::kFloat).clone();
-  txt_len_ = txt_len;
+  image_start_ = image.start;
 }
 
 std::vector<QueryMaps> attention_maps(const AttentionCapture& capture, const std::vector<int64_t>& axes_dim,
                                       int64_t h, int64_t w, const std::vector<std::pair<int64_t, int64_t>>& points) {
   const at::Tensor& q = capture.queries();
   const at::Tensor& keys = capture.keys();
-  const int64_t txt = capture.txt_len(), img = h * w, own = q.size(1);
+  const int64_t txt = capture.image_start(), img = h * w, own = q.size(1);
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));
   std::vector<QueryMaps> result;
   for (const auto& [row, col] : points) {

@@ -18,12 +18,12 @@ void CopyMeter::begin_step(int step, double t) {
 }
 
 void CopyMeter::observe(const BlockRef& block, int64_t, const at::Tensor& q, const at::Tensor& keys,
-                        int64_t txt_len) {
+                        const ImageSpan& image) {
   const int64_t img = h_ * w_, own = q.size(1);
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));
   Sum sum;
   for (int64_t head = 0; head < q.size(0); ++head) {  // one head at a time bounds the memory
-    const at::Tensor queries = q[head].narrow(0, txt_len, img).to(at::kFloat);                       // [L_img, D]
+    const at::Tensor queries = q[head].narrow(0, image.start, img).to(at::kFloat);                       // [L_img, D]
     const at::Tensor weights = at::softmax(at::matmul(queries, keys[head].to(at::kFloat).t()) * scale, -1);
     const at::Tensor on_reference = weights.narrow(1, own, img);                                     // [L_img, L_img]
     sum.same += on_reference.diagonal().mean().item<double>();
@@ -31,8 +31,7 @@ void CopyMeter::observe(const BlockRef& block, int64_t, const at::Tensor& q, con
     sum.total += on_reference.sum(1).mean().item<double>();
     ++sum.count;
   }
-  const std::string name =
-      std::string(block.kind == BlockKind::Double ? "double." : "single.") + std::to_string(block.index);
+  const std::string name = block.group + "." + std::to_string(block.index);
   for (auto& [reading, total] : sums_) {
     if (reading.step == step_ && reading.block == name) {
       total.same += sum.same;

@@ -4,23 +4,40 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <string>
 #include <vector>
+
+#include "model/rope.h"
 
 namespace untwist {
 
-enum class BlockKind { Double, Single };
-
+// A block by its family's group name ("double", "single", "layers", ...) and
+// its index within the group.
 struct BlockRef {
-  BlockKind kind;
-  int index;
+  std::string group;
+  int index = 0;
+};
+
+// The block groups a model declares, in forward order.
+struct BlockGroup {
+  std::string name;
+  int64_t count = 0;
+};
+
+// Where one batch row's generated-image tokens sit in the joint sequence, and
+// their grid (tokens are row-major).
+struct ImageSpan {
+  int64_t start = 0, length = 0;
+  int64_t rows = 0, cols = 0;
 };
 
 // One block's attention operands after QK-norm, before RoPE.
 struct AttentionCall {
   BlockRef block;
-  at::Tensor q, k, v;  // [B, H, L, D], L = txt_len + image tokens (text first)
-  at::Tensor pe;       // [B, 1, L, D/2, 2, 2]
-  int64_t txt_len = 0;
+  at::Tensor q, k, v;               // [B, H, L, D]
+  at::Tensor pe;                    // [B, 1, L, D/2, 2, 2]
+  std::vector<ImageSpan> image;     // per batch row
+  const RopeLayout* rope = nullptr;  // the model's RoPE layout
 };
 
 class AttentionHook {

@@ -4,6 +4,13 @@
 
 namespace untwist {
 
+int RopeLayout::axis(AxisRole role) const {
+  for (size_t a = 0; a < roles.size(); ++a) {
+    if (roles[a] == role) return static_cast<int>(a);
+  }
+  return -1;
+}
+
 at::Tensor rope_table(const at::Tensor& ids, const std::vector<int64_t>& axes_dim, double theta) {
   std::vector<at::Tensor> per_axis;
   for (size_t axis = 0; axis < axes_dim.size(); ++axis) {

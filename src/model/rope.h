@@ -3,9 +3,25 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <string>
 #include <vector>
 
 namespace untwist {
+
+// What each RoPE axis of a family means: an index axis has one coordinate for
+// every token of an image (FLUX.1's axis 0, FLUX.2's t), row and column axes
+// place image tokens on their grid, a sequence axis numbers text tokens
+// (FLUX.2's l).
+enum class AxisRole { Index, Row, Column, Sequence };
+
+struct RopeLayout {
+  std::vector<int64_t> axes_dim;  // dimensions per axis, summing to the head dim
+  std::vector<AxisRole> roles;    // one per axis
+  double theta = 10000;
+
+  // The axis with this role; -1 when there is none.
+  int axis(AxisRole role) const;
+};
 
 // ids: [B, L, n_axes] positions -> [B, 1, L, sum(axes_dim)/2, 2, 2] float32
 // rotation matrices [[cos, -sin], [sin, cos]] per pair; axis a contributes

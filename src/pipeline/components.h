@@ -14,7 +14,7 @@
 #include "model/autoencoder.h"
 #include "model/clip_text.h"
 #include "model/clip_tokenizer.h"
-#include "model/flux.h"
+#include "model/flux1/flux.h"
 #include "model/t5_encoder.h"
 #include "model/t5_tokenizer.h"
 
@@ -37,13 +37,6 @@ struct Pipeline {
   std::unique_ptr<T5Tokenizer> t5_tokenizer;
   std::unique_ptr<ClipTokenizer> clip_tokenizer;
 };
-
-// The safetensors files of one diffusers component folder: the shards its
-// *.index.json names, else every *.safetensors in it.
-std::vector<std::string> component_files(const std::string& folder);
-
-// The weights of one component: a safetensors file or a diffusers folder.
-Weights load_component(const std::string& path);
 
 // Fills the paths a diffusers folder provides; UsageError naming what is missing.
 ComponentPaths resolve_components(const ComponentPaths& given);

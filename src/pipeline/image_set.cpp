@@ -2,10 +2,10 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "model/packing.h"
+#include "model/flux1/packing.h"
 #include "pipeline/components.h"
-#include "sample/flux_sampler.h"
-#include "sample/schedule.h"
+#include "sample/dit_sampler.h"
+#include "model/flow_schedule.h"
 #include "util/errors.h"
 #include "util/memory.h"
 
@@ -89,12 +89,12 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
 
   SamplingSetup setup;
   setup.noise = at::cat(noise, 0);  // [B, h*w, C*4]
-  setup.img_ids = image_position_ids(batch, h, w);
-  setup.txt = conditioning.txt;
-  setup.txt_ids = conditioning.txt_ids;
-  setup.y = conditioning.y;
+  setup.conditioning.img_ids = pipeline.dit->image_ids(batch, h, w);
+  setup.conditioning.txt = conditioning.txt;
+  setup.conditioning.txt_ids = conditioning.txt_ids;
+  setup.conditioning.y = conditioning.y;
+  setup.conditioning.guidance = at::full({batch}, s.guidance);
   setup.times = flux_schedule(s.steps_for(config), h * w, s.shift_for(config));
-  setup.guidance = s.guidance;
   setup.share = request.share;
   setup.on_step = request.on_step;
   setup.observer = request.observer;
@@ -103,7 +103,7 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
     const at::Tensor latent = require_finite(pipeline.ae->encode(image), pipeline.paths.ae, "the autoencoder");
     setup.reference_latent = pack_latents(latent)[0];  // [h*w, C*4]
   }
-  const at::Tensor latents = sample_flux(*pipeline.dit, setup);
+  const at::Tensor latents = sample_dit(*pipeline.dit, setup);
   return_free_memory_to_system();  // nor do the transformer's fit the decoder's
   const at::Tensor decoded =
       require_finite(pipeline.ae->decode(unpack_latents(latents, h, w)), pipeline.paths.ae, "the autoencoder");

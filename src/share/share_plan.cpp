@@ -22,6 +22,22 @@ int parse_index(const std::string& text, const std::string& spec) {
   return value;
 }
 
+bool is_name(const std::string& text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+std::string group_list(const std::vector<BlockGroup>& groups) {
+  std::string names;
+  for (const BlockGroup& group : groups) {
+    names += (names.empty() ? "" : ", ") + group.name + " (" + std::to_string(group.count) + ")";
+  }
+  return names;
+}
+
 }  // namespace
 
 SharePlan SharePlan::parse(const std::string& spec) {
@@ -31,14 +47,12 @@ SharePlan SharePlan::parse(const std::string& spec) {
   std::string item;
   while (std::getline(stream, item, ',')) {
     const size_t colon = item.find(':');
-    const std::string kind = item.substr(0, colon);
-    std::vector<BlockKind> kinds;
-    if (kind == "double") kinds = {BlockKind::Double};
-    else if (kind == "single") kinds = {BlockKind::Single};
-    else if (kind == "all" && colon == std::string::npos) kinds = {BlockKind::Double, BlockKind::Single};
-    else throw UsageError("--blocks '" + spec + "': '" + item + "' is not single, double, all, or KIND:A-B");
+    const std::string group = item.substr(0, colon);
+    if (!is_name(group) || ((group == "all" || group == "default") && colon != std::string::npos)) {
+      throw UsageError("--blocks '" + spec + "': '" + item + "' is not default, all, GROUP or GROUP:A-B");
+    }
     if (colon == std::string::npos) {
-      for (BlockKind k : kinds) plan.ranges_.push_back({k, 0, -1});
+      plan.ranges_.push_back({group, 0, -1});
       continue;
     }
     const std::string range = item.substr(colon + 1);
@@ -46,26 +60,47 @@ SharePlan SharePlan::parse(const std::string& spec) {
     const int first = parse_index(range.substr(0, dash), spec);
     const int last = dash == std::string::npos ? first : parse_index(range.substr(dash + 1), spec);
     if (last < first) throw UsageError("--blocks '" + spec + "': range '" + range + "' ends before it starts");
-    plan.ranges_.push_back({kinds.front(), first, last});
+    plan.ranges_.push_back({group, first, last});
   }
   if (plan.ranges_.empty()) throw UsageError("--blocks: empty block specification");
   return plan;
 }
 
-void SharePlan::check_against(int64_t double_blocks, int64_t single_blocks) const {
+SharePlan SharePlan::bind(const std::vector<BlockGroup>& groups, const std::string& default_spec) const {
+  SharePlan bound;
+  bound.spec_ = spec_;
   for (const Range& range : ranges_) {
-    const int64_t count = range.kind == BlockKind::Double ? double_blocks : single_blocks;
-    if (range.last >= count) {
-      throw UsageError("--blocks '" + spec_ + "': the model has " + std::to_string(count) + " " +
-                       (range.kind == BlockKind::Double ? "double" : "single") + " blocks (0-" +
-                       std::to_string(count - 1) + "), not block " + std::to_string(range.last));
+    if (range.group == "default") {
+      const SharePlan defaults = parse(default_spec).bind(groups, default_spec);
+      bound.ranges_.insert(bound.ranges_.end(), defaults.ranges_.begin(), defaults.ranges_.end());
+      continue;
     }
+    if (range.group == "all") {
+      bound.ranges_.push_back(range);
+      continue;
+    }
+    const BlockGroup* found = nullptr;
+    for (const BlockGroup& group : groups) {
+      if (group.name == range.group) found = &group;
+    }
+    if (!found) {
+      throw UsageError("--blocks '" + spec_ + "': the model has no block group '" + range.group +
+                       "'; its groups are " + group_list(groups));
+    }
+    if (range.last >= found->count) {
+      throw UsageError("--blocks '" + spec_ + "': the model has " + std::to_string(found->count) + " " +
+                       found->name + " blocks (0-" + std::to_string(found->count - 1) + "), not block " +
+                       std::to_string(range.last));
+    }
+    bound.ranges_.push_back(range);
   }
+  return bound;
 }
 
 bool SharePlan::shares(const BlockRef& block) const {
   for (const Range& range : ranges_) {
-    if (range.kind == block.kind && block.index >= range.first && (range.last < 0 || block.index <= range.last)) {
+    if ((range.group == "all" || range.group == block.group) && block.index >= range.first &&
+        (range.last < 0 || block.index <= range.last)) {
       return true;
     }
   }

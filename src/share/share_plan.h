@@ -1,8 +1,8 @@
-// Which blocks share attention: "single" (default), "double", "all", or
-// explicit index ranges such as "double:10-18,single:0-37".
+// Which blocks share attention, by the group names the model declares:
+// "default" (the model's own choice), "all", a group ("single", "layers"), or
+// index ranges within groups ("double:10-18,single:0-37"), comma-separated.
 #pragma once
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "model/attention.h"
@@ -11,19 +11,22 @@ namespace untwist {
 
 class SharePlan {
  public:
-  // Parses a spec; UsageError on anything malformed.
+  // Parses a spec's syntax; UsageError on anything malformed. Group names are
+  // checked when the plan is bound to a model.
   static SharePlan parse(const std::string& spec);
 
-  // UsageError when a range names a block the model does not have.
-  void check_against(int64_t double_blocks, int64_t single_blocks) const;
+  // The plan for a model with these groups, "default" replaced by the model's
+  // default spec; UsageError naming an unknown group or a block past a
+  // group's end.
+  SharePlan bind(const std::vector<BlockGroup>& groups, const std::string& default_spec) const;
 
   bool shares(const BlockRef& block) const;
   const std::string& spec() const { return spec_; }
 
  private:
   struct Range {
-    BlockKind kind;
-    int first, last;  // inclusive; last = -1 means "to the end"
+    std::string group;  // "all": every group
+    int first = 0, last = -1;  // inclusive; last = -1 means "to the end"
   };
   std::vector<Range> ranges_;
   std::string spec_;

@@ -17,7 +17,7 @@ struct KnobRange {
 
 struct ShareSettings {
   ShareMode mode = ShareMode::Untwisted;
-  SharePlan blocks = SharePlan::parse("single");
+  SharePlan blocks = SharePlan::parse("default");  // bound to the model by the sampler
   KnobRange s_hf{0.25, 0.75};
   KnobRange s_lf{1.0, 1.4};
   double beta = 2.0;

@@ -15,21 +15,23 @@
 namespace untwist {
 
 // Sees every shared attention call of a target row (the copying meter of
-// analysis/ implements it). q: [H, L, D] after RoPE; keys: [H, L + L_img, D],
-// the row's own keys then the reference image keys as the target sees them.
+// analysis/ implements it). q: [H, L, D] after RoPE; keys: [H, L + L_ref, D],
+// the row's own keys then the reference image keys as the target sees them;
+// `image` is where the row's own image tokens sit.
 class SharedAttentionObserver {
  public:
   virtual ~SharedAttentionObserver() = default;
   virtual void begin_step(int step, double t) {}
   virtual void observe(const BlockRef& block, int64_t row, const at::Tensor& q, const at::Tensor& keys,
-                       int64_t txt_len) = 0;
+                       const ImageSpan& image) = 0;
 };
 
 class SharedAttention : public AttentionHook {
  public:
-  // axes_dim: the model's RoPE axes (for the key scales). shifted_ref_pe:
-  // [1, 1, L_img, D/2, 2, 2], needed by alignedgen only. observer: optional.
-  SharedAttention(const ShareSettings& settings, const StepKnobs& knobs, const std::vector<int64_t>& axes_dim,
+  // settings.blocks must be bound to the model (SharePlan::bind). rope: the
+  // model's RoPE layout (for the key scales). shifted_ref_pe: [1, 1, L_ref,
+  // D/2, 2, 2], needed by alignedgen only. observer: optional.
+  SharedAttention(const ShareSettings& settings, const StepKnobs& knobs, const RopeLayout& rope,
                   at::Tensor shifted_ref_pe = {}, SharedAttentionObserver* observer = nullptr);
 
   at::Tensor attend(const AttentionCall& call) const override;
@@ -42,8 +44,9 @@ class SharedAttention : public AttentionHook {
   SharedAttentionObserver* observer_;
 };
 
-// [1, 1, h*w, D/2, 2, 2]: the image positions (0, row, col + w), so that no
-// reference key shares a position with any target query (alignedgen).
-at::Tensor shifted_reference_positions(int64_t h, int64_t w, const std::vector<int64_t>& axes_dim, double theta);
+// [1, 1, L_ref, D/2, 2, 2]: the reference image's positions ref_img_ids
+// [L_ref, A] moved along the column axis by the grid's width `cols`, so that
+// no reference key shares a position with any target query (alignedgen).
+at::Tensor shifted_reference_positions(const at::Tensor& ref_img_ids, const RopeLayout& rope, int64_t cols);
 
 }  // namespace untwist

@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/flux_config.h"
-#include "model/flux_random.h"
-#include "model/packing.h"
+#include "model/flux1/flux_config.h"
+#include "model/flux1/flux_random.h"
+#include "model/flux1/packing.h"
 #include "toy/toy_text.h"
 #include "toy/world.h"
 #include "util/errors.h"
@@ -89,13 +89,24 @@ ToyModel load_toy(const std::string& path) {
 
 at::Tensor toy_position_table(const ToyModel& model, int64_t batch) {
   const int64_t side = kImageSize / 2;
-  return model.dit->position_table(at::zeros({batch, kMaxWords, 3}), image_position_ids(batch, side, side));
+  DitInputs ids;
+  ids.txt_ids = model.dit->text_ids(batch, kMaxWords);
+  ids.img_ids = model.dit->image_ids(batch, side, side);
+  return model.dit->position_table(ids);
 }
 
 at::Tensor predict_velocity(const ToyModel& model, const at::Tensor& xt, const at::Tensor& ids, const at::Tensor& t,
                             const at::Tensor& pe) {
   const TextEncoding text = encode_text(model.text, ids);
-  const FluxInputs inputs{xt, text.txt, text.y, t, at::full({xt.size(0)}, 1.0)};
+  const int64_t side = kImageSize / 2;
+  DitInputs inputs;
+  inputs.img = xt;
+  inputs.img_ids = model.dit->image_ids(xt.size(0), side, side);
+  inputs.txt = text.txt;
+  inputs.txt_ids = model.dit->text_ids(xt.size(0), kMaxWords);
+  inputs.y = text.y;
+  inputs.timesteps = t;
+  inputs.guidance = at::ones({xt.size(0)});
   return model.dit->forward(inputs, pe).to(at::kFloat);
 }
 

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "io/weights.h"
-#include "model/flux.h"
+#include "model/flux1/flux.h"
 #include "toy/toy_text.h"
 
 namespace untwist::toy {

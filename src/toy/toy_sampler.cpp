@@ -2,10 +2,10 @@
 
 #include <ATen/core/grad_mode.h>
 
-#include "model/packing.h"
+#include "model/flux1/packing.h"
 #include "pipeline/image_set.h"
-#include "sample/flux_sampler.h"
-#include "sample/schedule.h"
+#include "sample/dit_sampler.h"
+#include "model/flow_schedule.h"
 #include "toy/toy_text.h"
 #include "toy/world.h"
 
@@ -18,15 +18,16 @@ at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request) {
   const TextEncoding text = encode_text(model.text, tokenize_batch(request.prompts));
   SamplingSetup setup;
   setup.noise = at::cat(noise, 0);  // [B, 256, 12]
-  setup.img_ids = image_position_ids(batch, side, side);
-  setup.txt = text.txt;
-  setup.txt_ids = at::zeros({batch, kMaxWords, 3});
-  setup.y = text.y;
+  setup.conditioning.img_ids = model.dit->image_ids(batch, side, side);
+  setup.conditioning.txt = text.txt;
+  setup.conditioning.txt_ids = model.dit->text_ids(batch, kMaxWords);
+  setup.conditioning.y = text.y;
+  setup.conditioning.guidance = at::ones({batch});
   setup.times = flux_schedule(request.steps, side * side, /*shift=*/false);
   setup.share = request.share;
   setup.observer = request.observer;
   at::NoGradGuard no_grad;
-  return unpack_pixels(sample_flux(*model.dit, setup));
+  return unpack_pixels(sample_dit(*model.dit, setup));
 }
 
 }  // namespace untwist::toy

@@ -14,7 +14,4 @@ at::Tensor unpack_latents(const at::Tensor& packed, int64_t h, int64_t w);
 // -> [B, h*w, 3] float32 rows (0, row, col)
 at::Tensor image_position_ids(int64_t batch, int64_t h, int64_t w);
 
-// Token grid (h, w) of packed image ids [B, L, 3]: one more than the largest row and column.
-std::pair<int64_t, int64_t> token_grid(const at::Tensor& img_ids);
-
 }  // namespace untwist

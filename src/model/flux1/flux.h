@@ -11,27 +11,14 @@
 #include <vector>
 
 #include "io/stored_tensor.h"
-#include "model/attention.h"
-#include "model/flux_config.h"
+#include "model/dit.h"
+#include "model/dit_layers.h"
+#include "model/flux1/flux_config.h"
 #include "model/linear.h"
 
 namespace untwist {
 
 class Weights;
-
-struct MLPEmbedder {
-  Linear in_layer, out_layer;
-};
-
-struct QKNorm {
-  at::Tensor query_norm_scale, key_norm_scale;  // [D]
-};
-
-struct SelfAttentionWeights {
-  Linear qkv;
-  QKNorm norm;
-  Linear proj;
-};
 
 struct DoubleStreamBlock {
   Linear img_mod, txt_mod;  // *.lin
@@ -45,21 +32,7 @@ struct SingleStreamBlock {
   Linear modulation;  // modulation.lin
 };
 
-struct FluxInputs {
-  at::Tensor img;        // [B, L_img, in_channels] packed latents
-  at::Tensor txt;        // [B, L_txt, context_in_dim] T5 states
-  at::Tensor y;          // [B, vec_in_dim] pooled CLIP vector
-  at::Tensor timesteps;  // [B] in [0, 1]
-  at::Tensor guidance;   // [B]; used only by guidance-embedded models
-};
-
-// Where a forward pass first produced a value that is not finite.
-struct NonFiniteSite {
-  std::string stage;  // "the input embedding", "double block 3", "single block 0", "the final layer"
-  int64_t row = 0;    // batch row
-};
-
-class FluxModel {
+class FluxModel : public DiffusionTransformer {
  public:
   // Takes the weights (checking every shape against the config) for the
   // compute dtype: float32 for exactness, bfloat16 for speed. Matrices stay
@@ -71,36 +44,43 @@ class FluxModel {
             at::Device device = at::kCPU);
 
   const FluxConfig& config() const { return config_; }
-  at::ScalarType compute_dtype() const { return dtype_; }
-  at::Device device() const { return device_; }
 
-  // txt_ids: [B, L_txt, 3], img_ids: [B, L_img, 3] -> pe [B, 1, L_txt + L_img, D/2, 2, 2]
-  at::Tensor position_table(const at::Tensor& txt_ids, const at::Tensor& img_ids) const;
-
-  // -> velocity [B, L_img, out_channels] in float32. Every block's attention
-  // goes through `hook` when one is given.
-  at::Tensor forward(const FluxInputs& inputs, const at::Tensor& pe, const AttentionHook* hook = nullptr) const;
-
-  // Runs the forward pass again, checking every stage's output: the first
-  // stage and row that is not finite, or nothing when all are.
-  std::optional<NonFiniteSite> locate_non_finite(const FluxInputs& inputs, const at::Tensor& pe,
-                                                 const AttentionHook* hook = nullptr) const;
-  // The checkpoint name of the first weight holding NaN or Inf; empty if none.
-  std::string first_non_finite_weight() const;
+  std::string family() const override { return "flux1"; }
+  std::string variant() const override { return config_.guidance_embed ? "dev" : "schnell"; }
+  const RopeLayout& rope() const override { return rope_; }
+  // "double" then "single"; the method shares the single-stream blocks by default.
+  std::vector<BlockGroup> block_groups() const override;
+  std::string default_shared_blocks() const override { return "single"; }
+  bool guidance_embedded() const override { return config_.guidance_embed; }
+  int64_t in_channels() const override { return config_.in_channels; }
+  at::ScalarType compute_dtype() const override { return dtype_; }
+  at::Device device() const override { return device_; }
+  // (0, row, col) for image tokens, zeros for text.
+  at::Tensor image_ids(int64_t batch, int64_t h, int64_t w) const override;
+  at::Tensor text_ids(int64_t batch, int64_t length) const override;
+  // FLUX.1's get_schedule: shifted by default for guidance-embedded models (dev), not for schnell.
+  std::vector<double> schedule(int num_steps, int64_t image_tokens, std::optional<bool> shift) const override;
+  // Text first: rope(cat(txt_ids, img_ids)).
+  at::Tensor position_table(const DitInputs& inputs) const override;
+  at::Tensor forward(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook = nullptr) const override;
+  std::optional<NonFiniteSite> locate_non_finite(const DitInputs& inputs, const at::Tensor& pe,
+                                                 const AttentionHook* hook = nullptr) const override;
+  std::string first_non_finite_weight() const override;
 
  private:
-  // (stage, its output stream [B, ...]) -> whether to go on
-  using StageProbe = std::function<bool(const std::string& stage, const at::Tensor& stream)>;
-  at::Tensor run_stages(const FluxInputs& inputs, const at::Tensor& pe, const AttentionHook* hook,
+  at::Tensor run_stages(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook,
                         const StageProbe* probe) const;
-  void check_inputs(const FluxInputs& inputs, const at::Tensor& pe) const;
+  void check_inputs(const DitInputs& inputs, const at::Tensor& pe) const;
   std::pair<at::Tensor, at::Tensor> double_block(const DoubleStreamBlock& block, int index, at::Tensor img,
                                                  at::Tensor txt, const at::Tensor& vec, const at::Tensor& pe,
+                                                 const std::vector<ImageSpan>& image,
                                                  const AttentionHook* hook) const;
   at::Tensor single_block(const SingleStreamBlock& block, int index, at::Tensor x, const at::Tensor& vec,
-                          const at::Tensor& pe, int64_t txt_len, const AttentionHook* hook) const;
+                          const at::Tensor& pe, const std::vector<ImageSpan>& image,
+                          const AttentionHook* hook) const;
 
   FluxConfig config_;
+  RopeLayout rope_;
   at::ScalarType dtype_;
   at::Device device_;
   Linear img_in, txt_in;

@@ -1,4 +1,4 @@
-#include "model/flux_random.h"
+#include "model/flux1/flux_random.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 

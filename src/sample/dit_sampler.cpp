@@ -1,15 +1,14 @@
-#include "sample/flux_sampler.h"
+#include "sample/dit_sampler.h"
 
 #include <optional>
 
-#include "model/packing.h"
 #include "sample/euler.h"
 #include "share/knob_schedule.h"
 #include "util/errors.h"
 
 namespace untwist {
 
-void require_finite_velocity(const at::Tensor& velocity, const FluxModel& model, const FluxInputs& inputs,
+void require_finite_velocity(const at::Tensor& velocity, const DiffusionTransformer& model, const DitInputs& inputs,
                              const at::Tensor& pe, const AttentionHook* hook, int step, int steps) {
   if (at::isfinite(velocity).all().item<bool>()) return;
   std::string where = "the model's output";
@@ -24,31 +23,50 @@ void require_finite_velocity(const at::Tensor& velocity, const FluxModel& model,
     message += "; the transformer's tensor '" + weight + "' holds NaN or Inf";
   } else {
     for (const auto& [name, tensor] : {std::pair{"latent", inputs.img}, {"text states", inputs.txt},
-                                       {"pooled text vector", inputs.y}}) {
-      if (!at::isfinite(tensor).all().item<bool>()) message += std::string("; its input ") + name + " is not finite";
+                                       {"pooled text vector", inputs.y}, {"in-context image", inputs.cond}}) {
+      if (tensor.defined() && !at::isfinite(tensor).all().item<bool>()) {
+        message += std::string("; its input ") + name + " is not finite";
+      }
     }
   }
   throw DataError((steps > 0 ? "sampling stopped: " : "") + message);
 }
 
-at::Tensor sample_flux(const FluxModel& model, const SamplingSetup& setup) {
+ShareSettings bind_to(const ShareSettings& settings, const DiffusionTransformer& model) {
+  ShareSettings bound = settings;
+  bound.blocks = settings.blocks.bind(model.block_groups(), model.default_shared_blocks());
+  return bound;
+}
+
+SharedAttention shared_attention_for(const ShareSettings& bound, const DiffusionTransformer& model,
+                                     const at::Tensor& img_ids, int step, int steps,
+                                     SharedAttentionObserver* observer) {
+  at::Tensor shifted_ref_pe;
+  if (bound.mode == ShareMode::AlignedGen) {
+    const int64_t cols = token_grid(img_ids, model.rope()).second;
+    shifted_ref_pe = shifted_reference_positions(img_ids[0], model.rope(), cols);
+  }
+  return SharedAttention(bound, knobs_at(bound, step, steps), model.rope(), shifted_ref_pe, observer);
+}
+
+at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& setup) {
   const int64_t batch = setup.noise.size(0);
   const int steps = static_cast<int>(setup.times.size()) - 1;
-  const at::Tensor pe = model.position_table(setup.txt_ids, setup.img_ids);
+  DitInputs inputs = setup.conditioning;
+  inputs.img = setup.noise;
+  const at::Tensor pe = model.position_table(inputs);
   const bool image_reference = setup.reference_latent.defined();
   if (image_reference && setup.reference_latent.sizes() != setup.noise[0].sizes()) {
     throw DataError("reference latent has shape " + shape_string(setup.reference_latent.sizes().vec()) +
-                    ", expected " + shape_string(setup.noise[0].sizes().vec()) + " (one packed image)");
+                    ", expected " + shape_string(setup.noise[0].sizes().vec()) + " (one image's tokens)");
   }
-  at::Tensor shifted_ref_pe;
-  if (setup.share && setup.share->mode == ShareMode::AlignedGen) {
-    const auto [h, w] = token_grid(setup.img_ids);
-    shifted_ref_pe = shifted_reference_positions(h, w, model.config().axes_dim, model.config().theta);
-  }
-  if (setup.share) setup.share->blocks.check_against(model.config().depth, model.config().depth_single_blocks);
+  std::optional<ShareSettings> share;
+  if (setup.share) share = bind_to(*setup.share, model);
   const at::Tensor reference_noise = image_reference ? setup.noise[0].clone() : at::Tensor();
+  if (model.guidance_embedded() && !inputs.guidance.defined()) {
+    throw InputError("a guidance-embedded model needs a guidance value");
+  }
 
-  FluxInputs inputs{{}, setup.txt, setup.y, {}, at::full({batch}, setup.guidance)};
   at::Tensor result = euler_sample(setup.noise, setup.times, [&](const at::Tensor& state, double t, int step) {
     inputs.img = state;
     if (image_reference) {
@@ -57,10 +75,9 @@ at::Tensor sample_flux(const FluxModel& model, const SamplingSetup& setup) {
     }
     inputs.timesteps = at::full({batch}, t);
     std::optional<SharedAttention> hook;
-    if (setup.share) {
+    if (share) {
       if (setup.observer) setup.observer->begin_step(step, t);
-      hook.emplace(*setup.share, knobs_at(*setup.share, step, steps), model.config().axes_dim, shifted_ref_pe,
-                   setup.observer);
+      hook.emplace(shared_attention_for(*share, model, inputs.img_ids, step, steps, setup.observer));
     }
     const AttentionHook* attention = hook ? &*hook : nullptr;
     at::Tensor velocity = model.forward(inputs, pe, attention);

@@ -1,4 +1,4 @@
-#include "model/packing.h"
+#include "model/flux1/packing.h"
 
 #include "util/errors.h"
 
@@ -27,15 +27,6 @@ at::Tensor image_position_ids(int64_t batch, int64_t h, int64_t w) {
   ids.select(2, 1).copy_(at::arange(h, at::kFloat).unsqueeze(1).expand({h, w}));
   ids.select(2, 2).copy_(at::arange(w, at::kFloat).unsqueeze(0).expand({h, w}));
   return ids.reshape({1, h * w, 3}).expand({batch, h * w, 3}).contiguous();  // [B, h*w, 3]
-}
-
-std::pair<int64_t, int64_t> token_grid(const at::Tensor& img_ids) {
-  if (img_ids.dim() != 3 || img_ids.size(2) < 3 || img_ids.size(1) == 0) {
-    throw InputError("image ids of shape " + shape_string(img_ids.sizes().vec()) + " are not [B, L, 3]");
-  }
-  const int64_t h = img_ids.select(2, 1).max().item<double>() + 1;
-  const int64_t w = img_ids.select(2, 2).max().item<double>() + 1;
-  return {h, w};
 }
 
 }  // namespace untwist

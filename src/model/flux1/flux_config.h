@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "model/rope_config.h"
+
 namespace untwist {
 
 class Weights;
@@ -25,12 +27,6 @@ struct FluxConfig {
   bool guidance_embed = true;
 
   int64_t head_dim() const { return hidden_size / num_heads; }
-};
-
-// What the weights cannot tell: RoPE axes and theta, given on the command line.
-struct RopeOverride {
-  std::optional<std::vector<int64_t>> axes_dim;
-  std::optional<double> theta;
 };
 
 // Depth, widths, heads (from the qk-norm scale length), guidance embedding and

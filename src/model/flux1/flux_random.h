@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "io/weights.h"
-#include "model/flux_config.h"
+#include "model/flux1/flux_config.h"
 
 namespace untwist {
 

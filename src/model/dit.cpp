@@ -1,0 +1,19 @@
+#include "model/dit.h"
+
+#include "util/errors.h"
+
+namespace untwist {
+
+std::pair<int64_t, int64_t> token_grid(const at::Tensor& img_ids, const RopeLayout& rope) {
+  const int row = rope.axis(AxisRole::Row), col = rope.axis(AxisRole::Column);
+  if (img_ids.dim() != 3 || img_ids.size(2) != static_cast<int64_t>(rope.axes_dim.size()) || img_ids.size(1) == 0 ||
+      row < 0 || col < 0) {
+    throw InputError("image ids of shape " + shape_string(img_ids.sizes().vec()) + " are not [B, L, " +
+                     std::to_string(rope.axes_dim.size()) + "]");
+  }
+  const int64_t h = img_ids.select(2, row).max().item<double>() + 1;
+  const int64_t w = img_ids.select(2, col).max().item<double>() + 1;
+  return {h, w};
+}
+
+}  // namespace untwist

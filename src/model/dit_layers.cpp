@@ -1,0 +1,90 @@
+#include "model/dit_layers.h"
+
+#include "io/weights.h"
+#include "util/errors.h"
+
+namespace untwist {
+
+at::Tensor WeightLoader::get(const std::string& name, const std::vector<int64_t>& shape) const {
+  at::Tensor tensor = weights.stored(name, shape).as(dtype).to(device);
+  named.emplace_back(name, StoredTensor(tensor));
+  return tensor;
+}
+
+Linear WeightLoader::linear(const std::string& name, int64_t out, int64_t in, bool bias) const {
+  StoredTensor weight = weights.stored(name + ".weight", {out, in});
+  if (!device.is_cpu()) weight = StoredTensor(weight.as(dtype).to(device));
+  named.emplace_back(name + ".weight", weight);
+  return {weight, bias ? get(name + ".bias", {out}) : at::Tensor()};
+}
+
+MLPEmbedder WeightLoader::embedder(const std::string& name, int64_t in, int64_t hidden, bool bias) const {
+  return {linear(name + ".in_layer", hidden, in, bias), linear(name + ".out_layer", hidden, hidden, bias)};
+}
+
+QKNorm WeightLoader::qk_norm(const std::string& name, int64_t head_dim) const {
+  return {get(name + ".query_norm.scale", {head_dim}), get(name + ".key_norm.scale", {head_dim})};
+}
+
+std::string first_non_finite(const std::vector<std::pair<std::string, StoredTensor>>& named) {
+  for (const auto& [name, tensor] : named) {  // one decoded tensor at a time
+    if (!at::isfinite(tensor.decoded()).all().item<bool>()) return name;
+  }
+  return "";
+}
+
+at::Tensor embed(const MLPEmbedder& embedder, const at::Tensor& x) {
+  return embedder.out_layer(at::silu(embedder.in_layer(x)));
+}
+
+at::Tensor layer_norm(const at::Tensor& x) { return at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6); }
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& scale) {
+  const at::Tensor wide = x.to(at::kFloat);
+  const at::Tensor rrms = at::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + 1e-6);
+  return (wide * rrms).to(x.scalar_type()) * scale;
+}
+
+std::pair<at::Tensor, at::Tensor> qk_norm(const QKNorm& norm, const at::Tensor& q, const at::Tensor& k,
+                                          const at::Tensor& v) {
+  return {rms_norm(q, norm.query_norm_scale).to(v.scalar_type()), rms_norm(k, norm.key_norm_scale).to(v.scalar_type())};
+}
+
+at::Tensor modulate(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale) {
+  return (1 + scale) * layer_norm(x) + shift;
+}
+
+std::vector<at::Tensor> modulation(const Linear& lin, const at::Tensor& vec, int64_t count) {
+  return lin(at::silu(vec)).unsqueeze(1).chunk(count, -1);
+}
+
+std::vector<at::Tensor> split_qkv(const at::Tensor& qkv, int64_t heads) {
+  const int64_t batch = qkv.size(0), length = qkv.size(1);
+  const at::Tensor parts = qkv.reshape({batch, length, 3, heads, -1}).permute({2, 0, 3, 1, 4});  // [3, B, H, L, D]
+  return {parts[0], parts[1], parts[2]};
+}
+
+at::Tensor attend(const AttentionHook* hook, const AttentionCall& call) {
+  return hook ? hook->attend(call) : plain_attention(call);
+}
+
+StageProbe non_finite_probe(std::optional<NonFiniteSite>& site) {
+  return [&site](const std::string& stage, const at::Tensor& stream) {
+    const at::Tensor bad_rows = at::logical_not(at::isfinite(stream).flatten(1).all(1)).nonzero();  // [n, 1]
+    if (bad_rows.size(0) == 0) return true;
+    site = NonFiniteSite{stage, bad_rows[0][0].item<int64_t>()};
+    return false;
+  };
+}
+
+void expect_shape(const char* name, const at::Tensor& tensor, const std::vector<int64_t>& expected) {
+  if (!tensor.defined()) throw InputError(std::string("input '") + name + "' is missing");
+  bool matches = tensor.dim() == static_cast<int64_t>(expected.size());
+  for (size_t i = 0; matches && i < expected.size(); ++i) matches = expected[i] < 0 || tensor.size(i) == expected[i];
+  if (!matches) {
+    throw InputError(std::string("input '") + name + "' has shape " + shape_string(tensor.sizes().vec()) +
+                     ", expected " + shape_string(expected) + " (-1: any)");
+  }
+}
+
+}  // namespace untwist

@@ -1,0 +1,77 @@
+// The layers the FLUX-style families share: reading their weights (matrices
+// kept as stored), layer and RMS norms, adaLN modulation, qkv splitting,
+// timestep MLPs and input checks.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "io/stored_tensor.h"
+#include "model/attention.h"
+#include "model/dit.h"
+#include "model/linear.h"
+
+namespace untwist {
+
+class Weights;
+
+struct MLPEmbedder {
+  Linear in_layer, out_layer;
+};
+
+struct QKNorm {
+  at::Tensor query_norm_scale, key_norm_scale;  // [D]
+};
+
+struct SelfAttentionWeights {
+  Linear qkv;
+  QKNorm norm;
+  Linear proj;
+};
+
+// Reads tensors of a checkpoint: on the CPU matrices as stored, the rest in
+// the compute dtype; on another device everything in the compute dtype there.
+// Keeps each one's name for error reports.
+struct WeightLoader {
+  const Weights& weights;
+  at::ScalarType dtype;
+  at::Device device;
+  std::vector<std::pair<std::string, StoredTensor>>& named;
+
+  at::Tensor get(const std::string& name, const std::vector<int64_t>& shape) const;
+  Linear linear(const std::string& name, int64_t out, int64_t in, bool bias) const;
+  MLPEmbedder embedder(const std::string& name, int64_t in, int64_t hidden, bool bias) const;
+  QKNorm qk_norm(const std::string& name, int64_t head_dim) const;
+};
+
+// The checkpoint name of the first tensor holding NaN or Inf; empty if none.
+std::string first_non_finite(const std::vector<std::pair<std::string, StoredTensor>>& named);
+
+at::Tensor embed(const MLPEmbedder& embedder, const at::Tensor& x);
+at::Tensor layer_norm(const at::Tensor& x);  // no affine, eps 1e-6
+// RMSNorm in float32, back to x's dtype, then scaled (eps 1e-6).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& scale);
+// q and k normalised per head, in v's dtype.
+std::pair<at::Tensor, at::Tensor> qk_norm(const QKNorm& norm, const at::Tensor& q, const at::Tensor& k,
+                                          const at::Tensor& v);
+// (1 + scale) * LayerNorm(x) + shift
+at::Tensor modulate(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale);
+// `count` chunks of [B, 1, hidden] from the conditioning vector: lin(silu(vec)).
+std::vector<at::Tensor> modulation(const Linear& lin, const at::Tensor& vec, int64_t count);
+// [B, L, 3*H*D] -> q, k, v each [B, H, L, D]
+std::vector<at::Tensor> split_qkv(const at::Tensor& qkv, int64_t heads);
+// The hook's attention when there is one, else plain attention. -> [B, L, H*D]
+at::Tensor attend(const AttentionHook* hook, const AttentionCall& call);
+
+// InputError unless `tensor` is defined and has `expected` sizes (-1: any).
+void expect_shape(const char* name, const at::Tensor& tensor, const std::vector<int64_t>& expected);
+
+// (stage, its output stream [B, ...]) -> whether to go on; and the probe that
+// finds the first non-finite stage and row.
+using StageProbe = std::function<bool(const std::string& stage, const at::Tensor& stream)>;
+StageProbe non_finite_probe(std::optional<NonFiniteSite>& site);
+
+}  // namespace untwist

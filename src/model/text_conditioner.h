@@ -1,0 +1,23 @@
+// What a family's text side gives its transformer: prompts to context tokens
+// (and a pooled vector where the family has one).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+namespace untwist {
+
+struct TextConditioning {
+  at::Tensor txt;  // [B, L, context]
+  at::Tensor y;    // [B, vec], or undefined for families without a pooled vector
+};
+
+class TextConditioner {
+ public:
+  virtual ~TextConditioner() = default;
+  // DataError naming the encoder's file when its output is not finite.
+  virtual TextConditioning encode(const std::vector<std::string>& prompts) = 0;
+};
+
+}  // namespace untwist
