@@ -6,7 +6,7 @@
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
-#include "model/autoencoder.h"
+#include "model/latent_codec.h"
 #include "runner_inputs.h"
 #include "util/errors.h"
 
@@ -27,7 +27,7 @@ void run_ae(const AeOptions& options) {
     fail_file(inputs.path(), "has neither 'in.image' (to encode) nor 'in.latent' (to decode)");
   }
   const Weights weights = Weights::load(options.weights);
-  const Autoencoder autoencoder(weights, detect_autoencoder_config(weights), dtype);
+  const LatentCodec autoencoder(weights, dtype);
 
   NamedTensors outputs;
   if (inputs.has("in.image")) outputs.emplace_back("out.latent", autoencoder.encode(inputs.required("in.image")));
@@ -40,10 +40,13 @@ void run_ae(const AeOptions& options) {
 
 void add_ae_command(CLI::App& app) {
   auto options = std::make_shared<AeOptions>();
-  CLI::App* command = app.add_subcommand("ae", "Run the FLUX autoencoder on tensors from a safetensors file");
+  CLI::App* command =
+      app.add_subcommand("ae", "Run the FLUX.1 or FLUX.2 autoencoder on tensors from a safetensors file");
   command->add_option("--weights", options->weights, "autoencoder checkpoint (.safetensors, BFL or diffusers)")
       ->required()->check(CLI::ExistingFile);
-  command->add_option("--inputs", options->inputs, "in.image [B, 3, H, W] and/or in.latent [B, z, h, w]")
+  command
+      ->add_option("--inputs", options->inputs,
+                   "in.image [B, 3, H, W] and/or in.latent (FLUX.1 [B, z, h, w], FLUX.2 [B, 4z, h, w])")
       ->required()->check(CLI::ExistingFile);
   command->add_option("--output", options->output, "where to write out.latent / out.image")->required();
   command->add_option("--dtype", options->dtype, "compute dtype: float32 or bfloat16")

@@ -181,6 +181,13 @@ TensorMap convert_diffusers_autoencoder(const TensorMap& tensors, const std::str
     }
     c.rename(from + "upsamplers.0.conv", to + "upsample.conv");
   }
+  // FLUX.2 (AutoencoderKLFlux2): the quant convs sit beside the coders, the
+  // latent BatchNorm keeps its name.
+  c.rename("quant_conv", "encoder.quant_conv");
+  c.rename("post_quant_conv", "decoder.post_quant_conv");
+  for (const char* name : {"bn.running_mean", "bn.running_var", "bn.num_batches_tracked"}) {
+    if (c.has(name)) c.put(name, c.take(name));
+  }
   return c.finish();
 }
 

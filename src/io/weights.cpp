@@ -130,6 +130,18 @@ nlohmann::json Weights::metadata_config() const {
 
 std::vector<int> Weights::indices_under(const std::string& prefix) const { return indices_in(tensors_, prefix); }
 
+std::vector<std::string> Weights::names() const {
+  std::vector<std::string> names;
+  for (const auto& entry : tensors_) names.push_back(entry.first);
+  return names;
+}
+
+std::vector<int64_t> Weights::shape(const std::string& name) const {
+  const auto it = tensors_.find(name);
+  if (it == tensors_.end()) fail_file(source_, "missing tensor '" + name + "'");
+  return it->second.sizes();
+}
+
 at::Tensor Weights::get(const std::string& name) const {
   const auto it = tensors_.find(name);
   if (it == tensors_.end()) fail_file(source_, "missing tensor '" + name + "'");

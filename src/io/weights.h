@@ -45,6 +45,10 @@ class Weights {
   StoredTensor stored(const std::string& name, const std::vector<int64_t>& expected_shape) const;
   // Names of the block stack under `prefix` (see untwist::indices_under).
   std::vector<int> indices_under(const std::string& prefix) const;
+  // Every tensor name, sorted.
+  std::vector<std::string> names() const;
+  // The tensor's shape, without decoding it; DataError when it is missing.
+  std::vector<int64_t> shape(const std::string& name) const;
 
   const std::string& source() const { return source_; }
   WeightLayout layout() const { return layout_; }

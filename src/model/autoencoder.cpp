@@ -105,7 +105,13 @@ Autoencoder::Autoencoder(const Weights& weights, AutoencoderConfig config, at::S
   encoder_mid = load.mid("encoder.mid", deepest);
   encoder_norm_out = load.norm("encoder.norm_out", deepest);
   encoder_conv_out = load.conv("encoder.conv_out", 2 * config_.z_channels, deepest, 3, 1, 1);
+  if (config_.quant_conv) {
+    encoder_quant_conv = load.conv("encoder.quant_conv", 2 * config_.z_channels, 2 * config_.z_channels, 1, 1, 0);
+  }
 
+  if (config_.post_quant_conv) {
+    decoder_post_quant_conv = load.conv("decoder.post_quant_conv", config_.z_channels, config_.z_channels, 1, 1, 0);
+  }
   decoder_conv_in = load.conv("decoder.conv_in", deepest, config_.z_channels, 3, 1, 1);
   decoder_mid = load.mid("decoder.mid", deepest);
   decoder_up.resize(static_cast<size_t>(levels));
@@ -124,6 +130,14 @@ Autoencoder::Autoencoder(const Weights& weights, AutoencoderConfig config, at::S
 }
 
 at::Tensor Autoencoder::encode(const at::Tensor& image) const {
+  return config_.scale_factor * (posterior_mean(image) - config_.shift_factor);
+}
+
+at::Tensor Autoencoder::decode(const at::Tensor& latent) const {
+  return decode_unscaled(latent.to(at::kFloat) / config_.scale_factor + config_.shift_factor);
+}
+
+at::Tensor Autoencoder::posterior_mean(const at::Tensor& image) const {
   if (image.dim() != 4 || image.size(1) != config_.in_channels || image.size(2) % downscale() != 0 ||
       image.size(3) % downscale() != 0) {
     throw InputError("image of shape " + shape_string(image.sizes().vec()) + " is not [B, " +
@@ -137,24 +151,25 @@ at::Tensor Autoencoder::encode(const at::Tensor& image) const {
   }
   h = run_mid(encoder_mid, h);
   h = encoder_conv_out(swish(encoder_norm_out(h)));  // [B, 2z, h, w]
-  const at::Tensor mean = h.narrow(1, 0, config_.z_channels);
-  return (config_.scale_factor * (mean - config_.shift_factor)).to(image.device(), at::kFloat);
+  if (encoder_quant_conv.weight.defined()) h = encoder_quant_conv(h);
+  return h.narrow(1, 0, config_.z_channels).to(image.device(), at::kFloat);  // [B, z, h, w]
 }
 
-at::Tensor Autoencoder::decode(const at::Tensor& latent) const {
-  if (latent.dim() != 4 || latent.size(1) != config_.z_channels) {
-    throw InputError("latent of shape " + shape_string(latent.sizes().vec()) + " is not [B, " +
+at::Tensor Autoencoder::decode_unscaled(const at::Tensor& z) const {
+  if (z.dim() != 4 || z.size(1) != config_.z_channels) {
+    throw InputError("latent of shape " + shape_string(z.sizes().vec()) + " is not [B, " +
                      std::to_string(config_.z_channels) + ", h, w]");
   }
-  const at::Tensor z = latent.to(options_) / config_.scale_factor + config_.shift_factor;
-  at::Tensor h = run_mid(decoder_mid, decoder_conv_in(z));
+  at::Tensor h = z.to(options_);
+  if (decoder_post_quant_conv.weight.defined()) h = decoder_post_quant_conv(h);
+  h = run_mid(decoder_mid, decoder_conv_in(h));
   for (auto level = decoder_up.rbegin(); level != decoder_up.rend(); ++level) {
     for (const ResnetBlock& block : level->block) h = run_resnet(block, h);
     if (level->resample.weight.defined()) {
       h = level->resample(at::upsample_nearest2d(h, {h.size(2) * 2, h.size(3) * 2}));  // [B, C, 2H, 2W]
     }
   }
-  return decoder_conv_out(swish(decoder_norm_out(h))).to(latent.device(), at::kFloat);
+  return decoder_conv_out(swish(decoder_norm_out(h))).to(z.device(), at::kFloat);
 }
 
 }  // namespace untwist

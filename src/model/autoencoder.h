@@ -1,5 +1,7 @@
 // The FLUX autoencoder: a convolutional encoder to a diagonal Gaussian over
-// z_channels (its mean is used), scaled and shifted, and the matching decoder.
+// z_channels (its mean is used) and the matching decoder, with FLUX.2's 1x1
+// quant convs when the weights have them. encode/decode are FLUX.1's latent
+// format (scaled and shifted); FLUX.2's is in model/flux2/latent_format.h.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -60,10 +62,16 @@ class Autoencoder {
   // latent [B, z, h, w] -> image [B, out_channels, h*f, w*f]
   at::Tensor decode(const at::Tensor& latent) const;
 
+  // The network alone, float32 out: image -> posterior mean [B, z, H/f, W/f] ...
+  at::Tensor posterior_mean(const at::Tensor& image) const;
+  // ... and z [B, z, h, w] (a posterior mean's scale) -> image [B, out_channels, h*f, w*f].
+  at::Tensor decode_unscaled(const at::Tensor& z) const;
+
  private:
   AutoencoderConfig config_;
   at::TensorOptions options_;  // compute dtype and device
   Conv2d encoder_conv_in, encoder_conv_out, decoder_conv_in, decoder_conv_out;
+  Conv2d encoder_quant_conv, decoder_post_quant_conv;  // 1x1; undefined weight when absent
   std::vector<Level> encoder_down, decoder_up;
   MidBlock encoder_mid, decoder_mid;
   GroupNorm32 encoder_norm_out, decoder_norm_out;

@@ -7,6 +7,10 @@
 
 namespace untwist {
 
+AutoencoderFamily detect_autoencoder_family(const Weights& weights) {
+  return weights.has("bn.running_mean") ? AutoencoderFamily::Flux2 : AutoencoderFamily::Flux1;
+}
+
 AutoencoderConfig detect_autoencoder_config(const Weights& weights) {
   if (!weights.has("encoder.conv_in.weight") || !weights.has("decoder.conv_in.weight")) {
     fail_file(weights.source(), "not a FLUX autoencoder: tensors 'encoder.conv_in.weight' and "
@@ -35,6 +39,8 @@ AutoencoderConfig detect_autoencoder_config(const Weights& weights) {
     }
     config.ch_mult.push_back(channels / config.ch);
   }
+  config.quant_conv = weights.has("encoder.quant_conv.weight");
+  config.post_quant_conv = weights.has("decoder.post_quant_conv.weight");
   const nlohmann::json params = weights.metadata_config();
   if (params.contains("scale_factor") && params["scale_factor"].is_number())
     config.scale_factor = params["scale_factor"].get<double>();
