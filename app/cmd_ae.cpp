@@ -6,7 +6,7 @@
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
-#include "model/latent_codec.h"
+#include "model/families.h"
 #include "runner_inputs.h"
 #include "util/errors.h"
 
@@ -27,11 +27,11 @@ void run_ae(const AeOptions& options) {
     fail_file(inputs.path(), "has neither 'in.image' (to encode) nor 'in.latent' (to decode)");
   }
   const Weights weights = Weights::load(options.weights);
-  const LatentCodec autoencoder(weights, dtype);
+  const std::unique_ptr<LatentAutoencoder> autoencoder = load_latent_autoencoder(weights, dtype);
 
   NamedTensors outputs;
-  if (inputs.has("in.image")) outputs.emplace_back("out.latent", autoencoder.encode(inputs.required("in.image")));
-  if (inputs.has("in.latent")) outputs.emplace_back("out.image", autoencoder.decode(inputs.required("in.latent")));
+  if (inputs.has("in.image")) outputs.emplace_back("out.latent", autoencoder->encode(inputs.required("in.image")));
+  if (inputs.has("in.latent")) outputs.emplace_back("out.image", autoencoder->decode(inputs.required("in.latent")));
   write_safetensors(options.output, outputs);
   std::cout << "wrote " << options.output << "\n";
 }

@@ -11,7 +11,7 @@
 #include "io/atomic_file.h"
 #include "io/weights.h"
 #include "model/autoencoder.h"
-#include "model/load_dit.h"
+#include "model/families.h"
 #include "model/flux1/packing.h"
 #include "runner_batch.h"
 #include "share_options.h"

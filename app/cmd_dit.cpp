@@ -9,7 +9,7 @@
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "model/flux1/packing.h"
-#include "model/load_dit.h"
+#include "model/families.h"
 #include "util/device.h"
 #include "runner_batch.h"
 #include "share/knob_schedule.h"

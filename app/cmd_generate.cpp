@@ -7,6 +7,7 @@
 #include "io/atomic_file.h"
 #include "io/image_file.h"
 #include "pipeline_options.h"
+#include "util/errors.h"
 #include "util/progress.h"
 
 namespace untwist {
@@ -16,7 +17,17 @@ namespace {
 struct GenerateOptions {
   PipelineFlags pipeline;
   std::vector<std::string> prompts;
+  std::vector<std::string> edit_images;
 };
+
+// An in-context image as the reference prepares one: RGB in [0, 1], centre-
+// cropped to multiples of the token patch.
+at::Tensor edit_image(const std::string& path, int64_t patch) {
+  const at::Tensor image = read_image(path);  // [3, H, W]
+  const int64_t h = image.size(1) / patch * patch, w = image.size(2) / patch * patch;
+  if (h == 0 || w == 0) fail_file(path, "is smaller than one " + std::to_string(patch) + "-pixel token");
+  return image.narrow(1, (image.size(1) - h) / 2, h).narrow(2, (image.size(2) - w) / 2, w).contiguous();
+}
 
 void run_generate(const GenerateOptions& options) {
   const auto pipeline = load_pipeline(options.pipeline.paths, options.pipeline.load_settings());
@@ -24,7 +35,8 @@ void run_generate(const GenerateOptions& options) {
   request.prompts = options.prompts;
   for (size_t i = 0; i < options.prompts.size(); ++i) request.seeds.push_back(options.pipeline.seed + i);
   request.settings = options.pipeline.image_settings();
-  Progress progress("sampling", request.settings.steps_for(pipeline->dit->config()));
+  for (const auto& path : options.edit_images) request.edit_images.push_back(edit_image(path, pipeline->ae->patch()));
+  Progress progress("sampling", request.settings.steps_for(*pipeline->dit));
   request.on_step = [&](int) { progress.step(); };
   const at::Tensor images = render(*pipeline, request);
 
@@ -48,9 +60,12 @@ void run_generate(const GenerateOptions& options) {
 
 void add_generate_command(CLI::App& app) {
   auto options = std::make_shared<GenerateOptions>();
-  CLI::App* command = app.add_subcommand("generate", "Text to image with a FLUX.1 model");
+  CLI::App* command = app.add_subcommand("generate", "Text to image with a FLUX.1 or FLUX.2 model");
   command->add_option("-p,--prompt", options->prompts, "prompt (repeat for several images)")
       ->check(utf8_text())->required();
+  command->add_option("--edit-image", options->edit_images,
+                      "FLUX.2: an in-context image every prompt sees (repeat for several; t = 10, 20, ...)")
+      ->check(CLI::ExistingFile);
   options->pipeline.add_to(*command);
   command->callback([options] { run_generate(*options); });
 }

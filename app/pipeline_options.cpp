@@ -8,25 +8,35 @@
 namespace untwist {
 
 void PipelineFlags::add_to(CLI::App& command) {
-  command.add_option("--model-dir", paths.model_dir, "a diffusers FLUX.1 folder (transformer/, vae/, ...)")
+  command.add_option("--model-dir", paths.model_dir, "a diffusers FLUX.1 or FLUX.2 folder (transformer/, vae/, ...)")
       ->check(CLI::ExistingDirectory);
-  command.add_option("--model", paths.model, "FLUX transformer (flux1-dev.safetensors, ...)")->check(CLI::ExistingPath);
-  command.add_option("--t5", paths.t5, "T5-XXL encoder (t5xxl_fp16.safetensors)")->check(CLI::ExistingPath);
-  command.add_option("--clip", paths.clip, "CLIP-L text encoder (clip_l.safetensors)")->check(CLI::ExistingPath);
-  command.add_option("--ae", paths.ae, "autoencoder (ae.safetensors)")->check(CLI::ExistingPath);
-  command.add_option("--t5-tokenizer", paths.t5_tokenizer, "T5 spiece.model")->check(CLI::ExistingFile);
-  command.add_option("--clip-tokenizer", paths.clip_tokenizer, "CLIP vocab.json or bpe_simple_vocab_16e6.txt.gz")
+  command.add_option("--model", paths.model, "transformer (flux1-dev.safetensors, flux-2-klein-4b.safetensors, ...)")
+      ->check(CLI::ExistingPath);
+  command.add_option("--ae", paths.ae, "autoencoder (ae.safetensors, flux2-vae.safetensors)")->check(CLI::ExistingPath);
+  command.add_option("--t5", paths.text.t5, "FLUX.1: T5-XXL encoder (t5xxl_fp16.safetensors)")->check(CLI::ExistingPath);
+  command.add_option("--clip", paths.text.clip, "FLUX.1: CLIP-L text encoder (clip_l.safetensors)")
+      ->check(CLI::ExistingPath);
+  command.add_option("--t5-tokenizer", paths.text.t5_tokenizer, "FLUX.1: T5 spiece.model")->check(CLI::ExistingFile);
+  command.add_option("--clip-tokenizer", paths.text.clip_tokenizer,
+                     "FLUX.1: CLIP vocab.json or bpe_simple_vocab_16e6.txt.gz")
+      ->check(CLI::ExistingPath);
+  command.add_option("--text-encoder", paths.text.text_encoder, "FLUX.2 [klein]: Qwen3 encoder (qwen_3_4b.safetensors)")
+      ->check(CLI::ExistingPath);
+  command.add_option("--tokenizer", paths.text.tokenizer, "FLUX.2 [klein]: Qwen3 tokenizer.json (or its folder)")
       ->check(CLI::ExistingPath);
   command.add_option("-W,--width", settings.width, "image width (multiple of 16)")
       ->check(CLI::Range(16, 8192))->capture_default_str();
   command.add_option("-H,--height", settings.height, "image height (multiple of 16)")
       ->check(CLI::Range(16, 8192))->capture_default_str();
-  command.add_option("--steps", settings.steps, "sampling steps (default: 28 dev, 4 schnell)")->check(CLI::Range(1, 1000));
-  command.add_option("--guidance", settings.guidance, "guidance (guidance-embedded models)")
-      ->check(finite_range(0.0, 100.0))->capture_default_str();
-  auto* on = command.add_flag("--shift", shift, "force the shifted schedule");
-  command.add_flag("--no-shift", no_shift, "force the unshifted schedule")->excludes(on);
-  command.add_option("--t5-max-length", settings.t5_max_length, "T5 tokens (default: 512 dev, 256 schnell)")
+  command.add_option("--steps", settings.steps,
+                     "sampling steps (default: FLUX.1 dev 28, schnell 4; FLUX.2 dev 50, klein 4)")
+      ->check(CLI::Range(1, 1000));
+  guidance_option = command.add_option("--guidance", guidance,
+                                       "guidance of guidance-embedded models (default: FLUX.1 3.5, FLUX.2 dev 4)")
+                        ->check(finite_range(0.0, 100.0));
+  auto* on = command.add_flag("--shift", shift, "FLUX.1: force the shifted schedule");
+  command.add_flag("--no-shift", no_shift, "FLUX.1: force the unshifted schedule")->excludes(on);
+  command.add_option("--t5-max-length", t5_max_length, "FLUX.1: T5 tokens (default: 512 dev, 256 schnell)")
       ->check(CLI::Range(1, 4096));
   command.add_option("-s,--seed", seed, "seed of the first image; the others count up from it")->capture_default_str();
   command.add_option("--dtype", dtype, "compute dtype: float32 or bfloat16")
@@ -39,29 +49,36 @@ void PipelineFlags::add_to(CLI::App& command) {
 }
 
 LoadSettings PipelineFlags::load_settings() const {
-  return {parse_compute_dtype(dtype), parse_device(device), low_memory};
+  return {parse_compute_dtype(dtype), parse_device(device), TextSettings{t5_max_length, low_memory}};
 }
 
 ImageSettings PipelineFlags::image_settings() const {
   ImageSettings s = settings;
-  s.shift = shift ? 1 : (no_shift ? 0 : -1);
+  if (shift) s.shift = true;
+  if (no_shift) s.shift = false;
+  if (guidance_option && guidance_option->count() > 0) s.guidance = guidance;
   return s;
 }
 
 nlohmann::json PipelineFlags::recipe(const Pipeline& pipeline) const {
-  const FluxConfig& config = pipeline.dit->config();
+  const DiffusionTransformer& dit = *pipeline.dit;
   const ImageSettings s = image_settings();
-  return {{"model", pipeline.paths.model},
-          {"t5", pipeline.paths.t5},
-          {"clip", pipeline.paths.clip},
-          {"ae", pipeline.paths.ae},
-          {"width", s.width},
-          {"height", s.height},
-          {"steps", s.steps_for(config)},
-          {"guidance", s.guidance},
-          {"shift", s.shift_for(config)},
-          {"t5_max_length", s.t5_length_for(config)},
-          {"dtype", dtype}};
+  nlohmann::json recipe = {{"family", dit.family()},
+                           {"variant", dit.variant()},
+                           {"model", pipeline.paths.model},
+                           {"ae", pipeline.paths.ae},
+                           {"width", s.width},
+                           {"height", s.height},
+                           {"steps", s.steps_for(dit)},
+                           {"guidance", s.guidance_for(dit)},
+                           {"dtype", dtype}};
+  const TextFiles& text = pipeline.paths.text;
+  for (const auto& [key, path] : {std::pair{"t5", text.t5}, {"clip", text.clip}, {"text_encoder", text.text_encoder}}) {
+    if (!path.empty()) recipe[key] = path;
+  }
+  if (s.shift) recipe["shift"] = *s.shift;
+  if (t5_max_length > 0) recipe["t5_max_length"] = t5_max_length;
+  return recipe;
 }
 
 std::string slug(const std::string& prompt) {

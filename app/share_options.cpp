@@ -26,7 +26,9 @@ KnobRange parse_window(const std::string& text) {
 void ShareFlags::add_to(CLI::App& command, const std::string& mode_flag) {
   command.add_option(mode_flag, mode, "sharing: none | full | untwisted | stylealigned | alignedgen")
       ->check(CLI::IsMember({"none", "full", "untwisted", "stylealigned", "alignedgen"}));
-  command.add_option("--blocks", blocks, "shared blocks: single | double | all | double:A-B,single:C-D")
+  command.add_option("--blocks", blocks,
+                     "shared blocks: default (the model's choice; FLUX: single) | all | GROUP | GROUP:A-B,... "
+                     "over the model's groups (FLUX: double, single)")
       ->check(parsed_by([](const std::string& text) { SharePlan::parse(text); }))->capture_default_str();
   command.add_option("--s-hf", s_hf, "high-frequency key scale START:END over denoising")
       ->check(parsed_by([](const std::string& text) { parse_key_scale(text, "--s-hf"); }))->capture_default_str();

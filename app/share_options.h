@@ -11,7 +11,7 @@ namespace untwist {
 
 struct ShareFlags {
   std::string mode;  // empty: not given
-  std::string blocks = "single";
+  std::string blocks = "default";
   std::string s_hf = "0.25:0.75", s_lf = "1.0:1.4";
   double beta = 2.0;
   std::string axis0 = "flat", curve = "linear", window = "0:1";

@@ -6,7 +6,7 @@
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "model/flux2/flux2.h"
-#include "model/load_dit.h"
+#include "model/families.h"
 #include "test_support.h"
 #include "util/errors.h"
 

@@ -11,6 +11,7 @@
 #include "io/safetensors.h"
 #include "model/clip_tokenizer.h"
 #include "model/flux1/packing.h"
+#include "model/seeded_noise.h"
 #include "model/t5_tokenizer.h"
 #include "model/text_encoders_random.h"
 #include "pipeline/image_set.h"
@@ -246,7 +247,7 @@ TEST_F(PipelineEndToEnd, GenerateEqualsTheStepByStepRouteThroughTheRunners) {
 
   // 48x32 pixels, autoencoder downscale 2: a 24x16 latent, 12x8 packed tokens.
   write_safetensors(out + "/dit_in.safetensors",
-                    {{"in.img", pack_latents(seeded_noise(11, 4, 24, 16))},
+                    {{"in.img", pack_latents(seeded_randn(11, {1, 4, 24, 16}))},
                      {"in.img_ids", image_position_ids(1, 12, 8)},
                      {"in.txt", SafetensorsFile::open(out + "/t5_out.safetensors")->tensor("out.last_hidden_state")},
                      {"in.txt_ids", at::zeros({1, 16, 3})},

@@ -4,6 +4,10 @@
 
 namespace untwist {
 
+at::Tensor DiffusionTransformer::in_context_ids(int64_t, int, int64_t, int64_t) const {
+  throw UsageError("the " + family() + " family takes no in-context images (--edit-image needs FLUX.2)");
+}
+
 std::pair<int64_t, int64_t> token_grid(const at::Tensor& img_ids, const RopeLayout& rope) {
   const int row = rope.axis(AxisRole::Row), col = rope.axis(AxisRole::Column);
   if (img_ids.dim() != 3 || img_ids.size(2) != static_cast<int64_t>(rope.axes_dim.size()) || img_ids.size(1) == 0 ||

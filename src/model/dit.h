@@ -44,6 +44,9 @@ class DiffusionTransformer {
   virtual std::vector<BlockGroup> block_groups() const = 0;
   virtual std::string default_shared_blocks() const = 0;
   virtual bool guidance_embedded() const = 0;
+  // The reference pipeline's defaults for text-to-image.
+  virtual int default_steps() const = 0;
+  virtual double default_guidance() const = 0;
   virtual int64_t in_channels() const = 0;
   virtual at::ScalarType compute_dtype() const = 0;
   virtual at::Device device() const = 0;
@@ -52,6 +55,9 @@ class DiffusionTransformer {
   // on an h x w grid [B, h*w, A], and a text of `length` tokens [B, length, A].
   virtual at::Tensor image_ids(int64_t batch, int64_t h, int64_t w) const = 0;
   virtual at::Tensor text_ids(int64_t batch, int64_t length) const = 0;
+  // The ids of in-context image `index` (0, 1, ...) on an h x w grid
+  // [B, h*w, A]; UsageError for families without in-context images.
+  virtual at::Tensor in_context_ids(int64_t batch, int index, int64_t h, int64_t w) const;
 
   // num_steps + 1 times from 1 down to 0 for `image_tokens` tokens; `shift`
   // overrides the family's default where the family has a choice.

@@ -51,4 +51,27 @@ NamedTensors random_clip_weights(const ClipTextConfig& c, uint64_t seed) {
   return t;
 }
 
+NamedTensors random_qwen3_weights(const Qwen3Config& c, uint64_t seed) {
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const auto matrix = [&](int64_t rows, int64_t columns) { return at::normal(0.0, 0.1, {rows, columns}, generator); };
+  const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  NamedTensors t = {{"model.embed_tokens.weight", at::normal(0.0, 1.0, {c.vocab_size, c.hidden_size}, generator)},
+                    {"model.norm.weight", at::ones({c.hidden_size})}};
+  for (int64_t n = 0; n < c.num_layers; ++n) {
+    const std::string l = "model.layers." + std::to_string(n) + ".";
+    t.emplace_back(l + "input_layernorm.weight", at::ones({c.hidden_size}));
+    t.emplace_back(l + "post_attention_layernorm.weight", at::ones({c.hidden_size}));
+    t.emplace_back(l + "self_attn.q_proj.weight", matrix(q, c.hidden_size));
+    t.emplace_back(l + "self_attn.k_proj.weight", matrix(kv, c.hidden_size));
+    t.emplace_back(l + "self_attn.v_proj.weight", matrix(kv, c.hidden_size));
+    t.emplace_back(l + "self_attn.o_proj.weight", matrix(c.hidden_size, q));
+    t.emplace_back(l + "self_attn.q_norm.weight", at::ones({c.head_dim}));
+    t.emplace_back(l + "self_attn.k_norm.weight", at::ones({c.head_dim}));
+    t.emplace_back(l + "mlp.gate_proj.weight", matrix(c.intermediate_size, c.hidden_size));
+    t.emplace_back(l + "mlp.up_proj.weight", matrix(c.intermediate_size, c.hidden_size));
+    t.emplace_back(l + "mlp.down_proj.weight", matrix(c.hidden_size, c.intermediate_size));
+  }
+  return t;
+}
+
 }  // namespace untwist

@@ -1,10 +1,11 @@
-// Prompts to images: text conditioning, seeded noise as the reference
-// pipeline draws it, sampling (plain, or a style-aligned set with row 0 the
-// reference), decoding.
+// Prompts to images with any family: text conditioning, seeded noise as the
+// reference pipeline draws it, sampling (plain, or a style-aligned set with
+// row 0 the reference), decoding.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,29 +16,14 @@
 namespace untwist {
 
 struct ImageSettings {
-  int64_t width = 1024, height = 1024;  // multiples of 2x the autoencoder's downscale (16 for FLUX.1)
-  int steps = 0;                        // 0: 28 for guidance-embedded models, 4 otherwise
-  double guidance = 3.5;
-  int shift = -1;                       // -1: on for guidance-embedded models; 0 off; 1 on
-  int64_t t5_max_length = 0;            // 0: 512 for guidance-embedded models, 256 otherwise
+  int64_t width = 1024, height = 1024;  // multiples of the autoencoder's token patch (16 for FLUX)
+  int steps = 0;                        // 0: the model's default
+  std::optional<double> guidance;       // the model's default when absent
+  std::optional<bool> shift;            // the family's default when absent (FLUX.1 has a choice)
 
-  int steps_for(const FluxConfig& config) const;
-  bool shift_for(const FluxConfig& config) const;
-  int64_t t5_length_for(const FluxConfig& config) const;
+  int steps_for(const DiffusionTransformer& model) const { return steps > 0 ? steps : model.default_steps(); }
+  double guidance_for(const DiffusionTransformer& model) const { return guidance.value_or(model.default_guidance()); }
 };
-
-struct Conditioning {
-  at::Tensor txt, txt_ids, y;  // [B, L, context], [B, L, 3], [B, vec]
-};
-
-// Loads the text encoders first when they are released, and releases them
-// after when the pipeline is low_memory.
-Conditioning encode_prompts(Pipeline& pipeline, const std::vector<std::string>& prompts, int64_t t5_max_length);
-
-// [1, channels, latent_h, latent_w] float32: torch.randn in bfloat16 from a
-// CPU generator seeded with `seed`, as the reference get_noise draws it
-// (FLUX.1: latent_h = 2 ceil(H/16)).
-at::Tensor seeded_noise(uint64_t seed, int64_t channels, int64_t latent_h, int64_t latent_w);
 
 struct RenderRequest {
   std::vector<std::string> prompts;  // with sharing, prompts[0] is the reference's
@@ -45,11 +31,15 @@ struct RenderRequest {
   ImageSettings settings;
   const ShareSettings* share = nullptr;
   at::Tensor reference_image;        // [3, H, W] in [0, 1]: row 0 follows its latent
+  // [3, H, W] in [0, 1] each, H and W multiples of the patch: in-context images
+  // every row attends to (FLUX.2's editing input)
+  std::vector<at::Tensor> edit_images;
   SharedAttentionObserver* observer = nullptr;  // e.g. the copying meter
   std::function<void(int)> on_step;
 };
 
-// Packed-token grid (rows, columns) of an image of the request's size.
+// Token grid (rows, columns) of an image of the request's size; UsageError
+// unless width and height are multiples of the autoencoder's patch.
 std::pair<int64_t, int64_t> token_grid_for(const Pipeline& pipeline, const ImageSettings& settings);
 
 // -> images [B, 3, H, W] in [0, 1] (row 0 is the reference image itself when given).

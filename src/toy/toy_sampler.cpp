@@ -3,7 +3,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include "model/flux1/packing.h"
-#include "pipeline/image_set.h"
+#include "model/seeded_noise.h"
 #include "sample/dit_sampler.h"
 #include "model/flow_schedule.h"
 #include "toy/toy_text.h"
@@ -14,7 +14,7 @@ namespace untwist::toy {
 at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request) {
   const int64_t batch = static_cast<int64_t>(request.prompts.size()), side = kImageSize / 2;
   std::vector<at::Tensor> noise;
-  for (uint64_t seed : request.seeds) noise.push_back(pack_latents(seeded_noise(seed, 3, kImageSize, kImageSize)));
+  for (uint64_t seed : request.seeds) noise.push_back(pack_latents(seeded_randn(seed, {1, 3, kImageSize, kImageSize})));
   const TextEncoding text = encode_text(model.text, tokenize_batch(request.prompts));
   SamplingSetup setup;
   setup.noise = at::cat(noise, 0);  // [B, 256, 12]

@@ -52,6 +52,9 @@ class FluxModel : public DiffusionTransformer {
   std::vector<BlockGroup> block_groups() const override;
   std::string default_shared_blocks() const override { return "single"; }
   bool guidance_embedded() const override { return config_.guidance_embed; }
+  // dev: 28 steps, guidance 3.5; schnell: 4 steps.
+  int default_steps() const override { return config_.guidance_embed ? 28 : 4; }
+  double default_guidance() const override { return 3.5; }
   int64_t in_channels() const override { return config_.in_channels; }
   at::ScalarType compute_dtype() const override { return dtype_; }
   at::Device device() const override { return device_; }

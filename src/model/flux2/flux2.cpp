@@ -83,6 +83,12 @@ at::Tensor Flux2Model::image_ids(int64_t batch, int64_t h, int64_t w) const {
   return ids.reshape({1, h * w, 4}).expand({batch, h * w, 4}).contiguous();  // [B, h*w, 4]
 }
 
+at::Tensor Flux2Model::in_context_ids(int64_t batch, int index, int64_t h, int64_t w) const {
+  at::Tensor ids = image_ids(batch, h, w);
+  ids.select(2, 0).fill_(10.0 * (index + 1));
+  return ids;
+}
+
 at::Tensor Flux2Model::text_ids(int64_t batch, int64_t length) const {
   at::Tensor ids = at::zeros({length, 4}, at::kFloat);
   ids.select(1, 3).copy_(at::arange(length, at::kFloat));

@@ -50,12 +50,17 @@ class Flux2Model : public DiffusionTransformer {
   std::vector<BlockGroup> block_groups() const override;
   std::string default_shared_blocks() const override { return "single"; }
   bool guidance_embedded() const override { return config_.guidance_embed; }
+  // dev: 50 steps, guidance 4; klein (distilled, no guidance): 4 steps.
+  int default_steps() const override { return config_.guidance_embed ? 50 : 4; }
+  double default_guidance() const override { return config_.guidance_embed ? 4.0 : 1.0; }
   int64_t in_channels() const override { return config_.in_channels; }
   at::ScalarType compute_dtype() const override { return dtype_; }
   at::Device device() const override { return device_; }
   // (0, row, col, 0) for the generated image, (0, 0, 0, l) for text.
   at::Tensor image_ids(int64_t batch, int64_t h, int64_t w) const override;
   at::Tensor text_ids(int64_t batch, int64_t length) const override;
+  // (10 (index + 1), row, col, 0), as the reference numbers its reference images.
+  at::Tensor in_context_ids(int64_t batch, int index, int64_t h, int64_t w) const override;
   // FLUX.2's get_schedule: the time shift with its empirical mu (no choice).
   std::vector<double> schedule(int num_steps, int64_t image_tokens, std::optional<bool> shift) const override;
   // Text first: rope(cat(txt_ids, img_ids, cond_ids)).

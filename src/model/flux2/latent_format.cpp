@@ -4,6 +4,7 @@
 
 #include "io/weights.h"
 #include "model/autoencoder.h"
+#include "model/seeded_noise.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -39,8 +40,9 @@ at::Tensor unpatchify(const at::Tensor& x) {
 
 }  // namespace
 
-Flux2Latents::Flux2Latents(const Weights& weights, int64_t z_channels) : z_channels_(z_channels) {
-  const int64_t channels = z_channels * kPatch * kPatch;
+Flux2Latents::Flux2Latents(const Weights& weights, at::ScalarType compute_dtype, at::Device device)
+    : ae_(weights, detect_autoencoder_config(weights), compute_dtype, device) {
+  const int64_t channels = token_channels();
   const at::Tensor mean = weights.get("bn.running_mean", {channels}).to(at::kFloat);
   const at::Tensor var = weights.get("bn.running_var", {channels}).to(at::kFloat);
   if ((var < 0).any().item<bool>()) fail_file(weights.source(), "tensor 'bn.running_var' has negative variances");
@@ -48,25 +50,41 @@ Flux2Latents::Flux2Latents(const Weights& weights, int64_t z_channels) : z_chann
   running_std_ = at::sqrt(var + batch_norm_eps(weights)).reshape({1, channels, 1, 1});
 }
 
-at::Tensor Flux2Latents::encode(const Autoencoder& autoencoder, const at::Tensor& image) const {
-  const int64_t multiple = kPatch * autoencoder.downscale();
+at::Tensor Flux2Latents::encode(const at::Tensor& image) const {
+  const int64_t multiple = patch();
   if (image.dim() == 4 && (image.size(2) % multiple != 0 || image.size(3) % multiple != 0)) {
     throw InputError("image of shape " + shape_string(image.sizes().vec()) +
                      " does not have H and W multiples of " + std::to_string(multiple) +
                      " (the autoencoder's downscale times the 2x2 latent patches)");
   }
-  const at::Tensor z = patchify(autoencoder.posterior_mean(image));  // [B, 4z, H/2f, W/2f]
+  const at::Tensor z = patchify(ae_.posterior_mean(image));  // [B, 4z, H/2f, W/2f]
   return (z - running_mean_.to(z.device())) / running_std_.to(z.device());
 }
 
-at::Tensor Flux2Latents::decode(const Autoencoder& autoencoder, const at::Tensor& latent) const {
-  const int64_t channels = z_channels_ * kPatch * kPatch;
+at::Tensor Flux2Latents::decode(const at::Tensor& latent) const {
+  const int64_t channels = token_channels();
   if (latent.dim() != 4 || latent.size(1) != channels) {
     throw InputError("latent of shape " + shape_string(latent.sizes().vec()) + " is not [B, " +
                      std::to_string(channels) + ", h, w]");
   }
   const at::Tensor z = latent.to(at::kFloat) * running_std_.to(latent.device()) + running_mean_.to(latent.device());
-  return autoencoder.decode_unscaled(unpatchify(z));  // [B, C, 2f*h, 2f*w]
+  return ae_.decode_unscaled(unpatchify(z));  // [B, C, 2f*h, 2f*w]
+}
+
+at::Tensor Flux2Latents::to_tokens(const at::Tensor& latent) const {
+  return latent.flatten(2).transpose(1, 2).contiguous();  // [B, h*w, 4z]
+}
+
+at::Tensor Flux2Latents::from_tokens(const at::Tensor& tokens, int64_t h, int64_t w) const {
+  if (tokens.dim() != 3 || tokens.size(1) != h * w) {
+    throw InputError("cannot place image tokens of shape " + shape_string(tokens.sizes().vec()) + " onto a " +
+                     std::to_string(h) + "x" + std::to_string(w) + " token grid");
+  }
+  return tokens.transpose(1, 2).reshape({tokens.size(0), tokens.size(2), h, w});  // [B, 4z, h, w]
+}
+
+at::Tensor Flux2Latents::seeded_noise(uint64_t seed, int64_t h, int64_t w) const {
+  return to_tokens(seeded_randn(seed, {1, token_channels(), h, w}));
 }
 
 }  // namespace untwist
