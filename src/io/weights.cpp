@@ -3,6 +3,7 @@
 #include <set>
 
 #include "io/diffusers_layout.h"
+#include "io/flux2_diffusers_layout.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
 #include "util/errors.h"
@@ -93,8 +94,13 @@ Weights Weights::load(const std::vector<std::string>& paths) {
   weights.tensors_ = strip_prefix(std::move(tensors), prefix);
   TensorMap every_name;  // the layout checks read names only
   for (const auto& entry : weights.tensors_) every_name.emplace(entry.first, at::Tensor());
-  // The diffusers conversions work on plain tensors: encoded ones are decoded first.
-  if (looks_like_diffusers_flux(every_name)) {
+  // FLUX.2 first: its diffusers names share the FLUX.1 block stacks' names.
+  // Its conversion keeps encoded tensors encoded; the FLUX.1 and autoencoder
+  // conversions work on plain tensors, so encoded ones are decoded first.
+  if (looks_like_diffusers_flux2(every_name)) {
+    weights.tensors_ = convert_diffusers_flux2(weights.tensors_, weights.source_);
+    weights.layout_ = WeightLayout::Diffusers;
+  } else if (looks_like_diffusers_flux(every_name)) {
     weights.tensors_ = wrap_plain(convert_diffusers_flux(weights.tensors(), weights.source_));
     weights.layout_ = WeightLayout::Diffusers;
   } else if (looks_like_diffusers_autoencoder(every_name)) {
