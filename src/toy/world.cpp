@@ -34,9 +34,9 @@ bool inside(Shape shape, float x, float y) {
   return false;
 }
 
-// The texture's pattern at a pixel: true where the foreground colour shows,
-// false where its darker shade does.
-bool pattern(Texture texture, int64_t px, int64_t py) {
+}  // namespace
+
+bool texture_pattern(Texture texture, int64_t px, int64_t py) {
   switch (texture) {
     case Texture::Solid: return true;
     case Texture::Stripes: return ((px + py) / 2) % 2 == 0;
@@ -45,8 +45,6 @@ bool pattern(Texture texture, int64_t px, int64_t py) {
   }
   return true;
 }
-
-}  // namespace
 
 const std::vector<std::string>& shape_names() {
   static const std::vector<std::string> names = {"circle", "square", "triangle", "diamond", "cross", "ring"};
@@ -101,7 +99,7 @@ at::Tensor render(const Scene& scene) {
   for (int64_t py = 0; py < kImageSize; ++py) {
     for (int64_t px = 0; px < kImageSize; ++px) {
       for (int c = 0; c < 3; ++c) {
-        const float shade = pattern(scene.texture, px, py) ? fg[c] : 0.45f * fg[c] + 0.1f;
+        const float shade = texture_pattern(scene.texture, px, py) ? fg[c] : 0.45f * fg[c] + 0.1f;
         pixels[c][py][px] = m[py][px] ? shade : bg[c];
       }
     }
