@@ -23,7 +23,7 @@ namespace {
 struct DemoOptions {
   std::string model, output_dir = "demo", blocks = toy::kDefaultSharedBlocks;
   int steps = toy::kDefaultSteps;
-  uint64_t seed = 7;
+  uint64_t seed = toy::kDemoSeed;
 };
 
 void run_demo(const DemoOptions& options) {
@@ -33,21 +33,12 @@ void run_demo(const DemoOptions& options) {
   const std::string& dir = options.output_dir;
   std::filesystem::create_directories(dir);
 
-  toy::Scene reference_scene;
-  reference_scene.shape = toy::Shape::Square;
-  reference_scene.foreground = 5;  // orange
-  reference_scene.background = 4;  // purple
-  reference_scene.texture = toy::Texture::Checks;
-  const std::string reference_prompt = toy::prompt_for(reference_scene);
-  const std::vector<toy::Shape> target_shapes = {toy::Shape::Circle, toy::Shape::Triangle, toy::Shape::Cross,
-                                                  toy::Shape::Ring};
-  std::vector<std::string> targets;
-  for (toy::Shape shape : target_shapes) targets.push_back(toy::shape_names()[static_cast<size_t>(shape)]);
-  toy::ToyRequest request;
-  request.prompts.push_back(reference_prompt);
-  request.prompts.insert(request.prompts.end(), targets.begin(), targets.end());
-  for (size_t i = 0; i < request.prompts.size(); ++i) request.seeds.push_back(options.seed + i);
-  request.steps = options.steps;
+  const toy::BenchmarkSet set = toy::demo_set(options.seed);
+  toy::ToyRequest request = toy::set_request(set, options.steps, nullptr);
+  const std::string& reference_prompt = request.prompts[0];
+  const std::vector<std::string> targets(request.prompts.begin() + 1, request.prompts.end());
+  std::vector<toy::Shape> target_shapes;
+  for (const toy::Scene& target : set.targets) target_shapes.push_back(target.shape);
 
   ImageGrid grid;
   grid.title = "untwist demo: reference \"" + reference_prompt + "\", targets name only their shape";

@@ -26,6 +26,9 @@ void add_toy_command(CLI::App& app) {
   train->add_option("--seed", options->seed, "seed of the data, noise and initial weights")->capture_default_str();
   train->add_option("--checkpoint-every", options->checkpoint_every, "steps between checkpoints")
       ->check(CLI::Range(1, 1000000))->capture_default_str();
+  train->add_option("--fixed-scenes", options->fixed_scenes,
+                    "train on this many scenes, the same every step (a check that the model can fit data)")
+      ->check(CLI::Range(1, 4096));
   train->add_flag("--no-resume", *no_resume, "start from scratch even when a train state exists");
   train->add_flag("--bf16", options->bf16_autocast,
                  "matmuls in bfloat16 (CPU autocast); far slower than float32 on CPUs without native bfloat16");

@@ -1,12 +1,15 @@
 // `untwist toy probe`: how well the toy model follows its prompts without
 // sharing: its samples of random full prompts read back attribute by
 // attribute, and how well one call denoises rendered scenes from each noise
-// level (where sampling must lay out the prompted shape).
+// level (where sampling must lay out the prompted shape); --json writes the
+// same numbers as JSON.
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "analysis/image_grid.h"
 #include "commands.h"
+#include "io/atomic_file.h"
 #include "toy/probe.h"
 #include "toy/toy_sampler.h"
 #include "toy_paths.h"
@@ -16,8 +19,8 @@ namespace untwist {
 namespace {
 
 struct ProbeOptions {
-  std::string model, grid;
-  int scenes = 48, steps = toy::kDefaultSteps;
+  std::string model, grid, json;
+  int scenes = 96, steps = toy::kDefaultSteps;
   uint64_t seed = 4242;
 };
 
@@ -53,15 +56,31 @@ void run_probe(const ProbeOptions& options) {
   const toy::PromptFollowing following = toy::score_prompt_following(samples, scenes);
   std::printf("model %s\n\nunshared samples of %d random full prompts (%d Euler steps), share showing the prompted\n",
               model_path.c_str(), following.images, options.steps);
-  std::printf("%12s %15s %10s %10s\n", "background", "object colour", "objects", "shape");
-  std::printf("%12.2f %15.2f %10.2f %10.2f\n", following.background, following.object_colour, following.objects,
-              following.shape);
+  std::printf("%12s %15s %10s %10s %10s\n", "background", "object colour", "texture", "objects", "shape");
+  std::printf("%12.2f %15.2f %10.2f %10.2f %10.2f\n", following.background, following.object_colour, following.texture,
+              following.objects, following.shape);
 
   std::printf("\none model call on the %d rendered scenes noised to t, with their prompts\n", options.scenes);
   std::printf("%6s %16s %16s\n", "t", "clean-image MSE", "prompted shape");
+  nlohmann::json denoising = nlohmann::json::array();
   for (double t : {0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0}) {
     const toy::Denoising d = toy::denoise_from(model, scenes, t, options.seed);
     std::printf("%6.2f %16.4f %16.2f\n", d.t, d.clean_mse, d.shape);
+    denoising.push_back({{"t", d.t}, {"clean_mse", d.clean_mse}, {"shape", d.shape}});
+  }
+  if (!options.json.empty()) {
+    const nlohmann::json result = {{"model", model_path},
+                                   {"images", following.images},
+                                   {"steps", options.steps},
+                                   {"seed", options.seed},
+                                   {"background", following.background},
+                                   {"object_colour", following.object_colour},
+                                   {"texture", following.texture},
+                                   {"objects", following.objects},
+                                   {"shape", following.shape},
+                                   {"denoising", denoising}};
+    write_file_atomically(options.json, result.dump(2) + "\n");
+    std::cout << "\nwrote " << options.json << "\n";
   }
   if (!options.grid.empty()) write_sample_grid(options.grid, samples, request.prompts);
 }
@@ -77,6 +96,9 @@ void add_toy_probe_command(CLI::App& toy) {
   command->add_option("--steps", options->steps, "sampling steps")->check(CLI::Range(1, 1000))->capture_default_str();
   command->add_option("-s,--seed", options->seed, "seed of the scenes and their noise")->capture_default_str();
   command->add_option("--grid", options->grid, "also write the samples as one PNG");
+  command->add_option("--json", options->json,
+                      "also write the shares and the denoising table as JSON (background, object_colour, texture, "
+                      "objects, shape, denoising)");
   command->callback([options] { run_probe(*options); });
 }
 

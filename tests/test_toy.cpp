@@ -1,9 +1,10 @@
-// The toy world, its vocabulary, the toy checkpoint format and the trainer's
-// resume.
+// The toy world, its vocabulary, the toy checkpoint format, the trainer's
+// resume and fit, the metrics and the demo's headline on the shipped model.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -14,6 +15,7 @@
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "model/flux1/flux_config.h"
+#include "share/share_settings.h"
 #include "test_support.h"
 #include "toy/evaluation.h"
 #include "toy/metrics.h"
@@ -145,6 +147,24 @@ TEST(ToyModel, ShippedCheckpointLoadsAndSamples) {
   EXPECT_GE(black_backgrounds, 7) << "images with the background colour, of 8";
 }
 
+// The demo's headline on the shipped checkpoint: sharing all attention copies
+// the reference's layout, untwisting removes most of that copying.
+TEST(ToyModel, ShippedCheckpointShowsTheDemoHeadline) {
+  const ToyModel model = load_toy(std::string(UNTWIST_SOURCE_DIR) + "/models/toy/toy.safetensors");
+  const std::vector<BenchmarkSet> sets = {demo_set()};
+  std::map<ShareMode, Scores> scores;
+  for (ShareMode mode : {ShareMode::None, ShareMode::Full, ShareMode::Untwisted}) {
+    ShareSettings share;
+    share.mode = mode;
+    share.blocks = SharePlan::parse(kDefaultSharedBlocks);
+    scores[mode] = evaluate(model, sets, &share, kDefaultSteps);
+    std::printf("demo set, %s: copy IoU %.3f\n", share_mode_name(mode), scores[mode].copy_iou);
+  }
+  const double none = scores[ShareMode::None].copy_iou, full = scores[ShareMode::Full].copy_iou;
+  EXPECT_GT(full, none) << "full sharing copies";
+  EXPECT_LT(scores[ShareMode::Untwisted].copy_iou, (none + full) / 2) << "untwisting stays below halfway";
+}
+
 TEST(ToyModel, CheckpointLoadsLikeAnyFluxModel) {
   const std::string path = test::scratch_dir() + "/toy.safetensors";
   write_initial_checkpoint(path, 1);
@@ -200,6 +220,26 @@ TEST(ToyTrainer, ResumingContinuesTheSameRun) {
   EXPECT_EQ(b->metadata().at("kind"), "untwist-toy");
 }
 
+// The model and trainer can fit data: on four fixed scenes with their full
+// prompts, a few dozen steps drive the loss far below its first value.
+TEST(ToyTrainer, FitsFourFixedScenes) {
+  TrainOptions options;
+  options.output_dir = test::scratch_dir();
+  options.fixed_scenes = 4;
+  options.batch = 4;
+  options.steps = 40;
+  options.warmup = 5;
+  options.drop_attribute = 0;
+  options.drop_prompt = 0;
+  options.checkpoint_every = options.steps;
+  const TrainReport report = train(options);
+  ASSERT_EQ(report.losses.size(), 40u);
+  double last = 0;
+  for (size_t i = report.losses.size() - 5; i < report.losses.size(); ++i) last += report.losses[i] / 5;
+  std::printf("fixed scenes: loss %.4f at the first step, %.4f over the last 5\n", report.losses.front(), last);
+  EXPECT_LT(last, 0.3 * report.losses.front());
+}
+
 TEST(ToyTrainer, Bf16AutocastTrainsCloseToFloat32) {
   // Two steps: the initial model predicts zero velocity (adaLN-Zero), so only
   // the second step's loss sees the matmuls' precision.
@@ -252,6 +292,59 @@ TEST(ToyMetrics, ShapeClassifierIsExactOnRenderedImages) {
   }
   EXPECT_GE(static_cast<double>(correct) / total, 0.97);
   EXPECT_GE(mask_agreement / total, 0.97) << "the foreground mask recovers the object";
+}
+
+// The texture reader, on the foreground mask as the probe finds it: right on
+// rendered scenes of every shape, size, position and colour pair.
+TEST(ToyMetrics, TextureReaderReadsRenderedScenes) {
+  std::mt19937_64 rng(23);
+  const int total = 3000;
+  int correct = 0;
+  std::map<int, int> seen;
+  for (int i = 0; i < total; ++i) {
+    const Scene scene = random_scene(rng);
+    const at::Tensor image = render(scene);
+    correct += texture_of(image, foreground_mask(image)) == scene.texture;
+    ++seen[static_cast<int>(scene.texture)];
+  }
+  const double accuracy = static_cast<double>(correct) / total;
+  std::printf("texture reader: %d of %d rendered scenes right (%.4f)\n", correct, total, accuracy);
+  EXPECT_EQ(seen.size(), texture_names().size());
+  EXPECT_GE(accuracy, 0.95);
+}
+
+// The reading follows the texture, not the object: the same scene re-rendered
+// with another texture reads as that texture.
+TEST(ToyMetrics, TextureReaderFollowsTheTextureOfTheSameObject) {
+  std::mt19937_64 rng(29);
+  const int scenes = 200, textures = static_cast<int>(texture_names().size());
+  int changed = 0, right = 0;
+  for (int i = 0; i < scenes; ++i) {
+    Scene scene = random_scene(rng);
+    const Texture original = texture_of(render(scene), object_mask(scene));
+    scene.texture = static_cast<Texture>((static_cast<int>(scene.texture) + 1 + i % (textures - 1)) % textures);
+    const Texture reread = texture_of(render(scene), object_mask(scene));
+    changed += reread != original;
+    right += reread == scene.texture;
+  }
+  EXPECT_GE(changed, scenes * 95 / 100);
+  EXPECT_GE(right, scenes * 95 / 100);
+}
+
+// Colour noise inside a solid object is not a texture; a pattern with the
+// world's weakest contrast (a black object) is.
+TEST(ToyMetrics, TextureReaderTellsNoiseFromPattern) {
+  Scene scene = scene_of(Shape::Square, 7, 6, Texture::Solid);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(5);
+  const at::Tensor mask = object_mask(scene);
+  const at::Tensor noisy = render(scene) + 0.1 * at::randn({3, kImageSize, kImageSize}, generator);
+  EXPECT_EQ(texture_of(noisy, mask), Texture::Solid);
+  for (Texture texture : {Texture::Stripes, Texture::Dots, Texture::Checks}) {
+    scene.texture = texture;
+    EXPECT_EQ(texture_of(render(scene), mask), texture) << texture_names()[static_cast<size_t>(texture)];
+  }
+  EXPECT_EQ(texture_of(render(scene), at::zeros({kImageSize, kImageSize}, at::kBool)), Texture::Solid)
+      << "an empty mask shows no pattern";
 }
 
 TEST(ToyMetrics, StyleDistanceSeparatesStylesAndIgnoresContent) {
@@ -317,6 +410,7 @@ TEST(ToyProbe, PromptFollowingReadsEachAttributeOffTheImage) {
   EXPECT_EQ(exact.images, 40);
   EXPECT_EQ(exact.background, 1.0);
   EXPECT_EQ(exact.object_colour, 1.0);
+  EXPECT_GE(exact.texture, 0.95);
   EXPECT_EQ(exact.objects, 1.0);
   EXPECT_GE(exact.shape, 0.95);
   // Another attribute than the prompted one is read as wrong, and only that attribute.
@@ -338,6 +432,10 @@ TEST(ToyProbe, PromptFollowingReadsEachAttributeOffTheImage) {
       rendered_as([](Scene& s) { s.shape = static_cast<Shape>((static_cast<int>(s.shape) + 1) % 6); }), scenes);
   EXPECT_LE(shape.shape, 0.1);
   EXPECT_EQ(shape.background, 1.0);
+  const PromptFollowing texture = score_prompt_following(
+      rendered_as([](Scene& s) { s.texture = static_cast<Texture>((static_cast<int>(s.texture) + 1) % 4); }), scenes);
+  EXPECT_LE(texture.texture, 0.1);
+  EXPECT_GE(texture.shape, 0.95);
   const at::Tensor blank = rendered_as([](Scene& s) { s.cx = s.cy = -100; });  // the object off the image
   EXPECT_EQ(score_prompt_following(blank, scenes).objects, 0.0) << "an empty image draws no object";
 }
@@ -384,10 +482,21 @@ TEST(ToyCommands, DemoEvalAndProbeWriteTheirFilesForAnyToyCheckpoint) {
     EXPECT_EQ(eval[key]["pairs"], 2);
   }
   run = test::run_untwist({"toy", "probe", "--model", dir + "/toy.safetensors", "--scenes", "3", "--steps", "2",
-                           "--grid", dir + "/probe.png"});
+                           "--grid", dir + "/probe.png", "--json", dir + "/probe.json"});
   ASSERT_EQ(run.status, 0) << run.output;
   EXPECT_NE(run.output.find("clean-image MSE"), std::string::npos) << run.output;
   EXPECT_TRUE(std::filesystem::exists(dir + "/probe.png"));
+  std::ifstream probe_file(dir + "/probe.json");
+  const auto probe = nlohmann::json::parse(probe_file);
+  for (const char* share : {"background", "object_colour", "texture", "objects", "shape"}) {
+    ASSERT_TRUE(probe[share].is_number()) << share;
+    EXPECT_GE(probe[share].get<double>(), 0.0) << share;
+    EXPECT_LE(probe[share].get<double>(), 1.0) << share;
+  }
+  EXPECT_EQ(probe["images"], 3);
+  ASSERT_EQ(probe["denoising"].size(), 7u);
+  EXPECT_EQ(probe["denoising"][0]["t"], 0.3);
+  EXPECT_TRUE(probe["denoising"][0]["clean_mse"].is_number());
   run = test::run_untwist({"demo", "--model", test::golden_dir() + "/ae_tiny.safetensors", "-o", dir + "/bad"});
   EXPECT_EQ(run.status, 1) << run.output;
 }

@@ -3,7 +3,6 @@
 #include <random>
 
 #include "toy/metrics.h"
-#include "toy/toy_sampler.h"
 
 namespace untwist::toy {
 
@@ -22,6 +21,35 @@ std::vector<BenchmarkSet> benchmark(int sets, int targets_per_set, uint64_t seed
     benchmark.push_back(set);
   }
   return benchmark;
+}
+
+BenchmarkSet demo_set(uint64_t seed) {
+  BenchmarkSet set;
+  set.reference.shape = Shape::Square;
+  set.reference.foreground = 5;  // orange
+  set.reference.background = 4;  // purple
+  set.reference.texture = Texture::Checks;
+  for (Shape shape : {Shape::Circle, Shape::Triangle, Shape::Cross, Shape::Ring}) {
+    Scene target;
+    target.shape = shape;
+    set.targets.push_back(target);
+  }
+  set.seed = seed;
+  return set;
+}
+
+ToyRequest set_request(const BenchmarkSet& set, int steps, const ShareSettings* share) {
+  const PromptParts content_only{true, false, false, false};
+  ToyRequest request;
+  request.prompts.push_back(prompt_for(set.reference));
+  request.seeds.push_back(set.seed);
+  for (size_t i = 0; i < set.targets.size(); ++i) {
+    request.prompts.push_back(prompt_for(set.targets[i], content_only));
+    request.seeds.push_back(set.seed + 1 + i);
+  }
+  request.steps = steps;
+  request.share = share;
+  return request;
 }
 
 namespace {
@@ -67,21 +95,11 @@ Scores pooled(const std::vector<Scores>& sets) {
 }
 
 Scores evaluate(const ToyModel& model, const std::vector<BenchmarkSet>& sets, const ShareSettings* share, int steps) {
-  const PromptParts content_only{true, false, false, false};
   std::vector<Scores> per_set;
   for (const BenchmarkSet& set : sets) {
-    ToyRequest request;
-    request.prompts.push_back(prompt_for(set.reference));
-    request.seeds.push_back(set.seed);
     std::vector<Shape> shapes;
-    for (size_t i = 0; i < set.targets.size(); ++i) {
-      request.prompts.push_back(prompt_for(set.targets[i], content_only));
-      request.seeds.push_back(set.seed + 1 + i);
-      shapes.push_back(set.targets[i].shape);
-    }
-    request.steps = steps;
-    request.share = share;
-    per_set.push_back(score_set(sample_toy(model, request), shapes));
+    for (const Scene& target : set.targets) shapes.push_back(target.shape);
+    per_set.push_back(score_set(sample_toy(model, set_request(set, steps, share)), shapes));
   }
   return pooled(per_set);
 }

@@ -10,6 +10,7 @@
 
 #include "share/share_settings.h"
 #include "toy/toy_model.h"
+#include "toy/toy_sampler.h"
 #include "toy/world.h"
 
 namespace untwist::toy {
@@ -22,6 +23,15 @@ struct BenchmarkSet {
 
 // `sets` references x `targets_per_set` targets, fixed by `seed`.
 std::vector<BenchmarkSet> benchmark(int sets, int targets_per_set, uint64_t seed = 2026);
+
+// The set `untwist demo` shows: the reference "checked orange square on
+// purple" and targets asking for a circle, a triangle, a cross and a ring.
+constexpr uint64_t kDemoSeed = 7;
+BenchmarkSet demo_set(uint64_t seed = kDemoSeed);
+
+// The request that samples a set together: row 0 the reference with its full
+// prompt, then each target with its shape alone.
+ToyRequest set_request(const BenchmarkSet& set, int steps, const ShareSettings* share);
 
 // Means over target/reference pairs.
 struct Scores {

@@ -1,5 +1,7 @@
 #include "toy/metrics.h"
 
+#include <algorithm>
+#include <cmath>
 #include <mutex>
 #include <vector>
 
@@ -40,6 +42,19 @@ const TemplateBank& templates() {
   return bank;
 }
 
+// A patterned texture explains at least this share of the colour variance
+// inside the object, with its two shades at least this far apart (RGB
+// distance; the world's closest pair, black and its shade, is 0.097 apart).
+constexpr double kPatternExplains = 0.5, kMinShadeContrast = 0.05;
+// Phases tried in x and y: a whole period of every pattern (stripes and dots
+// repeat every 4 pixels, checks every 6).
+constexpr int64_t kPhases = 12;
+
+struct ObjectPixel {
+  int64_t x = 0, y = 0;
+  double rgb[3] = {0, 0, 0};
+};
+
 }  // namespace
 
 at::Tensor background_colour(const at::Tensor& image) {
@@ -73,6 +88,64 @@ ShapeMatch classify_shape(const at::Tensor& mask) {
 
 bool shows_shape(const at::Tensor& mask, Shape shape) {
   return has_object(mask) && classify_shape(mask).shape == shape;
+}
+
+Texture texture_of(const at::Tensor& image, const at::Tensor& mask) {
+  const at::Tensor colours = image.to(at::kFloat).contiguous();
+  const at::Tensor inside = mask.to(at::kBool).contiguous();
+  const auto c = colours.accessor<float, 3>();
+  const auto m = inside.accessor<bool, 2>();
+  std::vector<ObjectPixel> pixels;
+  int64_t left = inside.size(1), top = inside.size(0);
+  double sum[3] = {0, 0, 0};
+  for (int64_t y = 0; y < inside.size(0); ++y) {
+    for (int64_t x = 0; x < inside.size(1); ++x) {
+      if (!m[y][x]) continue;
+      ObjectPixel pixel;
+      pixel.x = x;
+      pixel.y = y;
+      for (int k = 0; k < 3; ++k) {
+        pixel.rgb[k] = c[k][y][x];
+        sum[k] += pixel.rgb[k];
+      }
+      pixels.push_back(pixel);
+      left = std::min(left, x);
+      top = std::min(top, y);
+    }
+  }
+  const double n = static_cast<double>(pixels.size());
+  double total_variance = 0;  // summed squared distance to the object's mean colour
+  for (const ObjectPixel& pixel : pixels) {
+    for (int k = 0; k < 3; ++k) total_variance += std::pow(pixel.rgb[k] - sum[k] / n, 2);
+  }
+  Texture best = Texture::Solid;
+  double best_between = 0, best_contrast = 0;
+  for (Texture texture : {Texture::Stripes, Texture::Dots, Texture::Checks}) {
+    for (int64_t phase_y = 0; phase_y < kPhases; ++phase_y) {
+      for (int64_t phase_x = 0; phase_x < kPhases; ++phase_x) {
+        double light = 0, light_sum[3] = {0, 0, 0};
+        for (const ObjectPixel& pixel : pixels) {
+          if (!texture_pattern(texture, pixel.x - left + phase_x, pixel.y - top + phase_y)) continue;
+          light += 1;
+          for (int k = 0; k < 3; ++k) light_sum[k] += pixel.rgb[k];
+        }
+        const double dark = n - light;
+        if (light == 0 || dark == 0) continue;
+        double contrast_squared = 0;  // between the light and the dark class's mean colours
+        for (int k = 0; k < 3; ++k) {
+          contrast_squared += std::pow(light_sum[k] / light - (sum[k] - light_sum[k]) / dark, 2);
+        }
+        const double between = light * dark / n * contrast_squared;  // the variance the two classes explain
+        if (between > best_between) {
+          best = texture;
+          best_between = between;
+          best_contrast = std::sqrt(contrast_squared);
+        }
+      }
+    }
+  }
+  if (best_between < kPatternExplains * total_variance || best_contrast < kMinShadeContrast) return Texture::Solid;
+  return best;
 }
 
 at::Tensor mean_colour_inside(const at::Tensor& image, const at::Tensor& mask) {

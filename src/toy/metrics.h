@@ -1,6 +1,7 @@
 // Measuring a generated toy image: where its object is, which shape it is,
-// and its style (background colour, foreground colour, texture), so that
-// copying, content and style transfer become numbers.
+// which texture it shows, and its style (background colour, foreground
+// colour, texture statistics), so that copying, content and style transfer
+// become numbers.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -32,6 +33,13 @@ ShapeMatch classify_shape(const at::Tensor& mask);
 
 // Whether a mask shows `shape`: it holds an object and the classifier finds that shape.
 bool shows_shape(const at::Tensor& mask, Shape shape);
+
+// The texture an object shows, read from the pixels inside `mask`: the
+// world's pattern (counted from the mask's bounding-box corner, at the phase
+// that fits best) whose two classes of pixels explain most of the colour
+// variance inside the object; Solid when no pattern does, or when its two
+// shades hardly differ. image: [3, 32, 32] in [0, 1]; mask: [32, 32] bool.
+Texture texture_of(const at::Tensor& image, const at::Tensor& mask);
 
 // The mean colour of an image's pixels inside a non-empty mask. [3]
 at::Tensor mean_colour_inside(const at::Tensor& image, const at::Tensor& mask);

@@ -52,11 +52,13 @@ PromptFollowing score_prompt_following(const at::Tensor& images, const std::vect
     if ((mean_colour_inside(image, mask) - object_colour).norm().item<double>() < kObjectColourTolerance) {
       result.object_colour += 1;
     }
+    if (texture_of(image, mask) == scene.texture) result.texture += 1;
     if (shows_shape(mask, scene.shape)) result.shape += 1;
   }
   const double n = static_cast<double>(scenes.size());
   result.background /= n;
   result.object_colour /= n;
+  result.texture /= n;
   result.objects /= n;
   result.shape /= n;
   return result;

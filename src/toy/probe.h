@@ -18,6 +18,7 @@ namespace untwist::toy {
 struct PromptFollowing {
   double background = 0;     // background colour within 0.2 (RGB distance) of the prompted one
   double object_colour = 0;  // object's mean colour within 0.25 of the rendered object's
+  double texture = 0;        // the texture reader finds the prompted texture
   double objects = 0;        // an object at all
   double shape = 0;          // the template classifier finds the prompted shape
   int images = 0;

@@ -26,15 +26,24 @@ struct Batch {
   at::Tensor ids;  // [B, kMaxWords]
 };
 
+// The scenes of TrainOptions::fixed_scenes, a function of the seed alone.
+std::vector<Scene> fixed_scenes(const TrainOptions& options) {
+  std::mt19937_64 rng(options.seed);
+  std::vector<Scene> scenes;
+  for (int i = 0; i < options.fixed_scenes; ++i) scenes.push_back(random_scene(rng));
+  return scenes;
+}
+
 // The batch of step `step`: a function of the seed and the step alone, so a
 // resumed run sees exactly the batches an uninterrupted one would.
 Batch make_batch(const TrainOptions& options, int step) {
   std::mt19937_64 rng(options.seed * 1000003ull + static_cast<uint64_t>(step));
   std::bernoulli_distribution drop_attribute(options.drop_attribute), drop_prompt(options.drop_prompt);
+  const std::vector<Scene> fixed = fixed_scenes(options);
   std::vector<at::Tensor> images;
   std::vector<std::string> prompts;
   for (int i = 0; i < options.batch; ++i) {
-    const Scene scene = random_scene(rng);
+    const Scene scene = fixed.empty() ? random_scene(rng) : fixed[static_cast<size_t>(i) % fixed.size()];
     images.push_back(render(scene));
     PromptParts parts;
     parts.shape = !drop_attribute(rng);
@@ -200,7 +209,8 @@ TrainReport train(const TrainOptions& options) {
       }
     }
     state.step = step + 1;
-    recent.push_back(loss.item<double>());
+    report.losses.push_back(loss.item<double>());
+    recent.push_back(report.losses.back());
     if (recent.size() > 50) recent.pop_front();
     double mean = 0;
     for (double l : recent) mean += l;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace untwist::toy {
 
@@ -25,6 +26,9 @@ struct TrainOptions {
   double drop_attribute = 0.3;  // each attribute left out of a prompt with this chance
   double drop_prompt = 0.1;     // the whole prompt left empty with this chance
   double uniform_t = 0.5;       // share of samples whose t is uniform instead of logit-normal
+  // Train on this many scenes, the same ones every step (0: fresh random
+  // scenes every step). A check that the model and trainer can fit data.
+  int fixed_scenes = 0;
   uint64_t seed = 0;
   bool resume = true;           // continue from train_state.safetensors when present
   // Forward and backward matmuls in bfloat16 (CPU autocast); weights, Adam's
@@ -37,6 +41,7 @@ struct TrainOptions {
 struct TrainReport {
   int first_step = 0, last_step = 0;
   double final_loss = 0;  // mean over the last 50 steps
+  std::vector<double> losses;  // each step's loss in this run
   double seconds = 0;
 };
 

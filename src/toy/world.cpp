@@ -34,19 +34,20 @@ bool inside(Shape shape, float x, float y) {
   return false;
 }
 
-// The texture's pattern at a pixel: true where the foreground colour shows,
-// false where its darker shade does.
-bool pattern(Texture texture, int64_t px, int64_t py) {
+}  // namespace
+
+// The pattern is counted from the object's bounding-box corner, so that every
+// texture is a function of the position relative to the object (which RoPE
+// sees), not of the absolute pixel.
+bool texture_pattern(Texture texture, int64_t rx, int64_t ry) {
   switch (texture) {
     case Texture::Solid: return true;
-    case Texture::Stripes: return ((px + py) / 2) % 2 == 0;
-    case Texture::Dots: return !((px % 4 == 1 || px % 4 == 2) && (py % 4 == 1 || py % 4 == 2));
-    case Texture::Checks: return ((px / 3) + (py / 3)) % 2 == 0;
+    case Texture::Stripes: return ((rx + ry) / 2) % 2 == 0;
+    case Texture::Dots: return !((rx % 4 == 1 || rx % 4 == 2) && (ry % 4 == 1 || ry % 4 == 2));
+    case Texture::Checks: return ((rx / 3) + (ry / 3)) % 2 == 0;
   }
   return true;
 }
-
-}  // namespace
 
 const std::vector<std::string>& shape_names() {
   static const std::vector<std::string> names = {"circle", "square", "triangle", "diamond", "cross", "ring"};
@@ -98,10 +99,13 @@ at::Tensor render(const Scene& scene) {
   const auto fg = colour_rgb(scene.foreground), bg = colour_rgb(scene.background);
   at::Tensor image = at::empty({3, kImageSize, kImageSize});
   auto pixels = image.accessor<float, 3>();
+  // The bounding box's first pixel, one before it for safety: offsets inside the object are >= 0.
+  const int64_t left = static_cast<int64_t>(std::floor(scene.cx - scene.size)) - 1;
+  const int64_t top = static_cast<int64_t>(std::floor(scene.cy - scene.size)) - 1;
   for (int64_t py = 0; py < kImageSize; ++py) {
     for (int64_t px = 0; px < kImageSize; ++px) {
       for (int c = 0; c < 3; ++c) {
-        const float shade = pattern(scene.texture, px, py) ? fg[c] : 0.45f * fg[c] + 0.1f;
+        const float shade = texture_pattern(scene.texture, px - left, py - top) ? fg[c] : 0.45f * fg[c] + 0.1f;
         pixels[c][py][px] = m[py][px] ? shade : bg[c];
       }
     }

@@ -36,6 +36,11 @@ struct Scene {
 // unrelated scenes rarely overlap by chance.
 Scene random_scene(std::mt19937_64& rng);
 
+// The texture's pattern at (rx, ry) >= 0, a pixel's offset from the corner
+// render() counts the pattern from: true where the foreground colour shows,
+// false where its darker shade does.
+bool texture_pattern(Texture texture, int64_t rx, int64_t ry);
+
 // [32, 32] bool: the object's pixels.
 at::Tensor object_mask(const Scene& scene);
 // [3, 32, 32] in [0, 1]
