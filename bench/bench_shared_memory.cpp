@@ -37,14 +37,15 @@ int main(int argc, char** argv) {
   set_compute_threads(0);
   const int64_t length = txt + side * side;
   const RopeLayout rope{{16, 56, 56}, {AxisRole::Index, AxisRole::Row, AxisRole::Column}, 10000};
-  AttentionCall call{{"single", 0},
-                     at::randn({batch, heads, length, head_dim}),
-                     at::randn({batch, heads, length, head_dim}),
-                     at::randn({batch, heads, length, head_dim}),
-                     rope_table(at::cat({at::zeros({batch, txt, 3}), image_position_ids(batch, side, side)}, 1),
-                                rope.axes_dim, rope.theta),
-                     std::vector<ImageSpan>(batch, ImageSpan{txt, side * side, side, side}),
-                     &rope};
+  AttentionCall call;
+  call.block = BlockRef{"single", 0};
+  call.q = at::randn({batch, heads, length, head_dim});
+  call.k = at::randn({batch, heads, length, head_dim});
+  call.v = at::randn({batch, heads, length, head_dim});
+  call.pe = rope_table(at::cat({at::zeros({batch, txt, 3}), image_position_ids(batch, side, side)}, 1), rope.axes_dim,
+                       rope.theta);
+  call.image.assign(batch, ImageSpan{txt, side * side, side, side});
+  call.rope = &rope;
   const double inputs_gib = 3.0 * call.q.numel() * 4 / (1024.0 * 1024 * 1024);
   const double before = peak_rss_gib();
   ShareSettings settings;

@@ -56,13 +56,14 @@ int main(int argc, char** argv) {
   // its attention should cost L_img / L more. Plain attention's own time at
   // these shapes, measured here, turns that into seconds.
   const int64_t heads = config.num_heads, head_dim = config.head_dim();
-  const AttentionCall call{{"single", 0},
-                           at::randn({batch, heads, length, head_dim}),
-                           at::randn({batch, heads, length, head_dim}),
-                           at::randn({batch, heads, length, head_dim}),
-                           pe,
-                           std::vector<ImageSpan>(batch, ImageSpan{txt_tokens, img, side, side}),
-                           &model.rope()};
+  AttentionCall call;
+  call.block = BlockRef{"single", 0};
+  call.q = at::randn({batch, heads, length, head_dim});
+  call.k = at::randn({batch, heads, length, head_dim});
+  call.v = at::randn({batch, heads, length, head_dim});
+  call.pe = pe;
+  call.image.assign(batch, ImageSpan{txt_tokens, img, side, side});
+  call.rope = &model.rope();
   const double attention = best_seconds(repeats, [&] { plain_attention(call); });
   const double extra_per_block = attention * (batch - 1) / batch * static_cast<double>(img) / length;
 

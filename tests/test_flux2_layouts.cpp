@@ -13,7 +13,7 @@
 #include "io/flux2_diffusers_layout.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
-#include "pipeline/components.h"
+#include "io/component_files.h"
 #include "test_support.h"
 #include "util/errors.h"
 

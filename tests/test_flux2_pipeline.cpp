@@ -49,7 +49,7 @@ class Flux2Pipeline : public ::testing::Test {
 
   static std::vector<std::string> components() {
     return {"--model", golden("flux2_klein_tiny"), "--text-encoder", *dir_ + "/qwen3.safetensors", "--tokenizer",
-            tokenizer_json(), "--ae", golden("ae2_tiny"), "-W", "16", "-H", "12", "--steps", "2"};
+            tokenizer_json(), "--ae", golden("ae2_tiny"), "-W", "16", "-H", "16", "--steps", "2"};
   }
 
   static std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
@@ -100,7 +100,7 @@ TEST_F(Flux2Pipeline, SingleFilesComfyFilesAndADiffusersFolderGiveIdenticalPixel
   }
   run = test::run_untwist(with({"style", "--model", out + "/flux-2-klein.safetensors", "--text-encoder",
                                 out + "/qwen_3_4b.safetensors", "--tokenizer", tokenizer_json(), "--ae",
-                                out + "/flux2-vae.safetensors", "-W", "16", "-H", "12", "--steps", "2"},
+                                out + "/flux2-vae.safetensors", "-W", "16", "-H", "16", "--steps", "2"},
                                with(kStyle, {"-o", out + "/comfy"})));
   ASSERT_EQ(run.status, 0) << run.output;
 
@@ -125,7 +125,7 @@ TEST_F(Flux2Pipeline, SingleFilesComfyFilesAndADiffusersFolderGiveIdenticalPixel
   }
   fs::copy_file(tokenizer_json(), folder + "/tokenizer/tokenizer.json");
   run = test::run_untwist(
-      with({"style", "--model-dir", folder, "-W", "16", "-H", "12", "--steps", "2"}, with(kStyle, {"-o", out + "/diffusers"})));
+      with({"style", "--model-dir", folder, "-W", "16", "-H", "16", "--steps", "2"}, with(kStyle, {"-o", out + "/diffusers"})));
   ASSERT_EQ(run.status, 0) << run.output;
 
   for (const char* layout : {"comfy", "diffusers"}) {
@@ -151,9 +151,9 @@ TEST_F(Flux2Pipeline, GenerateEqualsTheStepByStepRouteThroughTheRunners) {
                            out + "/te_in.safetensors", "--output", out + "/te_out.safetensors", "--layers", "9,18,27"});
   ASSERT_EQ(run.status, 0) << run.output;
 
-  // 12x16 pixels, token patch 4: a 3x4 token grid of 16 channels.
-  at::Tensor img_ids = at::zeros({1, 12, 4});
-  for (int64_t r = 0; r < 3; ++r) {
+  // 16x16 pixels, token patch 4: a 4x4 token grid of 16 channels.
+  at::Tensor img_ids = at::zeros({1, 16, 4});
+  for (int64_t r = 0; r < 4; ++r) {
     for (int64_t c = 0; c < 4; ++c) {
       img_ids[0][r * 4 + c][1] = r;
       img_ids[0][r * 4 + c][2] = c;
@@ -162,15 +162,15 @@ TEST_F(Flux2Pipeline, GenerateEqualsTheStepByStepRouteThroughTheRunners) {
   at::Tensor txt_ids = at::zeros({1, 512, 4});
   txt_ids.select(2, 3).copy_(at::arange(512, at::kFloat));
   write_safetensors(out + "/dit_in.safetensors",
-                    {{"in.img", seeded_randn(11, {1, 16, 3, 4}).flatten(2).transpose(1, 2).contiguous()},
+                    {{"in.img", seeded_randn(11, {1, 16, 4, 4}).flatten(2).transpose(1, 2).contiguous()},
                      {"in.img_ids", img_ids},
                      {"in.txt", SafetensorsFile::open(out + "/te_out.safetensors")->tensor("out.context")},
                      {"in.txt_ids", txt_ids}});
   run = test::run_untwist({"dit", "--weights", golden("flux2_klein_tiny"), "--inputs", out + "/dit_in.safetensors",
                            "--output", out + "/dit_out.safetensors", "--steps", "2"});
   ASSERT_EQ(run.status, 0) << run.output;
-  const at::Tensor tokens = SafetensorsFile::open(out + "/dit_out.safetensors")->tensor("out.denoised");  // [1, 12, 16]
-  write_safetensors(out + "/ae_in.safetensors", {{"in.latent", tokens.transpose(1, 2).reshape({1, 16, 3, 4})}});
+  const at::Tensor tokens = SafetensorsFile::open(out + "/dit_out.safetensors")->tensor("out.denoised");  // [1, 16, 16]
+  write_safetensors(out + "/ae_in.safetensors", {{"in.latent", tokens.transpose(1, 2).reshape({1, 16, 4, 4})}});
   run = test::run_untwist({"ae", "--weights", golden("ae2_tiny"), "--inputs", out + "/ae_in.safetensors", "--output",
                            out + "/ae_out.safetensors"});
   ASSERT_EQ(run.status, 0) << run.output;

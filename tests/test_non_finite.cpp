@@ -7,6 +7,7 @@
 
 #include "io/safetensors.h"
 #include "io/weights.h"
+#include "model/flux1/flux.h"
 #include "sample/dit_sampler.h"
 #include "model/flow_schedule.h"
 #include "test_support.h"
