@@ -87,26 +87,29 @@ TEST(FluxGolden, EveryBlockRoutesItsAttentionThroughTheHook) {
 
 
 // Real checkpoints store bfloat16 or float16 weights: the same file in those
-// dtypes runs and lands within the rounding of its weights.
+// dtypes runs and lands within the rounding of its weights, for FLUX.1 and
+// FLUX.2 alike.
 TEST(FluxGolden, HalfPrecisionCheckpointsRun) {
-  const std::string path = test::golden_dir() + "/flux_dev_tiny.safetensors";
-  const auto golden = SafetensorsFile::open(path);
-  for (const at::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
-    SCOPED_TRACE(c10::toString(dtype));
-    NamedTensors tensors;
-    for (const auto& entry : golden->entries()) {
-      const at::Tensor tensor = golden->tensor(entry.name);
-      tensors.emplace_back(entry.name, entry.name.rfind("model.", 0) == 0 ? tensor.to(dtype) : tensor);
+  for (const char* name : {"flux_dev_tiny", "flux2_klein_tiny"}) {
+    const std::string path = test::golden_dir() + "/" + name + ".safetensors";
+    const auto golden = SafetensorsFile::open(path);
+    for (const at::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
+      SCOPED_TRACE(std::string(name) + " " + c10::toString(dtype));
+      NamedTensors tensors;
+      for (const auto& entry : golden->entries()) {
+        const at::Tensor tensor = golden->tensor(entry.name);
+        tensors.emplace_back(entry.name, entry.name.rfind("model.", 0) == 0 ? tensor.to(dtype) : tensor);
+      }
+      const std::string converted = test::scratch_dir() + "/half.safetensors";
+      write_safetensors(converted, tensors, golden->metadata());
+      const std::string output = test::scratch_dir() + "/out.safetensors";
+      const auto run = test::run_untwist({"dit", "--weights", converted, "--inputs", path, "--output", output,
+                                          "--threads", "1"});
+      ASSERT_EQ(run.status, 0) << run.output;
+      const double error = test::relative_error(SafetensorsFile::open(output)->tensor("out.pred"), golden->tensor("out.pred"));
+      EXPECT_LE(error, dtype == at::kHalf ? 5e-3 : 3e-2);
+      EXPECT_GT(error, 0.0);
     }
-    const std::string converted = test::scratch_dir() + "/half.safetensors";
-    write_safetensors(converted, tensors, golden->metadata());
-    const std::string output = test::scratch_dir() + "/out.safetensors";
-    const auto run = test::run_untwist({"dit", "--weights", converted, "--inputs", path, "--output", output,
-                                        "--threads", "1"});
-    ASSERT_EQ(run.status, 0) << run.output;
-    const double error = test::relative_error(SafetensorsFile::open(output)->tensor("out.pred"), golden->tensor("out.pred"));
-    EXPECT_LE(error, dtype == at::kHalf ? 5e-3 : 3e-2);
-    EXPECT_GT(error, 0.0);
   }
 }
 

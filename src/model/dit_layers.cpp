@@ -1,6 +1,7 @@
 #include "model/dit_layers.h"
 
 #include "io/weights.h"
+#include "model/rope_config.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -24,13 +25,6 @@ MLPEmbedder WeightLoader::embedder(const std::string& name, int64_t in, int64_t 
 
 QKNorm WeightLoader::qk_norm(const std::string& name, int64_t head_dim) const {
   return {get(name + ".query_norm.scale", {head_dim}), get(name + ".key_norm.scale", {head_dim})};
-}
-
-std::string first_non_finite(const std::vector<std::pair<std::string, StoredTensor>>& named) {
-  for (const auto& [name, tensor] : named) {  // one decoded tensor at a time
-    if (!at::isfinite(tensor.decoded()).all().item<bool>()) return name;
-  }
-  return "";
 }
 
 at::Tensor embed(const MLPEmbedder& embedder, const at::Tensor& x) {
@@ -68,13 +62,42 @@ at::Tensor attend(const AttentionHook* hook, const AttentionCall& call) {
   return hook ? hook->attend(call) : plain_attention(call);
 }
 
-StageProbe non_finite_probe(std::optional<NonFiniteSite>& site) {
-  return [&site](const std::string& stage, const at::Tensor& stream) {
+at::Tensor StagedTransformer::forward(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook) const {
+  return run_stages(inputs, pe, hook, nullptr);
+}
+
+std::optional<NonFiniteSite> StagedTransformer::locate_non_finite(const DitInputs& inputs, const at::Tensor& pe,
+                                                                  const AttentionHook* hook) const {
+  std::optional<NonFiniteSite> site;
+  const StageProbe probe = [&site](const std::string& stage, const at::Tensor& stream) {
     const at::Tensor bad_rows = at::logical_not(at::isfinite(stream).flatten(1).all(1)).nonzero();  // [n, 1]
     if (bad_rows.size(0) == 0) return true;
     site = NonFiniteSite{stage, bad_rows[0][0].item<int64_t>()};
     return false;
   };
+  run_stages(inputs, pe, hook, &probe);
+  return site;
+}
+
+std::string StagedTransformer::first_non_finite_weight() const {
+  for (const auto& [name, tensor] : named_weights_) {  // one decoded tensor at a time
+    if (!at::isfinite(tensor.decoded()).all().item<bool>()) return name;
+  }
+  return "";
+}
+
+int64_t qk_norm_head_dim(const Weights& weights, int64_t hidden_size, int64_t depth, int64_t depth_single_blocks) {
+  if (depth == 0 && depth_single_blocks == 0) {
+    fail_file(weights.source(), "transformer without any double_blocks or single_blocks");
+  }
+  const std::string scale =
+      depth > 0 ? "double_blocks.0.img_attn.norm.query_norm.scale" : "single_blocks.0.norm.query_norm.scale";
+  const int64_t head_dim = dim_of(weights, scale, 0);
+  if (head_dim <= 0 || hidden_size % head_dim != 0) {
+    fail_file(weights.source(), "qk-norm scale length " + std::to_string(head_dim) +
+                                    " does not divide the hidden size " + std::to_string(hidden_size));
+  }
+  return head_dim;
 }
 
 void expect_shape(const char* name, const at::Tensor& tensor, const std::vector<int64_t>& expected) {

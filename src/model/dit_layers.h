@@ -47,9 +47,6 @@ struct WeightLoader {
   QKNorm qk_norm(const std::string& name, int64_t head_dim) const;
 };
 
-// The checkpoint name of the first tensor holding NaN or Inf; empty if none.
-std::string first_non_finite(const std::vector<std::pair<std::string, StoredTensor>>& named);
-
 at::Tensor embed(const MLPEmbedder& embedder, const at::Tensor& x);
 at::Tensor layer_norm(const at::Tensor& x);  // no affine, eps 1e-6
 // RMSNorm in float32, back to x's dtype, then scaled (eps 1e-6).
@@ -61,10 +58,18 @@ std::pair<at::Tensor, at::Tensor> qk_norm(const QKNorm& norm, const at::Tensor& 
 at::Tensor modulate(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale);
 // `count` chunks of [B, 1, hidden] from the conditioning vector: lin(silu(vec)).
 std::vector<at::Tensor> modulation(const Linear& lin, const at::Tensor& vec, int64_t count);
+// The chunks of a FLUX-style modulation, in the reference's order: shift,
+// scale and gate of the attention, then (double-stream) of the MLP.
+enum ModulationChunk { kAttnShift, kAttnScale, kAttnGate, kMlpShift, kMlpScale, kMlpGate };
 // [B, L, 3*H*D] -> q, k, v each [B, H, L, D]
 std::vector<at::Tensor> split_qkv(const at::Tensor& qkv, int64_t heads);
 // The hook's attention when there is one, else plain attention. -> [B, L, H*D]
 at::Tensor attend(const AttentionHook* hook, const AttentionCall& call);
+
+// The head dim of a FLUX-style transformer from its first block's qk-norm
+// scale (double blocks, else single blocks); DataError naming the file when
+// there is no block or the head dim does not divide `hidden_size`.
+int64_t qk_norm_head_dim(const Weights& weights, int64_t hidden_size, int64_t depth, int64_t depth_single_blocks);
 
 // InputError unless `tensor` is defined and has `expected` sizes (-1: any).
 void expect_shape(const char* name, const at::Tensor& tensor, const std::vector<int64_t>& expected);
@@ -72,6 +77,24 @@ void expect_shape(const char* name, const at::Tensor& tensor, const std::vector<
 // (stage, its output stream [B, ...]) -> whether to go on; and the probe that
 // finds the first non-finite stage and row.
 using StageProbe = std::function<bool(const std::string& stage, const at::Tensor& stream)>;
-StageProbe non_finite_probe(std::optional<NonFiniteSite>& site);
+
+// A transformer whose forward pass is a sequence of named stages a probe can
+// watch, and whose weights are kept by checkpoint name: forward, the NaN
+// watch's stage search and its weight search, once for every such family.
+class StagedTransformer : public DiffusionTransformer {
+ public:
+  at::Tensor forward(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook = nullptr) const override;
+  std::optional<NonFiniteSite> locate_non_finite(const DitInputs& inputs, const at::Tensor& pe,
+                                                 const AttentionHook* hook = nullptr) const override;
+  std::string first_non_finite_weight() const override;
+
+ protected:
+  // The forward pass; after each stage `probe` (when given) sees its output
+  // and may stop the pass (the result is then undefined).
+  virtual at::Tensor run_stages(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook,
+                                const StageProbe* probe) const = 0;
+
+  std::vector<std::pair<std::string, StoredTensor>> named_weights_;  // every weight, by checkpoint name
+};
 
 }  // namespace untwist

@@ -91,11 +91,11 @@ std::pair<at::Tensor, at::Tensor> FluxModel::double_block(const DoubleStreamBloc
                                                           const at::Tensor& pe, const std::vector<ImageSpan>& image,
                                                           const AttentionHook* hook) const {
   const int64_t heads = config_.num_heads;
-  const auto img_mod = modulation(block.img_mod, vec, 6);  // shift1, scale1, gate1, shift2, scale2, gate2
+  const auto img_mod = modulation(block.img_mod, vec, 6);  // ModulationChunk order
   const auto txt_mod = modulation(block.txt_mod, vec, 6);
 
-  auto img_qkv = split_qkv(block.img_attn.qkv(modulate(img, img_mod[0], img_mod[1])), heads);
-  auto txt_qkv = split_qkv(block.txt_attn.qkv(modulate(txt, txt_mod[0], txt_mod[1])), heads);
+  auto img_qkv = split_qkv(block.img_attn.qkv(modulate(img, img_mod[kAttnShift], img_mod[kAttnScale])), heads);
+  auto txt_qkv = split_qkv(block.txt_attn.qkv(modulate(txt, txt_mod[kAttnShift], txt_mod[kAttnScale])), heads);
   const auto [img_q, img_k] = qk_norm(block.img_attn.norm, img_qkv[0], img_qkv[1], img_qkv[2]);
   const auto [txt_q, txt_k] = qk_norm(block.txt_attn.norm, txt_qkv[0], txt_qkv[1], txt_qkv[2]);
 
@@ -110,10 +110,12 @@ std::pair<at::Tensor, at::Tensor> FluxModel::double_block(const DoubleStreamBloc
   const at::Tensor txt_attn = attn.narrow(1, 0, txt.size(1));
   const at::Tensor img_attn = attn.narrow(1, txt.size(1), img.size(1));
 
-  img = img + img_mod[2] * block.img_attn.proj(img_attn);
-  img = img + img_mod[5] * block.img_mlp_2(at::gelu(block.img_mlp_0(modulate(img, img_mod[3], img_mod[4])), "tanh"));
-  txt = txt + txt_mod[2] * block.txt_attn.proj(txt_attn);
-  txt = txt + txt_mod[5] * block.txt_mlp_2(at::gelu(block.txt_mlp_0(modulate(txt, txt_mod[3], txt_mod[4])), "tanh"));
+  img = img + img_mod[kAttnGate] * block.img_attn.proj(img_attn);
+  img = img + img_mod[kMlpGate] * block.img_mlp_2(at::gelu(
+                                      block.img_mlp_0(modulate(img, img_mod[kMlpShift], img_mod[kMlpScale])), "tanh"));
+  txt = txt + txt_mod[kAttnGate] * block.txt_attn.proj(txt_attn);
+  txt = txt + txt_mod[kMlpGate] * block.txt_mlp_2(at::gelu(
+                                      block.txt_mlp_0(modulate(txt, txt_mod[kMlpShift], txt_mod[kMlpScale])), "tanh"));
   return {img, txt};
 }
 
@@ -121,29 +123,15 @@ at::Tensor FluxModel::single_block(const SingleStreamBlock& block, int index, at
                                    const at::Tensor& pe, const std::vector<ImageSpan>& image,
                                    const AttentionHook* hook) const {
   const int64_t hidden = config_.hidden_size;
-  const auto mod = modulation(block.modulation, vec, 3);  // shift, scale, gate
-  const at::Tensor fused = block.linear1(modulate(x, mod[0], mod[1]));  // [B, L, 3 hidden + mlp]
+  const auto mod = modulation(block.modulation, vec, 3);  // attention shift, scale, gate
+  const at::Tensor fused = block.linear1(modulate(x, mod[kAttnShift], mod[kAttnScale]));  // [B, L, 3 hidden + mlp]
   auto qkv = split_qkv(fused.narrow(-1, 0, 3 * hidden), config_.num_heads);
   const at::Tensor mlp = fused.narrow(-1, 3 * hidden, config_.mlp_hidden);
   const auto [q, k] = qk_norm(block.norm, qkv[0], qkv[1], qkv[2]);
   const at::Tensor attn = attend(hook, {{"single", index}, q, k, qkv[2], pe, image, &rope_});  // [B, L, hidden]
   const at::Tensor out = block.linear2(at::cat({attn, at::gelu(mlp, "tanh")}, 2));
-  return x + mod[2] * out;
+  return x + mod[kAttnGate] * out;
 }
-
-at::Tensor FluxModel::forward(const DitInputs& in, const at::Tensor& pe, const AttentionHook* hook) const {
-  return run_stages(in, pe, hook, nullptr);
-}
-
-std::optional<NonFiniteSite> FluxModel::locate_non_finite(const DitInputs& in, const at::Tensor& pe,
-                                                          const AttentionHook* hook) const {
-  std::optional<NonFiniteSite> site;
-  const StageProbe probe = non_finite_probe(site);
-  run_stages(in, pe, hook, &probe);
-  return site;
-}
-
-std::string FluxModel::first_non_finite_weight() const { return first_non_finite(named_weights_); }
 
 at::Tensor FluxModel::run_stages(const DitInputs& in, const at::Tensor& pe, const AttentionHook* hook,
                                  const StageProbe* probe) const {

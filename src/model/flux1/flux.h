@@ -32,7 +32,7 @@ struct SingleStreamBlock {
   Linear modulation;  // modulation.lin
 };
 
-class FluxModel : public DiffusionTransformer {
+class FluxModel : public StagedTransformer {
  public:
   // Takes the weights (checking every shape against the config) for the
   // compute dtype: float32 for exactness, bfloat16 for speed. Matrices stay
@@ -65,14 +65,10 @@ class FluxModel : public DiffusionTransformer {
   std::vector<double> schedule(int num_steps, int64_t image_tokens, std::optional<bool> shift) const override;
   // Text first: rope(cat(txt_ids, img_ids)).
   at::Tensor position_table(const DitInputs& inputs) const override;
-  at::Tensor forward(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook = nullptr) const override;
-  std::optional<NonFiniteSite> locate_non_finite(const DitInputs& inputs, const at::Tensor& pe,
-                                                 const AttentionHook* hook = nullptr) const override;
-  std::string first_non_finite_weight() const override;
 
  private:
   at::Tensor run_stages(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook,
-                        const StageProbe* probe) const;
+                        const StageProbe* probe) const override;
   void check_inputs(const DitInputs& inputs, const at::Tensor& pe) const;
   std::pair<at::Tensor, at::Tensor> double_block(const DoubleStreamBlock& block, int index, at::Tensor img,
                                                  at::Tensor txt, const at::Tensor& vec, const at::Tensor& pe,
@@ -91,7 +87,6 @@ class FluxModel : public DiffusionTransformer {
   std::vector<DoubleStreamBlock> double_blocks;
   std::vector<SingleStreamBlock> single_blocks;
   Linear final_layer_adaLN_modulation_1, final_layer_linear;
-  std::vector<std::pair<std::string, StoredTensor>> named_weights_;  // every tensor above, by checkpoint name
 };
 
 }  // namespace untwist

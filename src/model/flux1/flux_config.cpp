@@ -1,6 +1,7 @@
 #include "model/flux1/flux_config.h"
 
 #include "io/weights.h"
+#include "model/dit_layers.h"
 #include "model/rope_config.h"
 #include "util/errors.h"
 
@@ -21,21 +22,13 @@ FluxConfig detect_flux_config(const Weights& weights, const RopeOverride& rope) 
   config.depth_single_blocks = static_cast<int64_t>(weights.indices_under("single_blocks.").size());
   config.guidance_embed = weights.has("guidance_in.in_layer.weight");
 
-  int64_t head_dim = 0;
+  const int64_t head_dim = qk_norm_head_dim(weights, config.hidden_size, config.depth, config.depth_single_blocks);
   if (config.depth > 0) {
-    head_dim = dim_of(weights, "double_blocks.0.img_attn.norm.query_norm.scale", 0);
     config.qkv_bias = weights.has("double_blocks.0.img_attn.qkv.bias");
     config.mlp_hidden = dim_of(weights, "double_blocks.0.img_mlp.0.weight", 0);
-  } else if (config.depth_single_blocks > 0) {
-    head_dim = dim_of(weights, "single_blocks.0.norm.query_norm.scale", 0);
+  } else {
     config.qkv_bias = true;
     config.mlp_hidden = dim_of(weights, "single_blocks.0.linear1.weight", 0) - 3 * config.hidden_size;
-  } else {
-    fail_file(weights.source(), "FLUX transformer without any double_blocks or single_blocks");
-  }
-  if (head_dim <= 0 || config.hidden_size % head_dim != 0) {
-    fail_file(weights.source(), "qk-norm scale length " + std::to_string(head_dim) +
-                                    " does not divide the hidden size " + std::to_string(config.hidden_size));
   }
   config.num_heads = config.hidden_size / head_dim;
 

@@ -127,20 +127,6 @@ void Flux2Model::check_inputs(const DitInputs& in, const at::Tensor& pe) const {
   expect_shape("pe", pe, {batch, 1, in.txt.size(1) + in.img.size(1) + cond, config_.head_dim() / 2, 2, 2});
 }
 
-at::Tensor Flux2Model::forward(const DitInputs& in, const at::Tensor& pe, const AttentionHook* hook) const {
-  return run_stages(in, pe, hook, nullptr);
-}
-
-std::optional<NonFiniteSite> Flux2Model::locate_non_finite(const DitInputs& in, const at::Tensor& pe,
-                                                           const AttentionHook* hook) const {
-  std::optional<NonFiniteSite> site;
-  const StageProbe probe = non_finite_probe(site);
-  run_stages(in, pe, hook, &probe);
-  return site;
-}
-
-std::string Flux2Model::first_non_finite_weight() const { return first_non_finite(named_weights_); }
-
 at::Tensor Flux2Model::run_stages(const DitInputs& in, const at::Tensor& pe, const AttentionHook* hook,
                                   const StageProbe* probe) const {
   check_inputs(in, pe);
@@ -164,7 +150,6 @@ at::Tensor Flux2Model::run_stages(const DitInputs& in, const at::Tensor& pe, con
   const auto img_mod = modulation(double_stream_modulation_img, vec, 6);
   const auto txt_mod = modulation(double_stream_modulation_txt, vec, 6);
   const auto single_mod = modulation(single_stream_modulation, vec, 3);
-  enum { kAttnShift, kAttnScale, kAttnGate, kMlpShift, kMlpScale, kMlpGate };
 
   for (size_t n = 0; n < double_blocks.size(); ++n) {
     const flux2::DoubleStreamBlock& block = double_blocks[n];

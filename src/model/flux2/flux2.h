@@ -35,7 +35,7 @@ struct SingleStreamBlock {
 
 }  // namespace flux2
 
-class Flux2Model : public DiffusionTransformer {
+class Flux2Model : public StagedTransformer {
  public:
   // As FluxModel: matrices stay as stored on the CPU and are converted layer
   // by layer; on another device every weight is converted once and held there.
@@ -65,14 +65,10 @@ class Flux2Model : public DiffusionTransformer {
   std::vector<double> schedule(int num_steps, int64_t image_tokens, std::optional<bool> shift) const override;
   // Text first: rope(cat(txt_ids, img_ids, cond_ids)).
   at::Tensor position_table(const DitInputs& inputs) const override;
-  at::Tensor forward(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook = nullptr) const override;
-  std::optional<NonFiniteSite> locate_non_finite(const DitInputs& inputs, const at::Tensor& pe,
-                                                 const AttentionHook* hook = nullptr) const override;
-  std::string first_non_finite_weight() const override;
 
  private:
   at::Tensor run_stages(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook,
-                        const StageProbe* probe) const;
+                        const StageProbe* probe) const override;
   void check_inputs(const DitInputs& inputs, const at::Tensor& pe) const;
 
   Flux2Config config_;
@@ -85,7 +81,6 @@ class Flux2Model : public DiffusionTransformer {
   std::vector<flux2::DoubleStreamBlock> double_blocks;
   std::vector<flux2::SingleStreamBlock> single_blocks;
   Linear final_layer_adaLN_modulation_1, final_layer_linear;
-  std::vector<std::pair<std::string, StoredTensor>> named_weights_;  // every tensor above, by checkpoint name
 };
 
 // FLUX.2's empirical mu for the time shift, from the image token count and the step count.

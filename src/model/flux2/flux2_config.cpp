@@ -1,6 +1,7 @@
 #include "model/flux2/flux2_config.h"
 
 #include "io/weights.h"
+#include "model/dit_layers.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -23,20 +24,9 @@ Flux2Config detect_flux2_config(const Weights& weights, const RopeOverride& rope
   config.depth_single_blocks = static_cast<int64_t>(weights.indices_under("single_blocks.").size());
   config.guidance_embed = weights.has("guidance_in.in_layer.weight");
 
-  int64_t head_dim = 0;
-  if (config.depth > 0) {
-    head_dim = dim_of(weights, "double_blocks.0.img_attn.norm.query_norm.scale", 0);
-    config.mlp_hidden = dim_of(weights, "double_blocks.0.img_mlp.2.weight", 1);
-  } else if (config.depth_single_blocks > 0) {
-    head_dim = dim_of(weights, "single_blocks.0.norm.query_norm.scale", 0);
-    config.mlp_hidden = dim_of(weights, "single_blocks.0.linear2.weight", 1) - config.hidden_size;
-  } else {
-    fail_file(weights.source(), "FLUX.2 transformer without any double_blocks or single_blocks");
-  }
-  if (head_dim <= 0 || config.hidden_size % head_dim != 0) {
-    fail_file(weights.source(), "qk-norm scale length " + std::to_string(head_dim) +
-                                    " does not divide the hidden size " + std::to_string(config.hidden_size));
-  }
+  const int64_t head_dim = qk_norm_head_dim(weights, config.hidden_size, config.depth, config.depth_single_blocks);
+  config.mlp_hidden = config.depth > 0 ? dim_of(weights, "double_blocks.0.img_mlp.2.weight", 1)
+                                       : dim_of(weights, "single_blocks.0.linear2.weight", 1) - config.hidden_size;
   config.num_heads = config.hidden_size / head_dim;
   const RopeParams params = detect_rope_params(weights, rope, head_dim, {{32, 32, 32, 32}, 2000}, "FLUX.2");
   if (params.axes_dim.size() != 4) {
