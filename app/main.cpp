@@ -11,6 +11,7 @@
 #include "util/errors.h"
 #include "util/memory.h"
 #include "util/threads.h"
+#include "untwist_version.h"
 
 namespace {
 
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   untwist::keep_freed_memory_for_reuse();
   untwist::remove_temporary_files_on_interrupt();
   CLI::App app{"untwist: style-aligned image generation with diffusion transformers (FLUX.1)"};
+  app.set_version_flag("--version", std::string("untwist ") + UNTWIST_VERSION + " (git " + UNTWIST_GIT_REVISION + ")");
   app.require_subcommand(1);
   app.fallthrough();  // --threads may also follow the subcommand
   int threads = 0;

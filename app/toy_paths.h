@@ -1,5 +1,6 @@
 // Where the shipped toy checkpoint is: the given path, else models/toy/ in
-// the working folder, else beside the source tree the binary was built in.
+// the working folder, else the installed copy (P/share/untwist/models/toy/
+// for a binary in P/bin), else the source tree the binary was built in.
 #pragma once
 #include <CLI/CLI.hpp>
 

@@ -60,13 +60,17 @@ std::string scratch_dir() {
   return dir.string();
 }
 
-RunResult run_untwist(const std::vector<std::string>& args) {
-  std::string command = std::string("'") + UNTWIST_BINARY + "'";
-  for (const auto& arg : args) {
+RunResult run_untwist(const std::vector<std::string>& args) { return run_program(UNTWIST_BINARY, args); }
+
+RunResult run_program(const std::string& program, const std::vector<std::string>& args, const std::string& working_dir) {
+  const auto quote = [](const std::string& text) {
     std::string quoted;
-    for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    command += " '" + quoted + "'";
-  }
+    for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return "'" + quoted + "'";
+  };
+  std::string command = working_dir.empty() ? "" : "cd " + quote(working_dir) + " && ";
+  command += quote(program);
+  for (const auto& arg : args) command += " " + quote(arg);
   command += " 2>&1";
   RunResult result;
   FILE* pipe = popen(command.c_str(), "r");

@@ -42,5 +42,8 @@ struct RunResult {
 };
 // Runs the untwist binary with the given arguments (shell-quoted here).
 RunResult run_untwist(const std::vector<std::string>& args);
+// Runs `program` with the arguments in `working_dir` (empty: the current folder).
+RunResult run_program(const std::string& program, const std::vector<std::string>& args,
+                      const std::string& working_dir = "");
 
 }  // namespace untwist::test

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "util/errors.h"
+#include "util/self_location.h"
 
 namespace untwist {
 
@@ -26,19 +27,20 @@ const SentencepieceModule& module() {
   static SentencepieceModule functions;
   static std::string failure;
   std::call_once(once, [] {
-    Dl_info self{};
-    dladdr(reinterpret_cast<void*>(&module), &self);
-    const std::filesystem::path beside =
-        std::filesystem::path(self.dli_fname ? self.dli_fname : "").parent_path() / "libuntwist_sentencepiece.so";
-    // A link-map namespace of its own keeps its protobuf apart from libtorch's.
-    void* handle = dlmopen(LM_ID_NEWLM, beside.c_str(), RTLD_NOW | RTLD_LOCAL);
+    // Beside the real executable (the build folder), in the install prefix's
+    // lib/untwist, else wherever the library path finds it. A link-map
+    // namespace of its own keeps its protobuf apart from libtorch's.
+    const std::string name = "libuntwist_sentencepiece.so";
+    void* handle = nullptr;
+    std::string errors;
+    for (const std::string& path : {(executable_dir() / name).string(), (installed_module_dir() / name).string(), name}) {
+      handle = dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (handle) break;
+      errors += std::string(errors.empty() ? "" : "; ") + dlerror();
+    }
     if (!handle) {
-      const std::string beside_error = dlerror();
-      handle = dlmopen(LM_ID_NEWLM, "libuntwist_sentencepiece.so", RTLD_NOW | RTLD_LOCAL);
-      if (!handle) {
-        failure = "cannot load the sentencepiece module: " + beside_error;
-        return;
-      }
+      failure = "cannot load the sentencepiece module: " + errors;
+      return;
     }
     functions.load = reinterpret_cast<decltype(functions.load)>(dlsym(handle, "untwist_spm_load"));
     functions.encode = reinterpret_cast<decltype(functions.encode)>(dlsym(handle, "untwist_spm_encode"));
