@@ -2,6 +2,9 @@
 // through the `untwist dit` runner, for every flux-dit golden file (both layouts).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "model/attention.h"
@@ -113,24 +116,34 @@ TEST(FluxGolden, HalfPrecisionCheckpointsRun) {
   }
 }
 
-// The blocked online-softmax attention computes softmax over the union of its
-// key segments: several key blocks, a segment shared by every row (batch 1),
-// and per-channel key scales, against attention over concatenated keys.
-TEST(BlockedAttention, EqualsAttentionOverConcatenatedScaledKeys) {
+// softmax(q k^T / sqrt(D)) v in float64 with one score matrix: the reference
+// the chunked path must equal.
+at::Tensor naive_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask = {}) {
+  at::Tensor scores = at::matmul(q.to(at::kDouble), k.to(at::kDouble).transpose(-1, -2)) / std::sqrt(double(q.size(3)));
+  if (mask.defined()) {
+    scores = scores.masked_fill(at::logical_not(mask).reshape({mask.size(0), 1, 1, mask.size(1)}),
+                                -std::numeric_limits<double>::infinity());
+  }
+  return at::matmul(at::softmax(scores, -1), v.to(at::kDouble));
+}
+
+// The model's chunked attention over several query chunks and several chunks
+// of (row, head) problems (FLUX at 1024x1024 runs 9 query chunks), with and
+// without a key mask, and in bfloat16, against naive float64 attention.
+TEST(ChunkedAttention, EqualsNaiveSoftmaxAcrossChunks) {
   at::manual_seed(5);
-  const at::Tensor q = at::randn({2, 3, 300, 16}) * 2, k = at::randn({2, 3, 2500, 16}) * 2, v = at::randn({2, 3, 2500, 16});
-  const at::Tensor ref_k = at::randn({1, 3, 1100, 16}) * 2, ref_v = at::randn({1, 3, 1100, 16});
-  const at::Tensor scale = at::linspace(0.2, 3.0, 16);
-  const at::Tensor blocked = blocked_attention(q, {{k, v, {}}, {ref_k, ref_v, scale}});
-  const at::Tensor keys = at::cat({k, (ref_k * scale).expand({2, -1, -1, -1})}, 2);
-  const at::Tensor values = at::cat({v, ref_v.expand({2, -1, -1, -1})}, 2);
-  const at::Tensor expected = scaled_dot_product_attention(q, keys, values);
-  EXPECT_LE(relative_error(blocked, expected), 1e-5);
-  EXPECT_LE(relative_error(blocked_attention(q, {{k, v, {}}}), scaled_dot_product_attention(q, k, v)), 1e-5);
-  // bfloat16 operands: the same function to bfloat16's precision.
-  const at::Tensor half = blocked_attention(q.to(at::kBFloat16), {{k.to(at::kBFloat16), v.to(at::kBFloat16), {}}});
+  // 2 rows x 3 heads x 1500 queries over 2500 keys: 8 MiB score chunks make 2
+  // query chunks (838 + 662 rows) and 6 problem chunks.
+  const at::Tensor q = at::randn({2, 3, 1500, 16}) * 2, k = at::randn({2, 3, 2500, 16}) * 2, v = at::randn({2, 3, 2500, 16});
+  EXPECT_LE(relative_error(scaled_dot_product_attention(q, k, v), naive_attention(q, k, v)), 1e-5);
+  at::Tensor mask = at::rand({2, 2500}) < 0.7;
+  mask[1].narrow(0, 2000, 500).fill_(false);  // a row whose tail is masked, as right padding is
+  EXPECT_LE(relative_error(scaled_dot_product_attention(q, k, v, mask), naive_attention(q, k, v, mask)), 1e-5);
+  EXPECT_GT(relative_error(scaled_dot_product_attention(q, k, v), naive_attention(q, k, v, mask)), 1e-2)
+      << "the mask must matter";
+  const at::Tensor half = scaled_dot_product_attention(q.to(at::kBFloat16), k.to(at::kBFloat16), v.to(at::kBFloat16));
   EXPECT_EQ(half.scalar_type(), at::kBFloat16);
-  EXPECT_LE(relative_error(half.to(at::kFloat), scaled_dot_product_attention(q, k, v)), 2e-2);
+  EXPECT_LE(relative_error(half.to(at::kFloat), naive_attention(q, k, v).to(at::kFloat)), 2e-2);
 }
 
 }  // namespace

@@ -38,6 +38,7 @@ struct AttentionCall {
   at::Tensor pe;                    // [B, 1, L, D/2, 2, 2]
   std::vector<ImageSpan> image;     // per batch row
   const RopeLayout* rope = nullptr;  // the model's RoPE layout
+  at::Tensor key_mask;              // [B, L] bool: the keys each row may attend to; undefined: all
 };
 
 class AttentionHook {
@@ -50,30 +51,16 @@ class AttentionHook {
 // softmax(q k^T / sqrt(D)) v, computed in chunks of heads and queries so that
 // no more than a bounded score matrix exists at once; softmax in float32.
 // Off the CPU with libtorch 2.x: libtorch's fused attention instead.
-// q: [B, H, Lq, D], k, v: [B, H, Lk, D] -> [B, H, Lq, D]
-at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
-
-// Keys and values that queries attend to, optionally with per-channel scales
-// on the keys (the reference keys of untwisted shared attention).
-struct KeySegment {
-  at::Tensor k, v;    // [B or 1, H, Lk, D]; batch 1 is shared by every query row
-  at::Tensor scale;   // [D] multiplying k, or undefined
-};
-
-// softmax over the keys of all segments together, then values, computed
-// block by block with a running maximum and sum (online softmax): the keys
-// are never concatenated and no score block exceeds a bounded size. Equals
-// scaled_dot_product_attention(q, cat(k * scale), cat(v)). Not on the model's
-// path: build/bench_attention measures it equal to the chunked path at
-// FLUX.1's shapes and slower at smaller heads (its large temporaries), so it
-// is kept as the measured alternative for a cache-tiled kernel to replace.
-// q: [B, H, Lq, D] -> [B, H, Lq, Dv]
-at::Tensor blocked_attention(const at::Tensor& q, const std::vector<KeySegment>& segments);
+// q: [B, H, Lq, D], k, v: [B, H, Lk, D], key_mask: [B, Lk] bool (true: may be
+// attended) or undefined (every key) -> [B, H, Lq, D]
+at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                        const at::Tensor& key_mask = {});
 
 // [B, H, L, D] -> [B, L, H*D]
 at::Tensor merge_heads(const at::Tensor& x);
 
-// FLUX's attention: RoPE on q and k, then attention, heads merged. -> [B, L, H*D]
+// A block's own attention: RoPE on q and k, then attention over the keys its
+// mask allows, heads merged. -> [B, L, H*D]
 at::Tensor plain_attention(const AttentionCall& call);
 
 }  // namespace untwist

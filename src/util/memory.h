@@ -6,8 +6,8 @@ namespace untwist {
 
 // glibc serves every allocation above 32 MiB with its own mmap and unmaps it
 // on free, so each large activation of a forward pass is page-faulted and
-// zeroed by the kernel again (a FLUX-width forward at 4096 tokens spent about
-// 3 of its 27 s there; see bench/RESULTS.md). This installs libtorch's CPU
+// zeroed by the kernel again (bench/RESULTS.md measures the cost). This
+// installs libtorch's CPU
 // allocator that keeps freed blocks of at least kMinCachedBytes, up to
 // kMaxCachedBytes in all, and hands them out again for requests of the same
 // rounded size. Smaller blocks come from glibc's heap, which is set to keep

@@ -9,8 +9,8 @@ void set_compute_threads(int threads);
 // Both thread pools let idle threads spin by default, on the cores the other
 // pool needs next: libgomp's OpenMP threads (libtorch's element-wise work)
 // and OpenBLAS's threads (matmuls), which call sched_yield for about 2^28
-// cycles before they sleep. On 2 cores toy training spent a third of its time
-// in the kernel, mostly its scheduler (see bench/RESULTS.md). Both libraries read their
+// cycles before they sleep (bench/RESULTS.md, Threads, measures what that
+// costs on 2 cores). Both libraries read their
 // setting once, as they load, so this starts the program again with
 // OMP_WAIT_POLICY=PASSIVE and OPENBLAS_THREAD_TIMEOUT=4 (the shortest spin),
 // leaving alone a variable the user set; it returns where nothing is left to
