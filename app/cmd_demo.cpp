@@ -47,6 +47,8 @@ void run_demo(const DemoOptions& options) {
   std::string table = "mode,copy_iou,shape_accuracy,style_distance,object_rate\n";
   std::printf("%-10s %10s %15s %15s %10s\n", "mode", "copy IoU", "shape correct", "style distance", "objects");
 
+  constexpr int64_t kShownSide = 128;  // pixels of each image in the figures
+  const std::vector<std::pair<int64_t, int64_t>> attention_points = {{4, 4}, {8, 8}, {11, 11}};  // token (row, col)
   const int capture_step = options.steps / 3;
   const BlockRef capture_block{"single", 1};
   at::Tensor full_images;
@@ -62,12 +64,13 @@ void run_demo(const DemoOptions& options) {
     if (mode == ShareMode::Full) {
       full_images = images;
       if (capture.captured()) {
-        maps = attention_maps(capture, model.dit->config().axes_dim, 16, 16, {{4, 4}, {8, 8}, {11, 11}});
+        maps = attention_maps(capture, model.dit->config().axes_dim, toy::kTokenSide, toy::kTokenSide,
+                              attention_points);
       }
     }
     std::vector<at::Tensor> row;
     for (int64_t i = 0; i < images.size(0); ++i) {
-      row.push_back(at::upsample_nearest2d(images[i].unsqueeze(0), {128, 128})[0]);
+      row.push_back(at::upsample_nearest2d(images[i].unsqueeze(0), {kShownSide, kShownSide})[0]);
     }
     const toy::Scores scores = toy::score_set(images, target_shapes);
     std::printf("%-10s %10.3f %15.2f %15.3f %10.2f\n", share_mode_name(mode), scores.copy_iou, scores.shape_accuracy,
@@ -85,8 +88,8 @@ void run_demo(const DemoOptions& options) {
   const RopeBandCurves curves = rope_band_curves(model.dit->config().axes_dim, model.dit->config().theta, 1, 15);
   write_line_plot(dir + "/rope_bands.png", rope_band_plot(curves));
   if (!maps.empty()) {
-    const at::Tensor large = at::upsample_nearest2d(full_images, {128, 128});
-    write_attention_figure(dir + "/attention.png", maps, large, 1, 16, 16,
+    const at::Tensor large = at::upsample_nearest2d(full_images, {kShownSide, kShownSide});
+    write_attention_figure(dir + "/attention.png", maps, large, 1, toy::kTokenSide, toy::kTokenSide,
                            "toy model, full sharing: where target \"" + targets[0] + "\" looks (single:1, step " +
                                std::to_string(capture_step + 1) + ")");
   }

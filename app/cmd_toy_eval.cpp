@@ -2,6 +2,7 @@
 // untwisted knobs and blocks, a table, CSV, JSON and the copying-vs-style plot.
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <iostream>
 
 #include "analysis/line_plot.h"
@@ -61,11 +62,13 @@ void run_eval(const EvalOptions& options) {
   };
   std::printf("%d pairs (%d references x %d content-only targets), %d steps\n", options.sets * options.targets,
               options.sets, options.targets, options.steps);
+  std::map<ShareMode, Row> by_mode;
   for (ShareMode mode : {ShareMode::None, ShareMode::Full, ShareMode::Untwisted, ShareMode::StyleAligned,
                          ShareMode::AlignedGen}) {
-    run(share_mode_name(mode), with_mode(mode));
+    by_mode.emplace(mode, run(share_mode_name(mode), with_mode(mode)));
   }
-  const Row none = rows[0], full = rows[1];
+  const size_t mode_rows = rows.size();  // the rows after these are sweeps
+  const Row none = by_mode.at(ShareMode::None), full = by_mode.at(ShareMode::Full);
   // A sweep is judged by copying and style relative to none and full, among
   // settings that keep the content and draw objects (an empty target copies
   // nothing).
@@ -74,7 +77,7 @@ void run_eval(const EvalOptions& options) {
                         std::max(1e-6, full.scores.copy_iou - none.scores.copy_iou);
     return copy + r.scores.style_distance / std::max(1e-6, none.scores.style_distance);
   };
-  Row best = rows[2];
+  Row best = by_mode.at(ShareMode::Untwisted);
   auto consider = [&](const Row& r) {
     const bool keeps_content = r.scores.shape_accuracy >= none.scores.shape_accuracy - 0.15 &&
                                r.scores.object_rate >= none.scores.object_rate - 0.15;
@@ -114,7 +117,7 @@ void run_eval(const EvalOptions& options) {
 
   std::filesystem::create_directories(options.output_dir);
   nlohmann::json result;
-  for (size_t i = 0; i < 5; ++i) result[rows[i].name] = scores_json(rows[i]);
+  for (size_t i = 0; i < mode_rows; ++i) result[rows[i].name] = scores_json(rows[i]);
   result["untwisted_best"] = scores_json(best);
   result["untwisted_best"]["name"] = best.name;
   result["benchmark"] = {{"pairs", options.sets * options.targets}, {"steps", options.steps}};
@@ -133,13 +136,13 @@ void run_eval(const EvalOptions& options) {
                   r.settings.s_hf.end, r.settings.s_lf.start, r.settings.s_lf.end, r.settings.beta, r.scores.copy_iou,
                   r.scores.shape_accuracy, r.scores.style_distance, r.scores.object_rate);
     csv += line;
-    const bool sweep = &r - rows.data() >= 5;
+    const bool sweep = static_cast<size_t>(&r - rows.data()) >= mode_rows;
     if (!sweep) {
       plot.series.push_back({r.name, {r.scores.copy_iou}, {r.scores.style_distance}, colour++, 2.0, true});
     }
   }
   Series sweep{"untwisted and full sweeps", {}, {}, 8, 2.0, true};
-  for (size_t i = 5; i < rows.size(); ++i) {
+  for (size_t i = mode_rows; i < rows.size(); ++i) {
     sweep.x.push_back(rows[i].scores.copy_iou);
     sweep.y.push_back(rows[i].scores.style_distance);
   }

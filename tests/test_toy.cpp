@@ -47,12 +47,6 @@ void write_initial_checkpoint(const std::string& path, uint64_t seed,
   write_safetensors(path, tensors, metadata);
 }
 
-TEST(ToyWorld, HasTheAttributesTheMethodNeeds) {
-  EXPECT_GE(shape_names().size(), 6u);
-  EXPECT_GE(colour_names().size(), 8u);
-  EXPECT_GE(texture_names().size(), 4u);
-}
-
 TEST(ToyWorld, RenderingPaintsTheMaskInTheForegroundAndTheRestInTheBackground) {
   std::mt19937_64 rng(3);
   std::set<int> shapes_seen;
@@ -241,12 +235,15 @@ TEST(ToyTrainer, FitsFourFixedScenes) {
 }
 
 TEST(ToyTrainer, Bf16AutocastTrainsCloseToFloat32) {
-  // Two steps: the initial model predicts zero velocity (adaLN-Zero), so only
-  // the second step's loss sees the matmuls' precision.
+  // 20 steps, autocast forced on whatever the CPU: the first step's loss is
+  // exact (the initial model predicts zero velocity, adaLN-Zero); every later
+  // one sees the bfloat16 matmuls and the weights they trained. Batch 1 keeps
+  // it short where bfloat16 matmul is emulated.
   TrainOptions options;
-  options.batch = 2;
-  options.steps = 2;
-  options.warmup = 1;
+  options.batch = 1;
+  options.steps = 20;
+  options.warmup = 5;
+  options.checkpoint_every = options.steps;
   options.output_dir = test::scratch_dir();
   const TrainReport float32 = train(options);
   const auto float32_weights = SafetensorsFile::open(options.output_dir + "/toy.safetensors");
@@ -255,9 +252,17 @@ TEST(ToyTrainer, Bf16AutocastTrainsCloseToFloat32) {
   const TrainReport bf16 = train(options);
   const auto bf16_weights = SafetensorsFile::open(options.output_dir + "/toy.safetensors");
   EXPECT_FALSE(at::autocast::is_cpu_enabled()) << "autocast ends with the step";
-  EXPECT_TRUE(std::isfinite(bf16.final_loss));
-  EXPECT_NEAR(bf16.final_loss, float32.final_loss, 0.02 * float32.final_loss);
-  EXPECT_NE(bf16.final_loss, float32.final_loss) << "the matmuls ran in bfloat16";
+  ASSERT_EQ(bf16.losses.size(), 20u);
+  ASSERT_EQ(float32.losses.size(), 20u);
+  double largest = 0;
+  for (size_t step = 0; step < bf16.losses.size(); ++step) {
+    ASSERT_TRUE(std::isfinite(bf16.losses[step])) << "step " << step;
+    const double relative = std::abs(bf16.losses[step] - float32.losses[step]) / float32.losses[step];
+    EXPECT_LT(relative, 0.02) << "step " << step << ": " << bf16.losses[step] << " vs " << float32.losses[step];
+    largest = std::max(largest, relative);
+  }
+  std::printf("bf16 autocast: largest relative loss difference over 20 steps %.2e\n", largest);
+  EXPECT_GT(largest, 0.0) << "the matmuls ran in bfloat16";
   const auto initial = initial_weights(0);
   std::vector<at::Tensor> moved_float32, moved_bf16;
   for (const auto& entry : float32_weights->entries()) {

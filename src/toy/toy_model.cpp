@@ -90,7 +90,7 @@ ToyModel load_toy(const std::string& path) {
 }
 
 at::Tensor toy_position_table(const ToyModel& model, int64_t batch) {
-  const int64_t side = kImageSize / 2;
+  const int64_t side = kTokenSide;
   DitInputs ids;
   ids.txt_ids = model.dit->text_ids(batch, kMaxWords);
   ids.img_ids = model.dit->image_ids(batch, side, side);
@@ -100,7 +100,7 @@ at::Tensor toy_position_table(const ToyModel& model, int64_t batch) {
 at::Tensor predict_velocity(const ToyModel& model, const at::Tensor& xt, const at::Tensor& ids, const at::Tensor& t,
                             const at::Tensor& pe) {
   const TextEncoding text = encode_text(model.text, ids);
-  const int64_t side = kImageSize / 2;
+  const int64_t side = kTokenSide;
   DitInputs inputs;
   inputs.img = xt;
   inputs.img_ids = model.dit->image_ids(xt.size(0), side, side);
@@ -115,7 +115,7 @@ at::Tensor predict_velocity(const ToyModel& model, const at::Tensor& xt, const a
 at::Tensor pack_pixels(const at::Tensor& images) { return pack_latents(images * 2 - 1); }
 
 at::Tensor unpack_pixels(const at::Tensor& packed) {
-  return ((unpack_latents(packed, kImageSize / 2, kImageSize / 2) + 1) / 2).clamp(0, 1);
+  return ((unpack_latents(packed, kTokenSide, kTokenSide) + 1) / 2).clamp(0, 1);
 }
 
 }  // namespace untwist::toy

@@ -13,9 +13,12 @@
 #include "io/weights.h"
 #include "model/flux1/flux.h"
 #include "toy/toy_text.h"
+#include "toy/world.h"
 
 namespace untwist::toy {
 
+// The model's token grid side: 2x2 pixel patches of the kImageSize image.
+constexpr int64_t kTokenSide = kImageSize / 2;
 constexpr const char* kTextEmbedding = "toy_text.embedding";
 constexpr const char* kTextPrevious = "toy_text.previous";
 

@@ -12,7 +12,7 @@
 namespace untwist::toy {
 
 at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request) {
-  const int64_t batch = static_cast<int64_t>(request.prompts.size()), side = kImageSize / 2;
+  const int64_t batch = static_cast<int64_t>(request.prompts.size()), side = kTokenSide;
   std::vector<at::Tensor> noise;
   for (uint64_t seed : request.seeds) noise.push_back(pack_latents(seeded_randn(seed, {1, 3, kImageSize, kImageSize})));
   const TextEncoding text = encode_text(model.text, tokenize_batch(request.prompts));
@@ -26,6 +26,10 @@ at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request) {
   setup.times = flux_schedule(request.steps, side * side, /*shift=*/false);
   setup.share = request.share;
   setup.observer = request.observer;
+  setup.on_step = request.on_step;
+  if (request.reference_image.defined()) {
+    setup.reference_latent = pack_latents(request.reference_image.unsqueeze(0) * 2 - 1)[0];  // [256, 12]
+  }
   at::NoGradGuard no_grad;
   return unpack_pixels(sample_dit(*model.dit, setup));
 }
