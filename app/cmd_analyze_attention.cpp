@@ -82,9 +82,9 @@ at::Tensor decode_rows(const std::string& path, const at::Tensor& packed, int64_
 
 void run_analyze_attention(const AttentionOptions& options) {
   const RunnerInputs inputs(options.inputs);
-  const RunnerBatch batch = read_runner_batch(inputs);
   const Weights weights = Weights::load(options.weights);
   const std::unique_ptr<DiffusionTransformer> model = load_dit(weights);
+  const RunnerBatch batch = read_runner_batch(inputs, *model);
   if (!options.autoencoder.empty() && model->family() != "flux1") {
     throw UsageError("--ae draws FLUX.1 latents only; leave it out for a " + model->family() + " model");
   }

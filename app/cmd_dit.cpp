@@ -26,7 +26,7 @@ struct DitOptions {
   SamplingFlags sampling;
   std::string axes_dim;
   double theta = 0;
-  std::string dtype = "float32";
+  std::string dtype = "auto";
   std::string device = "cpu";
   ShareFlags share;
   std::string meter;
@@ -38,8 +38,8 @@ void run_dit(const DitOptions& options) {
   RopeOverride rope;
   if (!options.axes_dim.empty()) rope.axes_dim = parse_axes_dim(options.axes_dim);
   if (options.theta > 0) rope.theta = options.theta;
-  const at::ScalarType dtype = parse_compute_dtype(options.dtype);
   const at::Device device = parse_device(options.device);
+  const at::ScalarType dtype = parse_compute_dtype(options.dtype, device);
   const bool sharing = !options.share.mode.empty();
   const ShareSettings share = options.share.settings();
   const int steps = options.sampling.steps;
@@ -48,9 +48,9 @@ void run_dit(const DitOptions& options) {
   }
 
   const RunnerInputs inputs(options.inputs);
-  const RunnerBatch batch = read_runner_batch(inputs);
   const Weights weights = Weights::load(options.weights);
   const std::unique_ptr<DiffusionTransformer> model = load_dit(weights, rope, dtype, device);
+  const RunnerBatch batch = read_runner_batch(inputs, *model);
   const ShareSettings bound = sharing ? bind_to(share, *model) : share;
   const auto [h, w] = token_grid(batch.in.img_ids, model->rope());
 
@@ -66,7 +66,8 @@ void run_dit(const DitOptions& options) {
     const AttentionHook* attention = hook ? &*hook : nullptr;
     const at::Tensor pred = model->forward(in, pe, attention);
     require_finite_velocity(pred, *model, in, pe, attention, 0, 0);
-    outputs.emplace_back("out.pred", pred);
+    // The latents form wants the reference's own output, the negated velocity.
+    outputs.emplace_back("out.pred", batch.latents ? tokens_to_latent(*model, -pred, h, w) : pred);
   }
   if (steps > 0) {
     SamplingSetup setup = sampling_setup(batch, options.sampling, *model);
@@ -78,7 +79,7 @@ void run_dit(const DitOptions& options) {
     const at::Tensor denoised = sample_dit(*model, setup);
     if (!options.meter.empty()) write_file_atomically(options.meter, meter.to_json().dump(2) + "\n");
     outputs.emplace_back("out.schedule", at::tensor(std::vector<float>(setup.times.begin(), setup.times.end())));
-    outputs.emplace_back("out.denoised", denoised);
+    outputs.emplace_back("out.denoised", batch.latents ? tokens_to_latent(*model, denoised, h, w) : denoised);
     if (model->family() == "flux1") outputs.emplace_back("out.denoised_latent", unpack_latents(denoised, h, w));
   }
   write_safetensors(options.output, outputs);
@@ -89,19 +90,19 @@ void run_dit(const DitOptions& options) {
 
 void add_dit_command(CLI::App& app) {
   auto options = std::make_shared<DitOptions>();
-  CLI::App* command = app.add_subcommand("dit", "Run a diffusion transformer (FLUX.1, FLUX.2) on tensors from a safetensors file");
+  CLI::App* command = app.add_subcommand("dit", "Run a diffusion transformer (FLUX.1, FLUX.2, Z-Image) on tensors from a safetensors file");
   command->add_option("--weights", options->weights, "DiT checkpoint (.safetensors, any supported layout)")
       ->required()->check(CLI::ExistingFile);
   command->add_option("--inputs", options->inputs,
-                      "in.* tensors: img, img_ids, txt, txt_ids[, y, timesteps, guidance, noise, img_cond_seq, img_cond_seq_ids, ref_latent]")
+                      "in.* tensors: img, img_ids, txt, txt_ids[, y, timesteps, guidance, noise, img_cond_seq, "
+                      "img_cond_seq_ids, ref_latent]; or latents/noise, cap_feats_N[, timesteps, neg_cap_feats]")
       ->required()->check(CLI::ExistingFile);
   command->add_option("--output", options->output, "where to write out.* tensors (.safetensors)")->required();
   options->sampling.add_to(*command, 0);
   command->add_option("--axes-dim", options->axes_dim, "RoPE axes, e.g. 16,56,56 (else from the file)")
       ->check(parsed_by([](const std::string& text) { parse_axes_dim(text); }));
   command->add_option("--theta", options->theta, "RoPE theta (else from the file)")->check(finite_range(1e-3, 1e9));
-  command->add_option("--dtype", options->dtype, "compute dtype: float32 or bfloat16")
-      ->check(CLI::IsMember({"float32", "bfloat16", "f32", "bf16", "fp32"}));
+  add_dtype_option(*command, options->dtype);
   command->add_option("--device", options->device, "where the transformer runs: cpu, cuda or cuda:N");
   options->share.add_to(*command, "--share");
   command->add_option("--meter", options->meter, "record the copying meter per block and step as JSON");

@@ -1,11 +1,67 @@
 #include "runner_batch.h"
 
 #include "cli_values.h"
+#include "model/families.h"
 #include "util/errors.h"
 
 namespace untwist {
 
-RunnerBatch read_runner_batch(const RunnerInputs& inputs) {
+namespace {
+
+// The latents form (see RunnerBatch).
+RunnerBatch read_latent_batch(const RunnerInputs& inputs, const DiffusionTransformer& model) {
+  RunnerBatch batch;
+  batch.latents = true;
+  std::vector<at::Tensor> captions;
+  while (inputs.has("in.cap_feats_" + std::to_string(captions.size()))) {
+    const at::Tensor caption = inputs.required("in.cap_feats_" + std::to_string(captions.size()));
+    if (caption.dim() != 2 || caption.size(0) == 0) {
+      fail_file(inputs.path(), "'in.cap_feats_" + std::to_string(captions.size()) + "' has shape " +
+                                   shape_string(caption.sizes().vec()) + ", not [L, C] with L > 0");
+    }
+    captions.push_back(caption);
+  }
+  if (captions.empty()) fail_file(inputs.path(), "has neither 'in.img' nor 'in.cap_feats_0'");
+  const at::Tensor latents = inputs.optional("in.latents"), noise = inputs.optional("in.noise");
+  if (!latents.defined() && !noise.defined()) fail_file(inputs.path(), "has captions but neither 'in.latents' nor 'in.noise'");
+  const ImageTokens image = latent_to_tokens(model, latents.defined() ? latents : noise);
+  const int64_t rows = image.tokens.size(0);
+  if (static_cast<int64_t>(captions.size()) != rows) {
+    fail_file(inputs.path(), "has " + std::to_string(captions.size()) + " captions (in.cap_feats_N) for " +
+                                 std::to_string(rows) + " latents");
+  }
+  batch.rows = image.rows;
+  batch.cols = image.cols;
+  batch.in.img = image.tokens;
+  if (noise.defined()) batch.noise = latent_to_tokens(model, noise).tokens;
+  batch.in.img_ids = model.image_ids(rows, image.rows, image.cols);
+  // The captions right-padded to the longest, with their real tokens.
+  int64_t length = 0;
+  for (const at::Tensor& caption : captions) length = std::max(length, caption.size(0));
+  std::vector<at::Tensor> padded;
+  batch.in.txt_mask = at::zeros({rows, length}, at::kBool);
+  for (size_t b = 0; b < captions.size(); ++b) {
+    padded.push_back(at::constant_pad_nd(captions[b], {0, 0, 0, length - captions[b].size(0)}));
+    batch.in.txt_mask[static_cast<int64_t>(b)].narrow(0, 0, captions[b].size(0)).fill_(true);
+  }
+  batch.in.txt = at::stack(padded);  // [B, L_max, C]
+  batch.in.txt_ids = model.text_ids(rows, length);
+  const at::Tensor model_time = inputs.optional("in.timesteps");
+  if (model_time.defined()) batch.in.timesteps = 1.0 - model_time;
+  const at::Tensor negative = inputs.optional("in.neg_cap_feats");
+  if (negative.defined()) {
+    if (negative.dim() != 2) {
+      fail_file(inputs.path(), "'in.neg_cap_feats' has shape " + shape_string(negative.sizes().vec()) + ", not [L, C]");
+    }
+    batch.negative_txt = negative.unsqueeze(0).expand({rows, -1, -1});  // [B, L, C]
+  }
+  return batch;
+}
+
+}  // namespace
+
+RunnerBatch read_runner_batch(const RunnerInputs& inputs, const DiffusionTransformer& model) {
+  if (!inputs.has("in.img")) return read_latent_batch(inputs, model);
   RunnerBatch batch;
   batch.in.img = inputs.required("in.img");
   batch.in.img_ids = inputs.required("in.img_ids");
@@ -27,7 +83,13 @@ RunnerBatch read_runner_batch(const RunnerInputs& inputs) {
 void SamplingFlags::add_to(CLI::App& command, int default_steps) {
   steps = default_steps;
   command.add_option("--steps", steps, "Euler sampling steps")->check(CLI::Range(1, 10000));
-  command.add_option("--guidance", guidance, "guidance (guidance-embedded models)")
+  command.add_option("--guidance", guidance, "guidance: embedded (FLUX) or classifier-free scale (Z-Image)")
+      ->check(finite_range(0.0, 100.0))->capture_default_str();
+  command.add_option("--cfg-truncation", cfg_truncation,
+                     "classifier-free guidance stops once 1 - t (0 = noise) is above this")
+      ->check(finite_range(0.0, 100.0))->capture_default_str();
+  command.add_option("--cfg-normalization", cfg_normalization,
+                     "cut each guided velocity to this times its conditional norm (0: off)")
       ->check(finite_range(0.0, 100.0))->capture_default_str();
   auto* on = command.add_flag("--shift", shift, "force the shifted schedule (FLUX.1)");
   command.add_flag("--no-shift", no_shift, "force the unshifted schedule (FLUX.1)")->excludes(on);
@@ -47,6 +109,12 @@ SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingFlags& flag
   setup.conditioning.img = at::Tensor();
   setup.conditioning.timesteps = at::Tensor();
   setup.conditioning.guidance = at::full({setup.noise.size(0)}, flags.guidance);
+  if (model.classifier_free_guidance()) {
+    setup.guidance = {flags.guidance, flags.cfg_truncation, flags.cfg_normalization, batch.negative_txt, {}};
+    if (flags.guidance > 1.0 && !batch.negative_txt.defined()) {
+      throw InputError("classifier-free guidance (--guidance above 1) needs the negative text in.neg_cap_feats");
+    }
+  }
   setup.times = flags.times(model, setup.noise.size(1));
   setup.reference_latent = batch.ref_latent;
   return setup;

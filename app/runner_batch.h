@@ -9,19 +9,32 @@
 
 namespace untwist {
 
+// A runner's batch comes in one of two forms:
+// - image tokens: in.img, in.img_ids, in.txt, in.txt_ids (FLUX files);
+// - latents (Z-Image files): in.latents and/or in.noise [B, C, H, W], one
+//   caption per row, in.cap_feats_0..B-1 [L_b, C] each its own length, the
+//   negative in.neg_cap_feats [L, C], and in.timesteps in the reference's
+//   model time (0 = noise), whose output is the negated velocity.
 struct RunnerBatch {
-  // img, img_ids, txt, txt_ids; y, timesteps, guidance and the in-context
-  // tokens (in.img_cond_seq, in.img_cond_seq_ids) when the file has them
+  // img, img_ids, txt (txt_mask), txt_ids; y, timesteps (untwist's t, 1 =
+  // noise), guidance and the in-context tokens (in.img_cond_seq,
+  // in.img_cond_seq_ids) when the file has them
   DitInputs in;
-  at::Tensor noise;       // in.noise: where sampling starts when present (else in.img)
-  at::Tensor ref_latent;  // [L_img, C] when the file holds an image reference
+  at::Tensor noise;         // in.noise: where sampling starts when present (else in.img)
+  at::Tensor ref_latent;    // [L_img, C] when the file holds an image reference
+  at::Tensor negative_txt;  // [B, L, C] in.neg_cap_feats for every row, when present
+  bool latents = false;     // the latents form: outputs go back to latents on this token grid
+  int64_t rows = 0, cols = 0;
 };
 
-RunnerBatch read_runner_batch(const RunnerInputs& inputs);
+// The batch as `model` takes it; DataError naming the file for a missing or
+// misshapen tensor.
+RunnerBatch read_runner_batch(const RunnerInputs& inputs, const DiffusionTransformer& model);
 
 struct SamplingFlags {
   int steps = 0;
   double guidance = 3.5;
+  double cfg_truncation = 1.0, cfg_normalization = 0.0;
   bool shift = false, no_shift = false;
 
   void add_to(CLI::App& command, int default_steps);
@@ -31,7 +44,8 @@ struct SamplingFlags {
 };
 
 // A sampling run of the batch from in.noise or in.img (row 0 following
-// in.ref_latent when present) with the flags' guidance.
+// in.ref_latent when present) with the flags' guidance: embedded, or
+// classifier-free with the batch's negative text where the family takes it.
 SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingFlags& flags, const DiffusionTransformer& model);
 
 }  // namespace untwist

@@ -226,7 +226,9 @@ TEST(AlignedGen, NoReferenceKeyTakesTheRotationOfAnyTargetQuery) {
   const RopeLayout rope{{4, 6, 6}, {AxisRole::Index, AxisRole::Row, AxisRole::Column}, 10000};
   const at::Tensor ids = image_position_ids(1, h, w);  // [1, L, 3]
   const at::Tensor target = rope_table(ids, rope.axes_dim, rope.theta).reshape({h * w, -1});  // [L, D*2]
-  const at::Tensor reference = shifted_reference_positions(ids[0], rope, w).reshape({h * w, -1});
+  // The reference keys' own rotation, then the column shift.
+  const at::Tensor reference =
+      at::matmul(column_shift(rope, w), rope_table(ids, rope.axes_dim, rope.theta)).reshape({h * w, -1});
   const at::Tensor distance = at::cdist(reference.to(at::kDouble), target.to(at::kDouble));  // [L, L]
   EXPECT_GT(distance.min().item<double>(), 1e-3);
   const at::Tensor unshifted = at::cdist(target.to(at::kDouble), target.to(at::kDouble));

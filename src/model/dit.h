@@ -19,6 +19,7 @@ struct DitInputs {
   at::Tensor img;        // [B, L_img, C] the generated image's tokens
   at::Tensor img_ids;    // [B, L_img, A]
   at::Tensor txt;        // [B, L_txt, context] text states
+  at::Tensor txt_mask;   // [B, L_txt] bool: each row's real tokens, a prefix (texts right-padded); undefined: all
   at::Tensor txt_ids;    // [B, L_txt, A]
   at::Tensor y;          // [B, vec] pooled text vector, for families that take one
   at::Tensor timesteps;  // [B] in [0, 1], 1 = noise
@@ -44,6 +45,10 @@ class DiffusionTransformer {
   virtual std::vector<BlockGroup> block_groups() const = 0;
   virtual std::string default_shared_blocks() const = 0;
   virtual bool guidance_embedded() const = 0;
+  // Whether the guidance value is a classifier-free guidance scale: the
+  // sampler runs the batch again with negative text (Z-Image). False for
+  // guidance-embedded and guidance-distilled families.
+  virtual bool classifier_free_guidance() const { return false; }
   // The reference pipeline's defaults for text-to-image.
   virtual int default_steps() const = 0;
   virtual double default_guidance() const = 0;

@@ -6,10 +6,13 @@
 #include "model/autoencoder_config.h"
 #include "model/flux1/flux.h"
 #include "model/flux1/flux1_latents.h"
+#include "model/flux1/packing.h"
 #include "model/flux1/t5_clip_conditioner.h"
 #include "model/flux2/flux2.h"
 #include "model/flux2/klein_conditioner.h"
 #include "model/flux2/latent_format.h"
+#include "model/zimage/zimage.h"
+#include "model/zimage/zimage_latents.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -18,6 +21,10 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<DiffusionTransformer> load_dit(const Weights& weights, const RopeOverride& rope,
                                                at::ScalarType compute_dtype, at::Device device) {
+  if (is_zimage_transformer(weights)) {
+    return std::make_unique<ZImageModel>(weights, detect_zimage_config(weights, weights.metadata_config(), rope),
+                                         compute_dtype, device);
+  }
   if (is_flux2_transformer(weights)) {
     return std::make_unique<Flux2Model>(weights, detect_flux2_config(weights, rope), compute_dtype, device);
   }
@@ -30,6 +37,24 @@ std::unique_ptr<LatentAutoencoder> load_latent_autoencoder(const Weights& weight
     return std::make_unique<Flux2Latents>(weights, compute_dtype, device);
   }
   return std::make_unique<Flux1Latents>(weights, compute_dtype, device);
+}
+
+ImageTokens latent_to_tokens(const DiffusionTransformer& model, const at::Tensor& latent) {
+  if (latent.dim() != 4) throw InputError("latent of shape " + shape_string(latent.sizes().vec()) + " is not [B, C, H, W]");
+  if (const auto* zimage = dynamic_cast<const ZImageModel*>(&model)) {
+    const int64_t patch = zimage->config().patch;
+    return {zimage_patchify(latent, patch), latent.size(2) / patch, latent.size(3) / patch};
+  }
+  if (model.family() == "flux1") return {pack_latents(latent), latent.size(2) / 2, latent.size(3) / 2};
+  throw UsageError("the " + model.family() + " family's runner inputs are image tokens (in.img), not latents");
+}
+
+at::Tensor tokens_to_latent(const DiffusionTransformer& model, const at::Tensor& tokens, int64_t rows, int64_t cols) {
+  if (const auto* zimage = dynamic_cast<const ZImageModel*>(&model)) {
+    return zimage_unpatchify(tokens, rows, cols, zimage->config().patch);
+  }
+  if (model.family() == "flux1") return unpack_latents(tokens, rows, cols);
+  throw UsageError("the " + model.family() + " family's runner outputs are image tokens, not latents");
 }
 
 void fill_text_files_from_folder(const DiffusionTransformer& model, const std::string& folder, TextFiles& files) {

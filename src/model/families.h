@@ -16,8 +16,8 @@ namespace untwist {
 
 class Weights;
 
-// FLUX.2 (its shared modulations) or FLUX.1; a DataError naming the file
-// when the weights are neither.
+// Z-Image (its learned pad tokens), FLUX.2 (its shared modulations) or
+// FLUX.1; a DataError naming the file when the weights are none of them.
 std::unique_ptr<DiffusionTransformer> load_dit(const Weights& weights, const RopeOverride& rope = {},
                                                at::ScalarType compute_dtype = at::kFloat,
                                                at::Device device = at::kCPU);
@@ -26,6 +26,17 @@ std::unique_ptr<DiffusionTransformer> load_dit(const Weights& weights, const Rop
 std::unique_ptr<LatentAutoencoder> load_latent_autoencoder(const Weights& weights,
                                                            at::ScalarType compute_dtype = at::kFloat,
                                                            at::Device device = at::kCPU);
+
+// A latent [B, C, H, W] as the image tokens [B, rows * cols, C'] `model`
+// takes (FLUX.1: 2x2 packed, channels (c, 2, 2); Z-Image: its own 2x2
+// patchify, channels (2, 2, c)), and back; UsageError for FLUX.2, whose
+// latents are tokens already.
+struct ImageTokens {
+  at::Tensor tokens;
+  int64_t rows = 0, cols = 0;
+};
+ImageTokens latent_to_tokens(const DiffusionTransformer& model, const at::Tensor& latent);
+at::Tensor tokens_to_latent(const DiffusionTransformer& model, const at::Tensor& tokens, int64_t rows, int64_t cols);
 
 // The text files a family may need; each family reads the ones it uses.
 struct TextFiles {

@@ -1,6 +1,8 @@
 #include "sample/dit_sampler.h"
 
 #include <optional>
+#include <tuple>
+#include <utility>
 
 #include "sample/euler.h"
 #include "share/knob_schedule.h"
@@ -40,14 +42,65 @@ ShareSettings bind_to(const ShareSettings& settings, const DiffusionTransformer&
 
 SharedAttention shared_attention_for(const ShareSettings& bound, const DiffusionTransformer& model,
                                      const at::Tensor& img_ids, int step, int steps,
-                                     SharedAttentionObserver* observer) {
-  at::Tensor shifted_ref_pe;
-  if (bound.mode == ShareMode::AlignedGen) {
-    const int64_t cols = token_grid(img_ids, model.rope()).second;
-    shifted_ref_pe = shifted_reference_positions(img_ids[0], model.rope(), cols);
-  }
-  return SharedAttention(bound, knobs_at(bound, step, steps), model.rope(), shifted_ref_pe, observer);
+                                     SharedAttentionObserver* observer, int64_t group_rows) {
+  at::Tensor shift;
+  if (bound.mode == ShareMode::AlignedGen) shift = column_shift(model.rope(), token_grid(img_ids, model.rope()).second);
+  return SharedAttention(bound, knobs_at(bound, step, steps), model.rope(), shift, observer, group_rows);
 }
+
+namespace {
+
+// [a ; b] of two texts of [B, L, C] with their real-token masks (undefined:
+// all real), the shorter one padded: -> text [2B, L_max, C], mask [2B, L_max].
+std::pair<at::Tensor, at::Tensor> stack_texts(const at::Tensor& a, const at::Tensor& a_mask, const at::Tensor& b,
+                                              const at::Tensor& b_mask) {
+  const int64_t length = std::max(a.size(1), b.size(1));
+  std::vector<at::Tensor> texts, masks;
+  for (const auto& [text, mask] : {std::pair{a, a_mask}, {b, b_mask}}) {
+    const int64_t pad = length - text.size(1);
+    const at::Tensor real = mask.defined() ? mask.to(at::kBool)
+                                           : at::ones({text.size(0), text.size(1)}, text.options().dtype(at::kBool));
+    texts.push_back(at::constant_pad_nd(text, {0, 0, 0, pad}));  // [B, L_max, C]
+    masks.push_back(at::constant_pad_nd(real, {0, pad}));        // [B, L_max]
+  }
+  return {at::cat(texts, 0), at::cat(masks, 0)};
+}
+
+// The conditioning of the doubled batch: the rows, then the same rows with
+// the negative text.
+DitInputs with_negative_rows(const DitInputs& in, const ClassifierFreeGuidance& guidance,
+                             const DiffusionTransformer& model) {
+  const int64_t batch = in.txt.size(0);
+  if (!guidance.txt.defined() || guidance.txt.size(0) != batch || guidance.txt.dim() != 3) {
+    throw InputError("classifier-free guidance needs negative text states of [" + std::to_string(batch) +
+                     ", L, C], got " + (guidance.txt.defined() ? shape_string(guidance.txt.sizes().vec()) : "none"));
+  }
+  if (in.y.defined()) throw UsageError("classifier-free guidance with a pooled text vector is not supported");
+  const auto twice = [](const at::Tensor& x) { return x.defined() ? at::cat({x, x}, 0) : x; };
+  DitInputs doubled = in;
+  std::tie(doubled.txt, doubled.txt_mask) = stack_texts(in.txt, in.txt_mask, guidance.txt, guidance.txt_mask);
+  doubled.txt_ids = model.text_ids(2 * batch, doubled.txt.size(1));
+  doubled.img_ids = twice(in.img_ids);
+  doubled.guidance = twice(in.guidance);
+  doubled.cond = twice(in.cond);
+  doubled.cond_ids = twice(in.cond_ids);
+  return doubled;
+}
+
+// cond + scale (cond - negative), each row cut to `normalization` times its
+// conditional norm when that is > 0 and the guided row is longer.
+at::Tensor guided_velocity(const at::Tensor& cond, const at::Tensor& negative, const ClassifierFreeGuidance& guidance) {
+  at::Tensor velocity = cond + guidance.scale * (cond - negative);
+  if (guidance.normalization > 0) {
+    const at::Tensor limit = cond.flatten(1).norm(2, 1) * guidance.normalization;  // [B]
+    const at::Tensor norm = velocity.flatten(1).norm(2, 1);
+    const at::Tensor factor = at::where(norm > limit, limit / norm, at::ones_like(norm));
+    velocity = velocity * factor.view({-1, 1, 1});
+  }
+  return velocity;
+}
+
+}  // namespace
 
 at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& setup) {
   const int64_t batch = setup.noise.size(0);
@@ -66,6 +119,14 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
   if (model.guidance_embedded() && !inputs.guidance.defined()) {
     throw InputError("a guidance-embedded model needs a guidance value");
   }
+  const ClassifierFreeGuidance& guidance = setup.guidance;
+  DitInputs doubled;
+  at::Tensor doubled_pe;
+  if (guidance.scale > 1.0) {
+    doubled = with_negative_rows(inputs, guidance, model);
+    doubled.img = at::cat({setup.noise, setup.noise}, 0);
+    doubled_pe = model.position_table(doubled);
+  }
 
   at::Tensor result = euler_sample(setup.noise, setup.times, [&](const at::Tensor& state, double t, int step) {
     inputs.img = state;
@@ -74,14 +135,22 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
       inputs.img[0].copy_((1.0 - t) * setup.reference_latent + t * reference_noise);
     }
     inputs.timesteps = at::full({batch}, t);
+    const bool guided = guidance.scale > 1.0 && 1.0 - t <= guidance.truncation;
+    if (guided) {
+      doubled.img = at::cat({inputs.img, inputs.img}, 0);
+      doubled.timesteps = at::full({2 * batch}, t);
+    }
+    const DitInputs& call = guided ? doubled : inputs;
+    const at::Tensor& call_pe = guided ? doubled_pe : pe;
     std::optional<SharedAttention> hook;
     if (share) {
       if (setup.observer) setup.observer->begin_step(step, t);
-      hook.emplace(shared_attention_for(*share, model, inputs.img_ids, step, steps, setup.observer));
+      hook.emplace(shared_attention_for(*share, model, call.img_ids, step, steps, setup.observer, batch));
     }
     const AttentionHook* attention = hook ? &*hook : nullptr;
-    at::Tensor velocity = model.forward(inputs, pe, attention);
-    require_finite_velocity(velocity, model, inputs, pe, attention, step, steps);
+    at::Tensor velocity = model.forward(call, call_pe, attention);
+    require_finite_velocity(velocity, model, call, call_pe, attention, step, steps);
+    if (guided) velocity = guided_velocity(velocity.narrow(0, 0, batch), velocity.narrow(0, batch, batch), guidance);
     if (setup.on_step) setup.on_step(step);
     return velocity;
   });

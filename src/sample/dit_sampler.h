@@ -13,13 +13,29 @@
 
 namespace untwist {
 
+// Classifier-free guidance as Z-Image's pipeline does it, for families whose
+// guidance value is a guidance scale (classifier_free_guidance()): at each
+// step where it applies, the batch runs again with the negative text (the
+// model sees rows [conditional ; negative]) and each row's velocity becomes
+// v_cond + scale * (v_cond - v_neg).
+struct ClassifierFreeGuidance {
+  double scale = 0;          // guidance applies when it is above 1
+  double truncation = 1.0;   // no guidance at steps whose 1 - t (0 = noise) is above this
+  double normalization = 0;  // > 0: each row's guided velocity is cut to at most this times its conditional norm
+  at::Tensor txt;            // [B, L_neg, context] the negative text states
+  at::Tensor txt_mask;       // [B, L_neg] its real tokens; undefined: all
+};
+
 struct SamplingSetup {
   at::Tensor noise;  // [B, L_img, C] the state at t = 1
   // Everything else the model takes (img_ids, txt, txt_ids, y, guidance,
   // cond); img and timesteps are set at each step.
   DitInputs conditioning;
   std::vector<double> times;  // from 1 down to 0
-  // Null: every row samples on its own. Otherwise row 0 is the reference.
+  ClassifierFreeGuidance guidance;
+  // Null: every row samples on its own. Otherwise row 0 is the reference (and,
+  // under classifier-free guidance, the negative rows share with row B, the
+  // reference's negative copy).
   const ShareSettings* share = nullptr;
   // [L_img, C] clean latent tokens of an image reference: before each model
   // call row 0 is set to (1 - t) x_ref + t noise[0]; it ends as x_ref.
@@ -38,10 +54,11 @@ void require_finite_velocity(const at::Tensor& velocity, const DiffusionTransfor
 // (UsageError naming a group or block the model does not have).
 ShareSettings bind_to(const ShareSettings& settings, const DiffusionTransformer& model);
 
-// The attention hook of one model call of a style-aligned batch.
+// The attention hook of one model call of a style-aligned batch whose rows
+// share in groups of `group_rows` (0: the whole batch is one group).
 SharedAttention shared_attention_for(const ShareSettings& bound, const DiffusionTransformer& model,
                                      const at::Tensor& img_ids, int step, int steps,
-                                     SharedAttentionObserver* observer = nullptr);
+                                     SharedAttentionObserver* observer = nullptr, int64_t group_rows = 0);
 
 // -> [B, L_img, C] float32; stops with require_finite_velocity's error.
 at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& setup);

@@ -1,8 +1,11 @@
 // Shared attention (METHOD section 4): batch row 0 is the reference and
 // attends to itself only; every target row b >= 1 in a shared block attends to
-// its own tokens and to the reference's image tokens, whose keys are scaled
-// per RoPE frequency band (untwisted), left alone (full, stylealigned) or
-// rotated to positions past the target's grid (alignedgen).
+// its own tokens and to the reference's real image tokens, whose keys are
+// scaled per RoPE frequency band (untwisted), left alone (full, stylealigned)
+// or rotated to positions past the target's grid (alignedgen). The batch may
+// be several groups of rows (classifier-free guidance: [conditional ;
+// negative]), each sharing with its own first row. Keys a row's mask hides
+// stay hidden.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -29,10 +32,12 @@ class SharedAttentionObserver {
 class SharedAttention : public AttentionHook {
  public:
   // settings.blocks must be bound to the model (SharePlan::bind). rope: the
-  // model's RoPE layout (for the key scales). shifted_ref_pe: [1, 1, L_ref,
-  // D/2, 2, 2], needed by alignedgen only. observer: optional.
+  // model's RoPE layout (for the key scales). shift: column_shift's rotation,
+  // needed by alignedgen only. observer: optional; it sees the targets of the
+  // first group. group_rows: rows per group (0: one group).
   SharedAttention(const ShareSettings& settings, const StepKnobs& knobs, const RopeLayout& rope,
-                  at::Tensor shifted_ref_pe = {}, SharedAttentionObserver* observer = nullptr);
+                  at::Tensor shift = {}, SharedAttentionObserver* observer = nullptr,
+                  int64_t group_rows = 0);
 
   at::Tensor attend(const AttentionCall& call) const override;
 
@@ -40,13 +45,15 @@ class SharedAttention : public AttentionHook {
   const ShareSettings& settings_;
   bool active_;
   at::Tensor key_scales_;  // [D] scales of the reference keys, undefined when none
-  at::Tensor shifted_ref_pe_;
+  at::Tensor shift_;
   SharedAttentionObserver* observer_;
+  int64_t group_rows_;
 };
 
-// [1, 1, L_ref, D/2, 2, 2]: the reference image's positions ref_img_ids
-// [L_ref, A] moved along the column axis by the grid's width `cols`, so that
-// no reference key shares a position with any target query (alignedgen).
-at::Tensor shifted_reference_positions(const at::Tensor& ref_img_ids, const RopeLayout& rope, int64_t cols);
+// [1, 1, 1, D/2, 2, 2]: the rotation that moves a key `cols` positions along
+// the layout's column axis. Applied to the reference's keys after their own
+// RoPE it puts them past the grid of width `cols`, so that no reference key
+// shares a position with any target query (alignedgen).
+at::Tensor column_shift(const RopeLayout& rope, int64_t cols);
 
 }  // namespace untwist
