@@ -2,31 +2,43 @@
 // measured in the same run, and where the time goes (attention, the linear
 // layers at matmul speed, the rest), for a random FLUX-shaped model.
 //
-//   build/bench_dit_forward [--shape mid|flux] [--image-tokens N[,N...]] [--text-tokens N]
+//   build/bench_dit_forward [--shape mid|flux|klein] [--image-tokens N[,N...]] [--text-tokens N]
 //                           [--repeats N] [--bf16-repeats N] [--threads N] [--device cpu|cuda]
-//                           [--allocator reusing|system]
+//                           [--allocator reusing|system] [--per-block 0|1]
 //
 // --shape mid: hidden 1024, 16 heads, 2 double + 4 single blocks (default
 // 1024 image + 128 text tokens). --shape flux: FLUX.1's real widths (hidden
 // 3072, 24 heads of 128, MLP 12288) at a reduced depth of 1 double + 1 single
-// block (default 1024 and 4096 image + 512 text tokens). bfloat16 runs once
-// for mid and not at all for flux by default: on CPUs without native
-// bfloat16 matmul, libtorch 1.13 computes it far slower than float32. With
-// --device cuda (a CUDA libtorch) the model and the matmul run on the GPU.
-// --allocator system leaves libtorch's CPU allocator as it comes (large
-// blocks unmapped on free) instead of untwist's reusing one.
+// block (default 1024 and 4096 image + 512 text tokens). --shape klein:
+// FLUX.2 [klein] 4B's real widths (hidden 3072, 24 heads of 128, SwiGLU MLP
+// 9216, 128 input channels, context 7680, 4 RoPE axes of 32, theta 2000, no
+// guidance) at 1 double + 1 single block (default 1024 image + 512 text
+// tokens). bfloat16 runs once for mid and not at all for flux and klein by
+// default: on CPUs without native bfloat16 matmul, libtorch 1.13 computes it
+// far slower than float32. With --device cuda (a CUDA libtorch) the model and
+// the matmul run on the GPU. --allocator system leaves libtorch's CPU
+// allocator as it comes (large blocks unmapped on free) instead of untwist's
+// reusing one. --per-block 1 (the default for flux and klein) also times, in
+// float32, models of the same weights with 0 + 0, 1 + 0 and 0 + 1 blocks: the
+// time outside the blocks, one double and one single block, and from them the
+// released model's depth (FLUX.1 19 + 38, klein 4B 5 + 20 blocks).
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "bench_support.h"
 #include "io/weights.h"
 #include "model/flux1/flux.h"
 #include "model/flux1/flux_random.h"
-#include "model/flux1/packing.h"
+#include "model/flux2/flux2.h"
+#include "model/flux2/flux2_random.h"
 #include "util/blas_check.h"
 #include "util/device.h"
 #include "util/memory.h"
@@ -38,19 +50,46 @@ using namespace untwist;
 using bench::best_seconds;
 using Clock = std::chrono::steady_clock;
 
-// Multiply-adds x 2 of the linear layers of one forward pass (every token),
+// What the FLOP count and the extrapolation need of a model, for either family.
+struct DitShape {
+  std::string name;                  // the released model of these widths
+  int64_t hidden = 0, heads = 0;
+  int64_t mlp = 0;                   // the MLP's inner width
+  int64_t mlp_in = 0;                // its first linear's output: mlp, or 2 mlp for a SwiGLU
+  int64_t depth = 0, single = 0;     // blocks in this run
+  int64_t full_depth = 0, full_single = 0;  // blocks of the released model
+  int64_t in_channels = 0, out_channels = 0, context = 0;
+  int64_t vec = 0;                   // pooled text vector width; 0: none
+  bool guidance = false;
+  bool shared_modulation = false;    // FLUX.2: one modulation per block kind, computed once per forward
+};
+
+// A random model of a shape, buildable at any depth from the same weights.
+struct Subject {
+  DitShape shape;
+  std::function<std::unique_ptr<DiffusionTransformer>(int64_t depth, int64_t single, at::ScalarType dtype)> build;
+};
+
+// Multiply-adds x 2 of the linear layers of one forward pass (every token, and
+// the vectors of the time, text and guidance embedders and the modulations),
 // and of the two attention products, per batch row.
-double linear_flops(const FluxConfig& c, int64_t img_tokens, int64_t txt_tokens) {
-  const double h = static_cast<double>(c.hidden_size), mlp = static_cast<double>(c.mlp_hidden);
+double linear_flops(const DitShape& s, int64_t img_tokens, int64_t txt_tokens) {
+  const double h = static_cast<double>(s.hidden), mlp = static_cast<double>(s.mlp), mlp_in = static_cast<double>(s.mlp_in);
   const double length = static_cast<double>(img_tokens + txt_tokens);
-  const double per_token_double = 2 * (3 * h * h + h * h + 2 * h * mlp);
-  const double per_token_single = 2 * ((3 * h + mlp) * h + (h + mlp) * h);
-  return c.depth * length * per_token_double + c.depth_single_blocks * length * per_token_single +
-         2 * img_tokens * h * (c.in_channels + c.out_channels) + 2 * txt_tokens * h * c.context_in_dim;
+  const double per_token_double = 2 * (3 * h * h + h * h + h * mlp_in + mlp * h);
+  const double per_token_single = 2 * ((3 * h + mlp_in) * h + (h + mlp) * h);
+  const double tokens = s.depth * length * per_token_double + s.single * length * per_token_single +
+                        2 * img_tokens * h * (s.in_channels + s.out_channels) + 2 * txt_tokens * h * s.context;
+  const double embedder = 2 * (256 * h + h * h);
+  double vector = embedder + (s.guidance ? embedder : 0) + (s.vec > 0 ? 2 * (s.vec * h + h * h) : 0);
+  const double double_modulation = 2 * 12 * h * h, single_modulation = 2 * 3 * h * h;
+  vector += s.shared_modulation ? double_modulation + single_modulation
+                                : s.depth * double_modulation + s.single * single_modulation;
+  return tokens + vector + 2 * 2 * h * h;  // + the final layer's modulation
 }
-double attention_flops(const FluxConfig& c, int64_t img_tokens, int64_t txt_tokens) {
+double attention_flops(const DitShape& s, int64_t img_tokens, int64_t txt_tokens) {
   const double length = static_cast<double>(img_tokens + txt_tokens);
-  return (c.depth + c.depth_single_blocks) * 4 * length * length * static_cast<double>(c.hidden_size);
+  return (s.depth + s.single) * 4 * length * length * static_cast<double>(s.hidden);
 }
 
 // Plain attention, timing itself.
@@ -73,11 +112,69 @@ FluxConfig flux_width_config() {
   return config;
 }
 
+Flux2Config klein_width_config() {
+  Flux2Config config;  // FLUX.2's defaults: 128 input channels, axes 32/32/32/32, theta 2000
+  config.hidden_size = 3072;
+  config.num_heads = 24;
+  config.mlp_hidden = 9216;
+  config.context_in_dim = 7680;
+  config.guidance_embed = false;
+  config.depth = 1;
+  config.depth_single_blocks = 1;
+  return config;
+}
+
+Subject flux1_subject(const FluxConfig& config, std::string name, int64_t full_depth, int64_t full_single,
+                      at::Device device) {
+  const auto weights = std::make_shared<const Weights>(Weights::from_tensors(random_flux_weights(config, 0), "random"));
+  DitShape s{std::move(name), config.hidden_size, config.num_heads, config.mlp_hidden, config.mlp_hidden,
+             config.depth, config.depth_single_blocks, full_depth, full_single, config.in_channels,
+             config.out_channels, config.context_in_dim, config.vec_in_dim, config.guidance_embed, false};
+  return {s, [=](int64_t depth, int64_t single, at::ScalarType dtype) -> std::unique_ptr<DiffusionTransformer> {
+            FluxConfig c = config;
+            c.depth = depth;
+            c.depth_single_blocks = single;
+            return std::make_unique<FluxModel>(*weights, c, dtype, device);
+          }};
+}
+
+Subject flux2_subject(const Flux2Config& config, std::string name, int64_t full_depth, int64_t full_single,
+                      at::Device device) {
+  const auto weights = std::make_shared<const Weights>(Weights::from_tensors(random_flux2_weights(config, 0), "random"));
+  DitShape s{std::move(name), config.hidden_size, config.num_heads, config.mlp_hidden, 2 * config.mlp_hidden,
+             config.depth, config.depth_single_blocks, full_depth, full_single, config.in_channels,
+             config.out_channels, config.context_in_dim, 0, config.guidance_embed, true};
+  return {s, [=](int64_t depth, int64_t single, at::ScalarType dtype) -> std::unique_ptr<DiffusionTransformer> {
+            Flux2Config c = config;
+            c.depth = depth;
+            c.depth_single_blocks = single;
+            return std::make_unique<Flux2Model>(*weights, c, dtype, device);
+          }};
+}
+
 std::vector<int64_t> parse_list(const std::string& text) {
   std::vector<int64_t> values;
   std::stringstream stream(text);
   for (std::string item; std::getline(stream, item, ',');) values.push_back(std::stoll(item));
   return values;
+}
+
+// Random inputs on a side x side grid; the best forward time and, through
+// `attention`, the best time spent in attention.
+double time_forward(const DiffusionTransformer& model, const DitShape& s, int64_t side, int64_t txt_tokens, int runs,
+                    double* attention = nullptr) {
+  at::manual_seed(0);
+  const DitInputs in = bench::random_dit_inputs(model, s.context, s.vec, 1, side, side, txt_tokens);
+  const at::Tensor pe = model.position_table(in);
+  TimedAttention timed;
+  double best_attention = 1e30;
+  const double forward = best_seconds(runs, [&] {
+    timed.seconds = 0;
+    model.forward(in, pe, &timed);
+    best_attention = std::min(best_attention, timed.seconds);
+  });
+  if (attention) *attention = best_attention;
+  return forward;
 }
 
 }  // namespace
@@ -86,7 +183,7 @@ int main(int argc, char** argv) {
   untwist::restart_with_sleeping_idle_threads(argv);
   std::string shape = "mid";
   std::string image_tokens, text_tokens, device_name = "cpu", allocator = "reusing";
-  int repeats = 3, bf16_repeats = -1, threads = 0;
+  int repeats = 3, bf16_repeats = -1, threads = 0, per_block = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--shape")) shape = argv[i + 1];
     if (!std::strcmp(argv[i], "--image-tokens")) image_tokens = argv[i + 1];
@@ -96,29 +193,33 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::stoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--device")) device_name = argv[i + 1];
     if (!std::strcmp(argv[i], "--allocator")) allocator = argv[i + 1];
+    if (!std::strcmp(argv[i], "--per-block")) per_block = std::stoi(argv[i + 1]);
   }
   if (allocator != "reusing" && allocator != "system") {
     std::fprintf(stderr, "error: --allocator is reusing or system\n");
     return 2;
   }
   if (allocator == "reusing") untwist::keep_freed_memory_for_reuse();
-  const bool flux = shape == "flux";
-  if (!flux && shape != "mid") {
-    std::fprintf(stderr, "error: --shape is mid or flux\n");
+  const bool flux = shape == "flux", klein = shape == "klein", real_widths = flux || klein;
+  if (!real_widths && shape != "mid") {
+    std::fprintf(stderr, "error: --shape is mid, flux or klein\n");
     return 2;
   }
   if (image_tokens.empty()) image_tokens = flux ? "1024,4096" : "1024";
-  const int64_t txt_tokens = text_tokens.empty() ? (flux ? 512 : 128) : std::stoll(text_tokens);
-  if (bf16_repeats < 0) bf16_repeats = flux ? 0 : 1;
+  const int64_t txt_tokens = text_tokens.empty() ? (real_widths ? 512 : 128) : std::stoll(text_tokens);
+  if (bf16_repeats < 0) bf16_repeats = real_widths ? 0 : 1;
+  if (per_block < 0) per_block = real_widths ? 1 : 0;
   set_compute_threads(threads);  // 0: all cores
   const at::Device device = parse_device(device_name);
   const BlasInfo blas = detect_blas();
 
-  const FluxConfig config = flux ? flux_width_config() : bench::mid_size_config();
-  const Weights weights = Weights::from_tensors(random_flux_weights(config, 0), "random");
-  std::printf("DiT forward: hidden %lld, %lld heads, MLP %lld, %lld double + %lld single blocks, %lld text tokens\n",
-              (long long)config.hidden_size, (long long)config.num_heads, (long long)config.mlp_hidden,
-              (long long)config.depth, (long long)config.depth_single_blocks, (long long)txt_tokens);
+  const Subject subject = klein ? flux2_subject(klein_width_config(), "FLUX.2 [klein] 4B", 5, 20, device)
+                          : flux ? flux1_subject(flux_width_config(), "FLUX.1 [dev]", 19, 38, device)
+                                 : flux1_subject(bench::mid_size_config(), "mid-size", 2, 4, device);
+  const DitShape& s = subject.shape;
+  std::printf("DiT forward: hidden %lld, %lld heads, MLP %lld%s, %lld double + %lld single blocks, %lld text tokens\n",
+              (long long)s.hidden, (long long)s.heads, (long long)s.mlp, s.mlp_in == s.mlp ? "" : " (SwiGLU)",
+              (long long)s.depth, (long long)s.single, (long long)txt_tokens);
   const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
   const char* blas_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
   std::printf("threads %d, BLAS %s%s, OpenMP wait policy %s, OpenBLAS thread timeout %s, %s allocator, best of %d "
@@ -131,30 +232,21 @@ int main(int argc, char** argv) {
   for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
     const int runs = dtype == at::kFloat ? repeats : bf16_repeats;
     if (runs == 0) continue;
-    const FluxModel model(weights, config, dtype, device);
+    const auto model = subject.build(s.depth, s.single, dtype);
     for (const int64_t requested : parse_list(image_tokens)) {
       const int64_t side = static_cast<int64_t>(std::sqrt(static_cast<double>(requested)));
       const int64_t img_tokens = side * side;
-      at::manual_seed(0);
-      const DitInputs in =
-          bench::random_dit_inputs(model, config.context_in_dim, config.vec_in_dim, 1, side, side, txt_tokens);
-      const at::Tensor pe = model.position_table(in);
-      TimedAttention timed;
-      double attention = 1e30;
-      const double forward = best_seconds(runs, [&] {
-        timed.seconds = 0;
-        model.forward(in, pe, &timed);
-        attention = std::min(attention, timed.seconds);
-      });
+      double attention = 0;
+      const double forward = time_forward(*model, s, side, txt_tokens, runs, &attention);
 
       // The matmul the MLP's first layer does: the largest product of the pass.
-      const int64_t m = img_tokens + txt_tokens, k = config.hidden_size, n = config.mlp_hidden;
+      const int64_t m = img_tokens + txt_tokens, k = s.hidden, n = s.mlp_in;
       const at::Tensor a = at::randn({m, k}).to(device, dtype), b = at::randn({n, k}).to(device, dtype);
       const double matmul = best_seconds(runs, [&] { bench::wait_for(at::linear(a, b)); });
       const double matmul_rate = 2.0 * m * k * n / matmul / 1e9;
-      const double flops = linear_flops(config, img_tokens, txt_tokens) + attention_flops(config, img_tokens, txt_tokens);
+      const double flops = linear_flops(s, img_tokens, txt_tokens) + attention_flops(s, img_tokens, txt_tokens);
       const double forward_rate = flops / forward / 1e9;
-      const double linear_at_matmul = linear_flops(config, img_tokens, txt_tokens) / (matmul_rate * 1e9);
+      const double linear_at_matmul = linear_flops(s, img_tokens, txt_tokens) / (matmul_rate * 1e9);
       std::printf("%-9s %7lld %10.3f %9.1f %9.1f %6.0f%% %11.3f %12.3f %10.3f\n",
                   dtype == at::kFloat ? "float32" : "bfloat16", (long long)img_tokens, forward, forward_rate,
                   matmul_rate, 100.0 * forward_rate / matmul_rate, attention, linear_at_matmul,
@@ -163,5 +255,23 @@ int main(int argc, char** argv) {
   }
   std::printf("\nattention s: time inside attention (RoPE, scores, softmax, values); linear@mm s: the linear\n"
               "layers' FLOPs at the measured matmul rate; rest: layer norms, modulation, activations, copies.\n");
+  if (per_block == 0) return 0;
+
+  std::printf("\nPer block, float32, best of %d: models of the same weights with 0 + 0, 1 + 0 and 0 + 1 blocks.\n"
+              "%s (%lld double + %lld single blocks) = outside + %lld x double + %lld x single, extrapolated.\n\n",
+              repeats, s.name.c_str(), (long long)s.full_depth, (long long)s.full_single, (long long)s.full_depth,
+              (long long)s.full_single);
+  std::printf("%7s %10s %9s %9s %16s\n", "tokens", "outside s", "double s", "single s", "full model s");
+  const auto outside_model = subject.build(0, 0, at::kFloat);
+  const auto double_model = subject.build(1, 0, at::kFloat);
+  const auto single_model = subject.build(0, 1, at::kFloat);
+  for (const int64_t requested : parse_list(image_tokens)) {
+    const int64_t side = static_cast<int64_t>(std::sqrt(static_cast<double>(requested)));
+    const double outside = time_forward(*outside_model, s, side, txt_tokens, repeats);
+    const double one_double = time_forward(*double_model, s, side, txt_tokens, repeats) - outside;
+    const double one_single = time_forward(*single_model, s, side, txt_tokens, repeats) - outside;
+    std::printf("%7lld %10.3f %9.3f %9.3f %16.1f\n", (long long)(side * side), outside, one_double, one_single,
+                outside + s.full_depth * one_double + s.full_single * one_single);
+  }
   return 0;
 }
