@@ -3,6 +3,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct ToyRequest {
   int steps = kDefaultSteps;
   const ShareSettings* share = nullptr;
   SharedAttentionObserver* observer = nullptr;
+  at::Tensor reference_image;  // [3, 32, 32] in [0, 1]: row 0 follows this image instead of its prompt
+  std::function<void(int step)> on_step;  // after each step, e.g. progress
 };
 
 // -> [B, 3, 32, 32] in [0, 1]
