@@ -14,6 +14,7 @@ void add_toy_command(CLI::App& app);
 void add_toy_eval_command(CLI::App& toy);
 void add_toy_probe_command(CLI::App& toy);
 void add_demo_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 void add_analyze_command(CLI::App& app);
 void add_analyze_attention_command(CLI::App& analyze);
 

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   untwist::add_style_command(app);
   untwist::add_toy_command(app);
   untwist::add_demo_command(app);
+  untwist::add_serve_command(app);
   untwist::add_analyze_command(app);
   app.parse_complete_callback([&] {
     untwist::set_compute_threads(threads);

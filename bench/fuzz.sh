@@ -11,7 +11,7 @@ seconds="${1:-600}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz_safetensors fuzz_gguf fuzz_image fuzz_clip_tokenizer fuzz_t5_tokenizer fuzz_cli_values)
+  targets=(fuzz_safetensors fuzz_gguf fuzz_image fuzz_clip_tokenizer fuzz_t5_tokenizer fuzz_cli_values fuzz_serve_request)
 fi
 
 scripts/setup.sh --sanitize

@@ -12,6 +12,7 @@ packages=(
   libsentencepiece-dev libicu-dev zlib1g-dev
   libplplot-dev plplot-driver-cairo libcairo2-dev fonts-dejavu-core
   libcli11-dev
+  libcpp-httplib-dev libsqlite3-dev
   libgtest-dev libbenchmark-dev
 )
 if [ "${1:-}" = "--sanitize" ]; then

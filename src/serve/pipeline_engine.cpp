@@ -1,0 +1,87 @@
+#include "serve/pipeline_engine.h"
+
+#include <algorithm>
+
+#include "analysis/copy_meter.h"
+#include "analysis/line_plot.h"
+#include "analysis/rope_bands.h"
+#include "io/image_file.h"
+#include "sample/dit_sampler.h"
+
+namespace untwist::serve {
+
+PipelineEngine::PipelineEngine(std::unique_ptr<Pipeline> pipeline, ImageSettings settings, nlohmann::json base_recipe)
+    : pipeline_(std::move(pipeline)), settings_(settings), base_recipe_(std::move(base_recipe)) {
+  token_grid_for(*pipeline_, settings_);  // a size the autoencoder cannot patch fails before the server starts
+}
+
+nlohmann::json PipelineEngine::describe() const {
+  const DiffusionTransformer& dit = *pipeline_->dit;
+  return {{"model", pipeline_->paths.model},
+          {"family", dit.family()},
+          {"variant", dit.variant()},
+          {"steps", settings_.steps_for(dit)},
+          {"blocks", dit.default_shared_blocks()},
+          {"size", {settings_.width, settings_.height}},
+          {"attention", false}};
+}
+
+void PipelineEngine::check(const JobRequest& request) const {
+  for (ShareMode mode : request.modes) bind_to(request.share_for(mode), *pipeline_->dit);
+}
+
+at::Tensor PipelineEngine::fit_reference(const at::Tensor& rgb) const {
+  return resize_and_crop(rgb, settings_.height, settings_.width);  // [3, H, W]
+}
+
+int PipelineEngine::steps_for(const JobRequest& request) const {
+  return request.steps > 0 ? request.steps : settings_.steps_for(*pipeline_->dit);
+}
+
+nlohmann::json PipelineEngine::recipe(const JobRequest& request) const {
+  nlohmann::json recipe = base_recipe_;
+  recipe["steps"] = steps_for(request);
+  return recipe;
+}
+
+ModeResult PipelineEngine::run(const JobRequest& request, const at::Tensor& reference, ShareMode mode,
+                               const std::function<void(int)>& on_step, const std::string& attention_png) {
+  RenderRequest render_request;
+  render_request.prompts.push_back(request.reference_prompt);
+  render_request.prompts.insert(render_request.prompts.end(), request.targets.begin(), request.targets.end());
+  for (size_t i = 0; i < render_request.prompts.size(); ++i) render_request.seeds.push_back(request.seed + i);
+  render_request.settings = settings_;
+  render_request.settings.steps = steps_for(request);
+  const ShareSettings share = request.share_for(mode);
+  render_request.share = &share;
+  render_request.reference_image = reference;
+  render_request.on_step = on_step;
+  const auto [grid_h, grid_w] = token_grid_for(*pipeline_, settings_);
+  CopyMeter meter(grid_h, grid_w);
+  if (mode != ShareMode::None) render_request.observer = &meter;
+
+  ModeResult result;
+  result.images = render(*pipeline_, render_request);  // [1 + N, 3, H, W]
+  result.metrics.assign(static_cast<size_t>(result.images.size(0)), nlohmann::json::object());
+  result.summary = nlohmann::json::object();
+  const auto readings = meter.readings();
+  if (!readings.empty()) {
+    double same = 0, neighbourhood = 0, total = 0;
+    for (const CopyReading& reading : readings) {
+      same += reading.same_position;
+      neighbourhood += reading.neighbourhood;
+      total += reading.reference_total;
+    }
+    const double n = static_cast<double>(readings.size());
+    result.summary = {{"copy_meter", same / n}, {"copy_meter_3x3", neighbourhood / n}, {"reference_mass", total / n}};
+  }
+  return result;
+}
+
+void PipelineEngine::write_rope_bands(const std::string& path) const {
+  const RopeLayout& rope = pipeline_->dit->rope();
+  const int axis = std::max(rope.axis(AxisRole::Row), 0);
+  write_line_plot(path, rope_band_plot(rope_band_curves(rope.axes_dim, rope.theta, axis, 64)));
+}
+
+}  // namespace untwist::serve
