@@ -115,13 +115,10 @@ uint64_t read_u64_le(const uint8_t* bytes) {
 const char* stored_dtype_name(StoredDtype dtype) { return info_of(dtype).name; }
 size_t stored_dtype_size(StoredDtype dtype) { return info_of(dtype).size; }
 
-std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& path) {
-  std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());
-  file->path_ = path;
-  file->mapping_ = std::make_shared<MappedFile>(path);
-  const uint64_t file_size = file->mapping_->size();
-  const uint8_t* bytes = file->mapping_->bytes();
+namespace {
 
+// The header's JSON object, checked for size, nesting and duplicate names.
+nlohmann::json read_header(const std::string& path, const uint8_t* bytes, uint64_t file_size) {
   if (file_size < 8) {
     fail_file(path, "not a safetensors file: " + std::to_string(file_size) +
                         " bytes, shorter than the 8-byte header length");
@@ -139,7 +136,6 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& 
   if (header_nesting(header_text, header_size) > kMaxHeaderNesting) {
     fail_file(path, "header JSON is nested deeper than a safetensors header can be");
   }
-
   std::set<std::string> seen_keys;
   const nlohmann::json::parser_callback_t reject_duplicates =
       [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
@@ -156,76 +152,66 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& 
     fail_file(path, std::string("header is not valid JSON: ") + error.what());
   }
   if (!header.is_object()) fail_file(path, "header JSON is not an object");
+  return header;
+}
 
-  const uint64_t data_size = file_size - 8 - header_size;
-  file->data_ = bytes + 8 + header_size;
-
-  for (auto item = header.begin(); item != header.end(); ++item) {
-    const std::string& name = item.key();
-    const nlohmann::json& value = item.value();
-    if (name == "__metadata__") {
-      if (!value.is_object()) fail_file(path, "__metadata__ is not an object of strings");
-      for (auto field = value.begin(); field != value.end(); ++field) {
-        if (!field.value().is_string()) {
-          fail_file(path, "__metadata__ value of '" + field.key() + "' is not a string");
-        }
-        file->metadata_[field.key()] = field.value().get<std::string>();
-      }
-      continue;
-    }
-    const std::string where = "tensor '" + name + "'";
-    if (!value.is_object()) fail_file(path, where + ": entry is not an object");
-    const auto dtype_field = value.find("dtype");
-    const auto shape_field = value.find("shape");
-    const auto offsets_field = value.find("data_offsets");
-    if (dtype_field == value.end() || shape_field == value.end() || offsets_field == value.end()) {
-      fail_file(path, where + ": entry needs 'dtype', 'shape' and 'data_offsets'");
-    }
-    TensorEntry entry;
-    entry.name = name;
-    if (!dtype_field->is_string() || !parse_dtype(dtype_field->get<std::string>(), &entry.dtype)) {
-      fail_file(path, where + ": unknown dtype " + dtype_field->dump() +
-                          " (expected F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U8 or BOOL)");
-    }
-    if (!shape_field->is_array()) fail_file(path, where + ": shape is not an array");
-    uint64_t element_count = 1;
-    for (const auto& dim : *shape_field) {
-      if (!dim.is_number_unsigned()) {
-        fail_file(path, where + ": shape " + shape_field->dump() + " holds a value that is not a non-negative integer");
-      }
-      const uint64_t extent = dim.get<uint64_t>();
-      if (extent > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(element_count, extent, &element_count)) {
-        fail_file(path, where + ": shape " + shape_field->dump() + " has more elements than 64 bits can count");
-      }
-      entry.shape.push_back(static_cast<int64_t>(extent));
-    }
-    if (!offsets_field->is_array() || offsets_field->size() != 2 || !(*offsets_field)[0].is_number_unsigned() ||
-        !(*offsets_field)[1].is_number_unsigned()) {
-      fail_file(path, where + ": data_offsets " + offsets_field->dump() + " is not a pair of non-negative integers");
-    }
-    entry.begin = (*offsets_field)[0].get<uint64_t>();
-    entry.end = (*offsets_field)[1].get<uint64_t>();
-    if (entry.end < entry.begin) {
-      fail_file(path, where + ": data_offsets " + offsets_field->dump() + " end before they begin");
-    }
-    if (entry.end > data_size) {
-      fail_file(path, where + ": data_offsets " + offsets_field->dump() + " reach past the data section (" +
-                          std::to_string(data_size) + " bytes); the file is truncated or corrupt");
-    }
-    uint64_t byte_count = 0;
-    if (__builtin_mul_overflow(element_count, stored_dtype_size(entry.dtype), &byte_count) ||
-        byte_count != entry.end - entry.begin) {
-      fail_file(path, where + ": shape " + shape_string(entry.shape) + " of " + stored_dtype_name(entry.dtype) +
-                          " needs " + std::to_string(element_count) + " x " +
-                          std::to_string(stored_dtype_size(entry.dtype)) + " bytes but data_offsets span " +
-                          std::to_string(entry.end - entry.begin));
-    }
-    file->entries_.push_back(std::move(entry));
+// One tensor's header entry, checked against the data section's size.
+TensorEntry read_entry(const std::string& path, const std::string& name, const nlohmann::json& value,
+                       uint64_t data_size) {
+  const std::string where = "tensor '" + name + "'";
+  if (!value.is_object()) fail_file(path, where + ": entry is not an object");
+  const auto dtype_field = value.find("dtype");
+  const auto shape_field = value.find("shape");
+  const auto offsets_field = value.find("data_offsets");
+  if (dtype_field == value.end() || shape_field == value.end() || offsets_field == value.end()) {
+    fail_file(path, where + ": entry needs 'dtype', 'shape' and 'data_offsets'");
   }
+  TensorEntry entry;
+  entry.name = name;
+  if (!dtype_field->is_string() || !parse_dtype(dtype_field->get<std::string>(), &entry.dtype)) {
+    fail_file(path, where + ": unknown dtype " + dtype_field->dump() +
+                        " (expected F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U8 or BOOL)");
+  }
+  if (!shape_field->is_array()) fail_file(path, where + ": shape is not an array");
+  uint64_t element_count = 1;
+  for (const auto& dim : *shape_field) {
+    if (!dim.is_number_unsigned()) {
+      fail_file(path, where + ": shape " + shape_field->dump() + " holds a value that is not a non-negative integer");
+    }
+    const uint64_t extent = dim.get<uint64_t>();
+    if (extent > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(element_count, extent, &element_count)) {
+      fail_file(path, where + ": shape " + shape_field->dump() + " has more elements than 64 bits can count");
+    }
+    entry.shape.push_back(static_cast<int64_t>(extent));
+  }
+  if (!offsets_field->is_array() || offsets_field->size() != 2 || !(*offsets_field)[0].is_number_unsigned() ||
+      !(*offsets_field)[1].is_number_unsigned()) {
+    fail_file(path, where + ": data_offsets " + offsets_field->dump() + " is not a pair of non-negative integers");
+  }
+  entry.begin = (*offsets_field)[0].get<uint64_t>();
+  entry.end = (*offsets_field)[1].get<uint64_t>();
+  if (entry.end < entry.begin) {
+    fail_file(path, where + ": data_offsets " + offsets_field->dump() + " end before they begin");
+  }
+  if (entry.end > data_size) {
+    fail_file(path, where + ": data_offsets " + offsets_field->dump() + " reach past the data section (" +
+                        std::to_string(data_size) + " bytes); the file is truncated or corrupt");
+  }
+  uint64_t byte_count = 0;
+  if (__builtin_mul_overflow(element_count, stored_dtype_size(entry.dtype), &byte_count) ||
+      byte_count != entry.end - entry.begin) {
+    fail_file(path, where + ": shape " + shape_string(entry.shape) + " of " + stored_dtype_name(entry.dtype) +
+                        " needs " + std::to_string(element_count) + " x " +
+                        std::to_string(stored_dtype_size(entry.dtype)) + " bytes but data_offsets span " +
+                        std::to_string(entry.end - entry.begin));
+  }
+  return entry;
+}
 
-  // No two tensors may share bytes.
+// No two tensors may share bytes.
+void require_disjoint(const std::string& path, const std::vector<TensorEntry>& entries) {
   std::vector<const TensorEntry*> by_offset;
-  for (const auto& entry : file->entries_) by_offset.push_back(&entry);
+  for (const auto& entry : entries) by_offset.push_back(&entry);
   std::sort(by_offset.begin(), by_offset.end(),
             [](const TensorEntry* a, const TensorEntry* b) { return a->begin < b->begin; });
   for (size_t i = 1; i < by_offset.size(); ++i) {
@@ -234,6 +220,33 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& 
                           "' overlap in the data section");
     }
   }
+}
+
+}  // namespace
+
+std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+  std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());
+  file->path_ = path;
+  file->mapping_ = std::make_shared<MappedFile>(path);
+  const uint64_t file_size = file->mapping_->size();
+  const uint8_t* bytes = file->mapping_->bytes();
+  const nlohmann::json header = read_header(path, bytes, file_size);
+  const uint64_t header_size = read_u64_le(bytes);
+  const uint64_t data_size = file_size - 8 - header_size;
+  file->data_ = bytes + 8 + header_size;
+
+  for (auto item = header.begin(); item != header.end(); ++item) {
+    if (item.key() != "__metadata__") {
+      file->entries_.push_back(read_entry(path, item.key(), item.value(), data_size));
+      continue;
+    }
+    if (!item.value().is_object()) fail_file(path, "__metadata__ is not an object of strings");
+    for (auto field = item.value().begin(); field != item.value().end(); ++field) {
+      if (!field.value().is_string()) fail_file(path, "__metadata__ value of '" + field.key() + "' is not a string");
+      file->metadata_[field.key()] = field.value().get<std::string>();
+    }
+  }
+  require_disjoint(path, file->entries_);
   for (size_t i = 0; i < file->entries_.size(); ++i) file->index_[file->entries_[i].name] = i;
   return file;
 }
