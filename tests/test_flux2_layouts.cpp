@@ -36,68 +36,6 @@ TensorMap reference_tensors(const std::string& name) {
   return tensors;
 }
 
-// The inverse of the conversion under test, following diffusers'
-// convert_flux2_to_diffusers.py: q, k, v split, norm_out's halves swapped,
-// the rest renamed.
-TensorMap to_diffusers(const TensorMap& reference) {
-  const std::vector<std::pair<std::string, std::string>> renames = {
-      {"img_in.weight", "x_embedder.weight"},
-      {"txt_in.weight", "context_embedder.weight"},
-      {"time_in.in_layer.weight", "time_guidance_embed.timestep_embedder.linear_1.weight"},
-      {"time_in.out_layer.weight", "time_guidance_embed.timestep_embedder.linear_2.weight"},
-      {"guidance_in.in_layer.weight", "time_guidance_embed.guidance_embedder.linear_1.weight"},
-      {"guidance_in.out_layer.weight", "time_guidance_embed.guidance_embedder.linear_2.weight"},
-      {"double_stream_modulation_img.lin.weight", "double_stream_modulation_img.linear.weight"},
-      {"double_stream_modulation_txt.lin.weight", "double_stream_modulation_txt.linear.weight"},
-      {"single_stream_modulation.lin.weight", "single_stream_modulation.linear.weight"},
-      {"final_layer.linear.weight", "proj_out.weight"},
-  };
-  const std::vector<std::pair<std::string, std::string>> double_renames = {
-      {"img_attn.norm.query_norm.scale", "attn.norm_q.weight"},
-      {"img_attn.norm.key_norm.scale", "attn.norm_k.weight"},
-      {"img_attn.proj.weight", "attn.to_out.0.weight"},
-      {"img_mlp.0.weight", "ff.linear_in.weight"},
-      {"img_mlp.2.weight", "ff.linear_out.weight"},
-      {"txt_attn.norm.query_norm.scale", "attn.norm_added_q.weight"},
-      {"txt_attn.norm.key_norm.scale", "attn.norm_added_k.weight"},
-      {"txt_attn.proj.weight", "attn.to_add_out.weight"},
-      {"txt_mlp.0.weight", "ff_context.linear_in.weight"},
-      {"txt_mlp.2.weight", "ff_context.linear_out.weight"},
-  };
-  const std::vector<std::pair<std::string, std::string>> single_renames = {
-      {"linear1.weight", "attn.to_qkv_mlp_proj.weight"},
-      {"linear2.weight", "attn.to_out.weight"},
-      {"norm.query_norm.scale", "attn.norm_q.weight"},
-      {"norm.key_norm.scale", "attn.norm_k.weight"},
-  };
-  TensorMap out;
-  for (const auto& [from, to] : renames) {
-    if (reference.count(from)) out[to] = reference.at(from);
-  }
-  const at::Tensor final_mod = reference.at("final_layer.adaLN_modulation.1.weight");
-  const auto shift_scale = final_mod.chunk(2, 0);
-  out["norm_out.linear.weight"] = at::cat({shift_scale[1], shift_scale[0]}, 0);  // (scale, shift)
-  for (int n : indices_under(reference, "double_blocks.")) {
-    const std::string from = "double_blocks." + std::to_string(n) + ".";
-    const std::string to = "transformer_blocks." + std::to_string(n) + ".";
-    for (const auto& [a, b] : double_renames) out[to + b] = reference.at(from + a);
-    const auto img_qkv = reference.at(from + "img_attn.qkv.weight").chunk(3, 0);
-    out[to + "attn.to_q.weight"] = img_qkv[0];
-    out[to + "attn.to_k.weight"] = img_qkv[1];
-    out[to + "attn.to_v.weight"] = img_qkv[2];
-    const auto txt_qkv = reference.at(from + "txt_attn.qkv.weight").chunk(3, 0);
-    out[to + "attn.add_q_proj.weight"] = txt_qkv[0];
-    out[to + "attn.add_k_proj.weight"] = txt_qkv[1];
-    out[to + "attn.add_v_proj.weight"] = txt_qkv[2];
-  }
-  for (int n : indices_under(reference, "single_blocks.")) {
-    const std::string from = "single_blocks." + std::to_string(n) + ".";
-    const std::string to = "single_transformer_blocks." + std::to_string(n) + ".";
-    for (const auto& [a, b] : single_renames) out[to + b] = reference.at(from + a);
-  }
-  return out;
-}
-
 // Every parameter name of diffusers' Flux2Transformer2DModel (bias=False
 // throughout, LayerNorms without affine parameters), written from the
 // module's structure, independently of the mapping above.
@@ -155,7 +93,7 @@ TEST(Flux2Layouts, TheTestsDiffusersNamesAreFlux2Transformer2DModelsParameters) 
     SCOPED_TRACE(file);
     const TensorMap reference = reference_tensors(file);
     std::set<std::string> names;
-    for (const auto& entry : to_diffusers(reference)) names.insert(entry.first);
+    for (const auto& entry : test::flux2_to_diffusers(reference)) names.insert(entry.first);
     EXPECT_EQ(names, flux2_transformer_parameters(static_cast<int>(indices_under(reference, "double_blocks.").size()),
                                                   static_cast<int>(indices_under(reference, "single_blocks.").size()),
                                                   reference.count("guidance_in.in_layer.weight") != 0));
@@ -167,7 +105,7 @@ TEST(Flux2Layouts, DiffusersFileLoadsAsTheReferenceTensors) {
     SCOPED_TRACE(file);
     const TensorMap reference = reference_tensors(file);
     const std::string path = test::scratch_dir() + "/diffusion_pytorch_model.safetensors";
-    write_safetensors(path, named(to_diffusers(reference)));
+    write_safetensors(path, named(test::flux2_to_diffusers(reference)));
     const Weights loaded = Weights::load(path);
     EXPECT_EQ(loaded.layout(), WeightLayout::Diffusers);
     expect_exactly(reference, loaded);
@@ -177,7 +115,7 @@ TEST(Flux2Layouts, DiffusersFileLoadsAsTheReferenceTensors) {
 TEST(Flux2Layouts, DiffusersNamesUnderTheTransformerPrefixLoadToo) {
   const TensorMap reference = reference_tensors("flux2_klein_tiny");
   const std::string path = test::scratch_dir() + "/prefixed.safetensors";
-  write_safetensors(path, named(to_diffusers(reference), "transformer."));
+  write_safetensors(path, named(test::flux2_to_diffusers(reference), "transformer."));
   expect_exactly(reference, Weights::load(path));
 }
 
@@ -206,7 +144,7 @@ TEST(Flux2Layouts, ShardedDiffusersFolderLoadsAsTheReferenceTensors) {
       return "diffusion_pytorch_model-0000" + std::to_string(shard + 1) + "-of-00003.safetensors";
     };
     size_t n = 0;
-    for (const auto& [name, tensor] : to_diffusers(reference)) {
+    for (const auto& [name, tensor] : test::flux2_to_diffusers(reference)) {
       const size_t shard = n++ % shards;
       parts[shard].emplace_back(name, tensor);
       index["weight_map"][name] = shard_name(shard);
@@ -230,7 +168,7 @@ TEST(Flux2Layouts, EncodedTensorsStayEncoded) {
                                                                                                : Encoding::F8_E4M3;
     };
     std::map<std::string, StoredTensor> diffusers;
-    for (const auto& [name, tensor] : to_diffusers(reference)) {
+    for (const auto& [name, tensor] : test::flux2_to_diffusers(reference)) {
       diffusers.emplace(name, StoredTensor::encode(tensor, encoding_of(tensor)));
     }
     const auto converted = convert_diffusers_flux2(diffusers, "encoded");
@@ -250,7 +188,7 @@ TEST(Flux2Layouts, EncodedTensorsStayEncoded) {
 TEST(Flux2Layouts, PartsOfDifferentEncodingsAreJoinedDecoded) {
   const TensorMap reference = reference_tensors("flux2_klein_tiny");
   std::map<std::string, StoredTensor> diffusers;
-  for (const auto& [name, tensor] : to_diffusers(reference)) diffusers.emplace(name, StoredTensor(tensor));
+  for (const auto& [name, tensor] : test::flux2_to_diffusers(reference)) diffusers.emplace(name, StoredTensor(tensor));
   const std::string q = "transformer_blocks.0.attn.to_q.weight";
   const std::string k = "transformer_blocks.0.attn.to_k.weight";
   diffusers[k] = StoredTensor::encode(diffusers.at(k).decoded(), Encoding::Q8_0);
@@ -275,7 +213,7 @@ void expect_data_error(const std::map<std::string, StoredTensor>& tensors, const
 
 TEST(Flux2Layouts, TensorsThatDoNotFitAreReportedByName) {
   std::map<std::string, StoredTensor> good;
-  for (const auto& [name, tensor] : to_diffusers(reference_tensors("flux2_klein_tiny"))) {
+  for (const auto& [name, tensor] : test::flux2_to_diffusers(reference_tensors("flux2_klein_tiny"))) {
     good.emplace(name, StoredTensor(tensor));
   }
   auto extra = good;

@@ -49,7 +49,7 @@ class Flux2Pipeline : public ::testing::Test {
 
   static std::vector<std::string> components() {
     return {"--model", golden("flux2_klein_tiny"), "--text-encoder", *dir_ + "/qwen3.safetensors", "--tokenizer",
-            tokenizer_json(), "--ae", golden("ae2_tiny"), "-W", "16", "-H", "16", "--steps", "2"};
+            tokenizer_json(), "--ae", golden("ae2_tiny"), "-W", "16", "-H", "16", "--steps", "2", "--dtype", "float32"};
   }
 
   static std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
@@ -100,14 +100,25 @@ TEST_F(Flux2Pipeline, SingleFilesComfyFilesAndADiffusersFolderGiveIdenticalPixel
   }
   run = test::run_untwist(with({"style", "--model", out + "/flux-2-klein.safetensors", "--text-encoder",
                                 out + "/qwen_3_4b.safetensors", "--tokenizer", tokenizer_json(), "--ae",
-                                out + "/flux2-vae.safetensors", "-W", "16", "-H", "16", "--steps", "2"},
+                                out + "/flux2-vae.safetensors", "-W", "16", "-H", "16", "--steps", "2", "--dtype",
+                                "float32"},
                                with(kStyle, {"-o", out + "/comfy"})));
   ASSERT_EQ(run.status, 0) << run.output;
 
-  // diffusers: transformer/ (with its RoPE axes in config.json), text_encoder/ in two shards, tokenizer/, vae/.
+  // diffusers: transformer/ in diffusers' names (its RoPE axes in config.json), text_encoder/ in two shards,
+  // tokenizer/, vae/.
   const std::string folder = out + "/FLUX.2-klein-tiny";
   for (const char* sub : {"transformer", "vae", "text_encoder", "tokenizer"}) fs::create_directories(folder + "/" + sub);
-  write_renamed(golden("flux2_klein_tiny"), folder + "/transformer/diffusion_pytorch_model.safetensors", "");
+  {  // the transformer in diffusers' names (Flux2Transformer2DModel)
+    const auto klein = SafetensorsFile::open(golden("flux2_klein_tiny"));
+    TensorMap reference;
+    for (const auto& entry : klein->entries()) {
+      if (entry.name.rfind("model.", 0) == 0) reference.emplace(entry.name.substr(6), klein->tensor(entry.name));
+    }
+    NamedTensors diffusers;
+    for (const auto& [name, tensor] : test::flux2_to_diffusers(reference)) diffusers.emplace_back(name, tensor);
+    write_safetensors(folder + "/transformer/diffusion_pytorch_model.safetensors", diffusers);
+  }
   std::ofstream(folder + "/transformer/config.json") << R"({"axes_dims_rope": [6, 6, 6, 6]})";
   write_renamed(golden("ae2_tiny"), folder + "/vae/diffusion_pytorch_model.safetensors", "");
   {
@@ -125,7 +136,8 @@ TEST_F(Flux2Pipeline, SingleFilesComfyFilesAndADiffusersFolderGiveIdenticalPixel
   }
   fs::copy_file(tokenizer_json(), folder + "/tokenizer/tokenizer.json");
   run = test::run_untwist(
-      with({"style", "--model-dir", folder, "-W", "16", "-H", "16", "--steps", "2"}, with(kStyle, {"-o", out + "/diffusers"})));
+      with({"style", "--model-dir", folder, "-W", "16", "-H", "16", "--steps", "2", "--dtype", "float32"},
+           with(kStyle, {"-o", out + "/diffusers"})));
   ASSERT_EQ(run.status, 0) << run.output;
 
   for (const char* layout : {"comfy", "diffusers"}) {
@@ -167,7 +179,7 @@ TEST_F(Flux2Pipeline, GenerateEqualsTheStepByStepRouteThroughTheRunners) {
                      {"in.txt", SafetensorsFile::open(out + "/te_out.safetensors")->tensor("out.context")},
                      {"in.txt_ids", txt_ids}});
   run = test::run_untwist({"dit", "--weights", golden("flux2_klein_tiny"), "--inputs", out + "/dit_in.safetensors",
-                           "--output", out + "/dit_out.safetensors", "--steps", "2"});
+                           "--output", out + "/dit_out.safetensors", "--steps", "2", "--dtype", "float32"});
   ASSERT_EQ(run.status, 0) << run.output;
   const at::Tensor tokens = SafetensorsFile::open(out + "/dit_out.safetensors")->tensor("out.denoised");  // [1, 16, 16]
   write_safetensors(out + "/ae_in.safetensors", {{"in.latent", tokens.transpose(1, 2).reshape({1, 16, 4, 4})}});

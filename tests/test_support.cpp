@@ -103,3 +103,66 @@ DitInputs golden_dit_inputs(const SafetensorsFile& golden) {
 }
 
 }  // namespace untwist::test
+
+namespace untwist::test {
+
+TensorMap flux2_to_diffusers(const TensorMap& reference) {
+  const std::vector<std::pair<std::string, std::string>> renames = {
+      {"img_in.weight", "x_embedder.weight"},
+      {"txt_in.weight", "context_embedder.weight"},
+      {"time_in.in_layer.weight", "time_guidance_embed.timestep_embedder.linear_1.weight"},
+      {"time_in.out_layer.weight", "time_guidance_embed.timestep_embedder.linear_2.weight"},
+      {"guidance_in.in_layer.weight", "time_guidance_embed.guidance_embedder.linear_1.weight"},
+      {"guidance_in.out_layer.weight", "time_guidance_embed.guidance_embedder.linear_2.weight"},
+      {"double_stream_modulation_img.lin.weight", "double_stream_modulation_img.linear.weight"},
+      {"double_stream_modulation_txt.lin.weight", "double_stream_modulation_txt.linear.weight"},
+      {"single_stream_modulation.lin.weight", "single_stream_modulation.linear.weight"},
+      {"final_layer.linear.weight", "proj_out.weight"},
+  };
+  const std::vector<std::pair<std::string, std::string>> double_renames = {
+      {"img_attn.norm.query_norm.scale", "attn.norm_q.weight"},
+      {"img_attn.norm.key_norm.scale", "attn.norm_k.weight"},
+      {"img_attn.proj.weight", "attn.to_out.0.weight"},
+      {"img_mlp.0.weight", "ff.linear_in.weight"},
+      {"img_mlp.2.weight", "ff.linear_out.weight"},
+      {"txt_attn.norm.query_norm.scale", "attn.norm_added_q.weight"},
+      {"txt_attn.norm.key_norm.scale", "attn.norm_added_k.weight"},
+      {"txt_attn.proj.weight", "attn.to_add_out.weight"},
+      {"txt_mlp.0.weight", "ff_context.linear_in.weight"},
+      {"txt_mlp.2.weight", "ff_context.linear_out.weight"},
+  };
+  const std::vector<std::pair<std::string, std::string>> single_renames = {
+      {"linear1.weight", "attn.to_qkv_mlp_proj.weight"},
+      {"linear2.weight", "attn.to_out.weight"},
+      {"norm.query_norm.scale", "attn.norm_q.weight"},
+      {"norm.key_norm.scale", "attn.norm_k.weight"},
+  };
+  TensorMap out;
+  for (const auto& [from, to] : renames) {
+    if (reference.count(from)) out[to] = reference.at(from);
+  }
+  const at::Tensor final_mod = reference.at("final_layer.adaLN_modulation.1.weight");
+  const auto shift_scale = final_mod.chunk(2, 0);
+  out["norm_out.linear.weight"] = at::cat({shift_scale[1], shift_scale[0]}, 0);  // (scale, shift)
+  for (int n : indices_under(reference, "double_blocks.")) {
+    const std::string from = "double_blocks." + std::to_string(n) + ".";
+    const std::string to = "transformer_blocks." + std::to_string(n) + ".";
+    for (const auto& [a, b] : double_renames) out[to + b] = reference.at(from + a);
+    const auto img_qkv = reference.at(from + "img_attn.qkv.weight").chunk(3, 0);
+    out[to + "attn.to_q.weight"] = img_qkv[0];
+    out[to + "attn.to_k.weight"] = img_qkv[1];
+    out[to + "attn.to_v.weight"] = img_qkv[2];
+    const auto txt_qkv = reference.at(from + "txt_attn.qkv.weight").chunk(3, 0);
+    out[to + "attn.add_q_proj.weight"] = txt_qkv[0];
+    out[to + "attn.add_k_proj.weight"] = txt_qkv[1];
+    out[to + "attn.add_v_proj.weight"] = txt_qkv[2];
+  }
+  for (int n : indices_under(reference, "single_blocks.")) {
+    const std::string from = "single_blocks." + std::to_string(n) + ".";
+    const std::string to = "single_transformer_blocks." + std::to_string(n) + ".";
+    for (const auto& [a, b] : single_renames) out[to + b] = reference.at(from + a);
+  }
+  return out;
+}
+
+}  // namespace untwist::test

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "io/weights.h"
 #include "model/dit.h"
 
 namespace untwist {
@@ -13,6 +14,11 @@ class SafetensorsFile;
 }
 
 namespace untwist::test {
+
+// FLUX.2 transformer weights under reference names written in diffusers'
+// Flux2Transformer2DModel layout, as diffusers' convert_flux2_to_diffusers.py
+// does: q, k, v split, norm_out's halves swapped, the rest renamed.
+TensorMap flux2_to_diffusers(const TensorMap& reference);
 
 // The in.* tensors of a DiT golden file as model inputs (img, img_ids, txt,
 // txt_ids, and y, timesteps, guidance, img_cond_seq(_ids) when present).
