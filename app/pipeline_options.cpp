@@ -8,9 +8,9 @@
 namespace untwist {
 
 void PipelineFlags::add_to(CLI::App& command) {
-  command.add_option("--model-dir", paths.model_dir, "a diffusers FLUX.1 or FLUX.2 folder (transformer/, vae/, ...)")
+  command.add_option("--model-dir", paths.model_dir, "a diffusers FLUX.1, FLUX.2 or Z-Image folder (transformer/, vae/, ...)")
       ->check(CLI::ExistingDirectory);
-  command.add_option("--model", paths.model, "transformer (flux1-dev.safetensors, flux-2-klein-4b.safetensors, ...)")
+  command.add_option("--model", paths.model, "transformer (flux1-dev.safetensors, flux-2-klein-4b.safetensors, z_image_turbo_bf16.safetensors, ...)")
       ->check(CLI::ExistingPath);
   command.add_option("--ae", paths.ae, "autoencoder (ae.safetensors, flux2-vae.safetensors)")->check(CLI::ExistingPath);
   command.add_option("--t5", paths.text.t5, "FLUX.1: T5-XXL encoder (t5xxl_fp16.safetensors)")->check(CLI::ExistingPath);
@@ -20,20 +20,29 @@ void PipelineFlags::add_to(CLI::App& command) {
   command.add_option("--clip-tokenizer", paths.text.clip_tokenizer,
                      "FLUX.1: CLIP vocab.json or bpe_simple_vocab_16e6.txt.gz")
       ->check(CLI::ExistingPath);
-  command.add_option("--text-encoder", paths.text.text_encoder, "FLUX.2 [klein]: Qwen3 encoder (qwen_3_4b.safetensors)")
+  command.add_option("--text-encoder", paths.text.text_encoder, "FLUX.2 [klein], Z-Image: Qwen3 encoder (qwen_3_4b.safetensors)")
       ->check(CLI::ExistingPath);
-  command.add_option("--tokenizer", paths.text.tokenizer, "FLUX.2 [klein]: Qwen3 tokenizer.json (or its folder)")
+  command.add_option("--tokenizer", paths.text.tokenizer, "FLUX.2 [klein], Z-Image: Qwen3 tokenizer.json (or its folder)")
       ->check(CLI::ExistingPath);
   command.add_option("-W,--width", settings.width, "image width (multiple of 16)")
       ->check(CLI::Range(16, 8192))->capture_default_str();
   command.add_option("-H,--height", settings.height, "image height (multiple of 16)")
       ->check(CLI::Range(16, 8192))->capture_default_str();
   command.add_option("--steps", settings.steps,
-                     "sampling steps (default: FLUX.1 dev 28, schnell 4; FLUX.2 dev 50, klein 4)")
+                     "sampling steps (default: FLUX.1 dev 28, schnell 4; FLUX.2 dev 50, klein 4; Z-Image 8)")
       ->check(CLI::Range(1, 1000));
   guidance_option = command.add_option("--guidance", guidance,
-                                       "guidance of guidance-embedded models (default: FLUX.1 3.5, FLUX.2 dev 4)")
+                                       "guidance: embedded (default: FLUX.1 3.5, FLUX.2 dev 4) or Z-Image's "
+                                       "classifier-free scale (default 0: none; it applies above 1)")
                         ->check(finite_range(0.0, 100.0));
+  command.add_option("--negative-prompt", settings.negative_prompt, "Z-Image with guidance: the negative prompt")
+      ->check(utf8_text());
+  command.add_option("--cfg-truncation", settings.cfg_truncation,
+                     "Z-Image: no guidance once 1 - t (0 = noise) is above this")
+      ->check(finite_range(0.0, 100.0))->capture_default_str();
+  command.add_option("--cfg-normalization", settings.cfg_normalization,
+                     "Z-Image: cut each guided velocity to this times its conditional norm (0: off)")
+      ->check(finite_range(0.0, 100.0))->capture_default_str();
   auto* on = command.add_flag("--shift", shift, "FLUX.1: force the shifted schedule");
   command.add_flag("--no-shift", no_shift, "FLUX.1: force the unshifted schedule")->excludes(on);
   command.add_option("--t5-max-length", t5_max_length, "FLUX.1: T5 tokens (default: 512 dev, 256 schnell)")
@@ -78,6 +87,11 @@ nlohmann::json PipelineFlags::recipe(const Pipeline& pipeline) const {
   }
   if (s.shift) recipe["shift"] = *s.shift;
   if (t5_max_length > 0) recipe["t5_max_length"] = t5_max_length;
+  if (dit.classifier_free_guidance() && s.guidance_for(dit) > 1.0) {
+    recipe["negative_prompt"] = s.negative_prompt;
+    recipe["cfg_truncation"] = s.cfg_truncation;
+    recipe["cfg_normalization"] = s.cfg_normalization;
+  }
   return recipe;
 }
 

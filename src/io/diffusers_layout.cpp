@@ -100,8 +100,9 @@ void convert_mid(Converter& c, const std::string& coder) {
 }  // namespace
 
 bool looks_like_diffusers_flux(const TensorMap& tensors) {
-  return tensors.count("x_embedder.weight") || any_name_starts_with(tensors, "transformer_blocks.") ||
-         any_name_starts_with(tensors, "single_transformer_blocks.");
+  // ComfyUI's Z-Image also has an x_embedder, beside its learned pad token.
+  return (tensors.count("x_embedder.weight") && !tensors.count("x_pad_token")) ||
+         any_name_starts_with(tensors, "transformer_blocks.") || any_name_starts_with(tensors, "single_transformer_blocks.");
 }
 
 bool looks_like_diffusers_autoencoder(const TensorMap& tensors) {

@@ -11,7 +11,9 @@
 #include "model/flux2/flux2.h"
 #include "model/flux2/klein_conditioner.h"
 #include "model/flux2/latent_format.h"
+#include "model/zimage/comfy_names.h"
 #include "model/zimage/zimage.h"
+#include "model/zimage/zimage_conditioner.h"
 #include "model/zimage/zimage_latents.h"
 #include "util/errors.h"
 
@@ -22,7 +24,8 @@ namespace fs = std::filesystem;
 std::unique_ptr<DiffusionTransformer> load_dit(const Weights& weights, const RopeOverride& rope,
                                                at::ScalarType compute_dtype, at::Device device) {
   if (is_zimage_transformer(weights)) {
-    return std::make_unique<ZImageModel>(weights, detect_zimage_config(weights, weights.metadata_config(), rope),
+    const Weights named = zimage_reference_names(weights);
+    return std::make_unique<ZImageModel>(named, detect_zimage_config(named, weights.metadata_config(), rope),
                                          compute_dtype, device);
   }
   if (is_flux2_transformer(weights)) {
@@ -37,6 +40,12 @@ std::unique_ptr<LatentAutoencoder> load_latent_autoencoder(const Weights& weight
     return std::make_unique<Flux2Latents>(weights, compute_dtype, device);
   }
   return std::make_unique<Flux1Latents>(weights, compute_dtype, device);
+}
+
+std::unique_ptr<LatentAutoencoder> load_latent_autoencoder(const DiffusionTransformer& model, const Weights& weights,
+                                                           at::ScalarType compute_dtype, at::Device device) {
+  if (model.family() == "zimage") return std::make_unique<ZImageLatents>(weights, compute_dtype, device);
+  return load_latent_autoencoder(weights, compute_dtype, device);
 }
 
 ImageTokens latent_to_tokens(const DiffusionTransformer& model, const at::Tensor& latent) {
@@ -67,7 +76,7 @@ void fill_text_files_from_folder(const DiffusionTransformer& model, const std::s
     fill(files.t5, "text_encoder_2");
     fill(files.clip_tokenizer, fs::path("tokenizer") / "vocab.json");
     fill(files.t5_tokenizer, fs::path("tokenizer_2") / "spiece.model");
-  } else if (model.family() == "flux2") {
+  } else if (model.family() == "flux2" || model.family() == "zimage") {
     fill(files.text_encoder, "text_encoder");
     fill(files.tokenizer, fs::path("tokenizer") / "tokenizer.json");
   }
@@ -80,7 +89,7 @@ std::vector<std::string> missing_text_files(const DiffusionTransformer& model, c
               {files.clip, "--clip (CLIP-L text encoder)"},
               {files.t5_tokenizer, "--t5-tokenizer (spiece.model)"},
               {files.clip_tokenizer, "--clip-tokenizer (vocab.json or bpe_simple_vocab_16e6.txt.gz)"}};
-  } else if (model.family() == "flux2" && model.variant() == "klein") {
+  } else if ((model.family() == "flux2" && model.variant() == "klein") || model.family() == "zimage") {
     needed = {{files.text_encoder, "--text-encoder (Qwen3, e.g. qwen_3_4b.safetensors)"},
               {files.tokenizer, "--tokenizer (Qwen3 tokenizer.json)"}};
   }
@@ -107,6 +116,10 @@ std::unique_ptr<TextConditioner> load_text_conditioner(const DiffusionTransforme
     }
     return std::make_unique<KleinConditioner>(KleinTextFiles{files.text_encoder, files.tokenizer},
                                               flux2->config().context_in_dim, settings.low_memory);
+  }
+  if (const auto* zimage = dynamic_cast<const ZImageModel*>(&model)) {
+    return std::make_unique<ZImageConditioner>(ZImageTextFiles{files.text_encoder, files.tokenizer},
+                                               zimage->config().cap_feat_dim, settings.low_memory);
   }
   throw UsageError("no text conditioner for the " + model.family() + " family");
 }

@@ -26,6 +26,11 @@ std::unique_ptr<DiffusionTransformer> load_dit(const Weights& weights, const Rop
 std::unique_ptr<LatentAutoencoder> load_latent_autoencoder(const Weights& weights,
                                                            at::ScalarType compute_dtype = at::kFloat,
                                                            at::Device device = at::kCPU);
+// The latent format `model` takes: Z-Image's patchify over FLUX.1's
+// autoencoder; for the FLUX families as the weights say.
+std::unique_ptr<LatentAutoencoder> load_latent_autoencoder(const DiffusionTransformer& model, const Weights& weights,
+                                                           at::ScalarType compute_dtype = at::kFloat,
+                                                           at::Device device = at::kCPU);
 
 // A latent [B, C, H, W] as the image tokens [B, rows * cols, C'] `model`
 // takes (FLUX.1: 2x2 packed, channels (c, 2, 2); Z-Image: its own 2x2
@@ -41,7 +46,7 @@ at::Tensor tokens_to_latent(const DiffusionTransformer& model, const at::Tensor&
 // The text files a family may need; each family reads the ones it uses.
 struct TextFiles {
   std::string t5, clip, t5_tokenizer, clip_tokenizer;  // FLUX.1
-  std::string text_encoder, tokenizer;                 // FLUX.2 [klein]: Qwen3 weights, tokenizer.json
+  std::string text_encoder, tokenizer;                 // FLUX.2 [klein], Z-Image: Qwen3 weights, tokenizer.json
 };
 
 struct TextSettings {
@@ -51,7 +56,7 @@ struct TextSettings {
 
 // Fills what `files` lacks from a diffusers folder of `model`'s family
 // (FLUX.1: text_encoder/ CLIP, text_encoder_2/ T5, tokenizer/vocab.json,
-// tokenizer_2/spiece.model; FLUX.2 [klein]: text_encoder/ Qwen3,
+// tokenizer_2/spiece.model; FLUX.2 [klein] and Z-Image: text_encoder/ Qwen3,
 // tokenizer/tokenizer.json).
 void fill_text_files_from_folder(const DiffusionTransformer& model, const std::string& folder, TextFiles& files);
 

@@ -9,8 +9,9 @@
 namespace untwist {
 
 struct TextConditioning {
-  at::Tensor txt;  // [B, L, context]
-  at::Tensor y;    // [B, vec], or undefined for families without a pooled vector
+  at::Tensor txt;   // [B, L, context]
+  at::Tensor mask;  // [B, L] bool: each row's real tokens (right padding after them); undefined: all
+  at::Tensor y;     // [B, vec], or undefined for families without a pooled vector
 };
 
 class TextConditioner {

@@ -16,22 +16,30 @@ namespace {
 
 constexpr uint64_t kMaxConfigBytes = 64ull << 20;
 
-// A diffusers transformer folder states its RoPE axes in config.json.
+// A diffusers transformer folder states its RoPE axes in config.json
+// (axes_dims_rope for FLUX, axes_dims and rope_theta for Z-Image).
 RopeOverride rope_from_folder(const std::string& path) {
   RopeOverride rope;
   const fs::path config_path = fs::path(path) / "config.json";
   if (!fs::is_directory(path) || !fs::exists(config_path)) return rope;
   const auto config = nlohmann::json::parse(read_file_bytes(config_path.string(), kMaxConfigBytes), nullptr, false);
   if (!config.is_object()) fail_file(config_path.string(), "is not a JSON object");
-  const auto axes = config.find("axes_dims_rope");
-  if (axes == config.end()) return rope;
-  if (!axes->is_array()) fail_file(config_path.string(), "axes_dims_rope is not an array of integers");
-  std::vector<int64_t> dims;
-  for (const auto& dim : *axes) {
-    if (!dim.is_number_unsigned()) fail_file(config_path.string(), "axes_dims_rope holds a non-integer");
-    dims.push_back(dim.get<int64_t>());
+  const auto theta = config.find("rope_theta");
+  if (theta != config.end()) {
+    if (!theta->is_number()) fail_file(config_path.string(), "rope_theta is not a number");
+    rope.theta = theta->get<double>();
   }
-  rope.axes_dim = dims;
+  for (const char* key : {"axes_dims_rope", "axes_dims"}) {
+    const auto axes = config.find(key);
+    if (axes == config.end()) continue;
+    if (!axes->is_array()) fail_file(config_path.string(), std::string(key) + " is not an array of integers");
+    std::vector<int64_t> dims;
+    for (const auto& dim : *axes) {
+      if (!dim.is_number_unsigned()) fail_file(config_path.string(), std::string(key) + " holds a non-integer");
+      dims.push_back(dim.get<int64_t>());
+    }
+    rope.axes_dim = dims;
+  }
   return rope;
 }
 
@@ -70,7 +78,7 @@ std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, const LoadS
   }
   pipeline->text = load_text_conditioner(dit, paths.text, settings.text);
 
-  pipeline->ae = load_latent_autoencoder(load_component(paths.ae), settings.dtype, settings.device);
+  pipeline->ae = load_latent_autoencoder(dit, load_component(paths.ae), settings.dtype, settings.device);
   if (pipeline->ae->token_channels() != dit.in_channels()) {
     fail_file(paths.ae, "autoencoder tokens have " + std::to_string(pipeline->ae->token_channels()) +
                             " channels; the transformer (" + paths.model + ") takes " +

@@ -42,10 +42,17 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
   setup.noise = at::cat(noise, 0);  // [B, h*w, C]
   setup.conditioning.img_ids = dit.image_ids(batch, h, w);
   setup.conditioning.txt = text.txt;
+  setup.conditioning.txt_mask = text.mask;
   setup.conditioning.txt_ids = dit.text_ids(batch, text.txt.size(1));
   setup.conditioning.y = text.y;
   setup.conditioning.guidance = at::full({batch}, s.guidance_for(dit));
   setup.times = dit.schedule(s.steps_for(dit), h * w, s.shift);
+  if (dit.classifier_free_guidance() && s.guidance_for(dit) > 1.0) {
+    const TextConditioning negative = pipeline.text->encode({s.negative_prompt});  // one for every row
+    setup.guidance = {s.guidance_for(dit), s.cfg_truncation, s.cfg_normalization,
+                      negative.txt.expand({batch, -1, -1}),
+                      negative.mask.defined() ? negative.mask.expand({batch, -1}) : at::Tensor()};
+  }
   setup.share = request.share;
   setup.on_step = request.on_step;
   setup.observer = request.observer;
