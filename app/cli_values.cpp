@@ -2,9 +2,14 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "model/text_cleanup.h"
+#include "util/blas_check.h"
+#include "util/cpu_features.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -74,10 +79,52 @@ CLI::Validator finite_range(double low, double high) {
   });
 }
 
-at::ScalarType parse_compute_dtype(const std::string& text) {
-  if (text == "float32" || text == "f32" || text == "fp32") return at::kFloat;
-  if (text == "bfloat16" || text == "bf16") return at::kBFloat16;
-  throw UsageError("--dtype: '" + text + "' is not float32 or bfloat16");
+namespace {
+
+// Every name --dtype takes; no dtype: auto. The first name of a dtype is its own.
+struct DtypeName {
+  const char* name;
+  std::optional<at::ScalarType> dtype;
+};
+constexpr DtypeName kDtypeNames[] = {{"auto", std::nullopt},        {"float32", at::kFloat}, {"f32", at::kFloat},
+                                     {"fp32", at::kFloat},          {"bfloat16", at::kBFloat16},
+                                     {"bf16", at::kBFloat16}};
+
+}  // namespace
+
+CLI::Option* add_dtype_option(CLI::App& command, std::string& dtype) {
+  std::vector<std::string> names;
+  for (const DtypeName& entry : kDtypeNames) names.emplace_back(entry.name);
+  return command
+      .add_option("--dtype", dtype,
+                  "compute dtype: auto (bfloat16 on a CPU with native bfloat16 matmul, else float32), float32 or "
+                  "bfloat16")
+      ->check(CLI::IsMember(names))
+      ->capture_default_str();
+}
+
+at::ScalarType parse_compute_dtype(const std::string& text, const at::Device& device) {
+  for (const DtypeName& entry : kDtypeNames) {
+    if (text != entry.name) continue;
+    const bool cpu = device.is_cpu();
+    if (!entry.dtype) return cpu && bf16_support().native() ? at::kBFloat16 : at::kFloat;
+    if (*entry.dtype == at::kBFloat16 && cpu) {
+      static std::once_flag once;
+      std::call_once(once, [] {
+        const std::string warning = slow_bf16_warning();
+        if (!warning.empty()) std::cerr << warning << "\n";
+      });
+    }
+    return *entry.dtype;
+  }
+  throw UsageError("--dtype: '" + text + "' is not auto, float32 or bfloat16");
+}
+
+std::string dtype_name(at::ScalarType dtype) {
+  for (const DtypeName& entry : kDtypeNames) {
+    if (entry.dtype == dtype) return entry.name;
+  }
+  return c10::toString(dtype);
 }
 
 }  // namespace untwist

@@ -21,7 +21,7 @@ struct AeOptions {
 
 void run_ae(const AeOptions& options) {
   refuse_overwriting_inputs(options.output, {options.weights, options.inputs});
-  const at::ScalarType dtype = parse_compute_dtype(options.dtype);
+  const at::ScalarType dtype = parse_compute_dtype(options.dtype, at::kCPU);
   const RunnerInputs inputs(options.inputs);
   if (!inputs.has("in.image") && !inputs.has("in.latent")) {
     fail_file(inputs.path(), "has neither 'in.image' (to encode) nor 'in.latent' (to decode)");
@@ -49,8 +49,7 @@ void add_ae_command(CLI::App& app) {
                    "in.image [B, 3, H, W] and/or in.latent (FLUX.1 [B, z, h, w], FLUX.2 [B, 4z, h, w])")
       ->required()->check(CLI::ExistingFile);
   command->add_option("--output", options->output, "where to write out.latent / out.image")->required();
-  command->add_option("--dtype", options->dtype, "compute dtype: float32 or bfloat16")
-      ->check(CLI::IsMember({"float32", "bfloat16", "f32", "bf16", "fp32"}));
+  add_dtype_option(*command, options->dtype);
   command->callback([options] { naming_inputs_file(options->inputs, [&] { run_ae(*options); }); });
 }
 

@@ -4,6 +4,7 @@
 #include "cli_values.h"
 #include "commands.h"
 #include "toy/trainer.h"
+#include "util/cpu_features.h"
 
 namespace untwist {
 
@@ -30,8 +31,10 @@ void add_toy_command(CLI::App& app) {
                     "train on this many scenes, the same every step (a check that the model can fit data)")
       ->check(CLI::Range(1, 4096));
   train->add_flag("--no-resume", *no_resume, "start from scratch even when a train state exists");
-  train->add_flag("--bf16", options->bf16_autocast,
-                 "matmuls in bfloat16 (CPU autocast); far slower than float32 on CPUs without native bfloat16");
+  options->bf16_autocast = bf16_support().native();
+  train->add_flag("--bf16,!--no-bf16", options->bf16_autocast,
+                  "matmuls in bfloat16 (CPU autocast) or float32; default: bfloat16 where its matmul is native, "
+                  "here " + describe(bf16_support()));
   train->callback([options, no_resume] {
     options->resume = !*no_resume;
     const toy::TrainReport report = toy::train(*options);

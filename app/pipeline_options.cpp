@@ -48,8 +48,7 @@ void PipelineFlags::add_to(CLI::App& command) {
   command.add_option("--t5-max-length", t5_max_length, "FLUX.1: T5 tokens (default: 512 dev, 256 schnell)")
       ->check(CLI::Range(1, 4096));
   command.add_option("-s,--seed", seed, "seed of the first image; the others count up from it")->capture_default_str();
-  command.add_option("--dtype", dtype, "compute dtype: float32 or bfloat16")
-      ->check(CLI::IsMember({"float32", "bfloat16", "f32", "bf16", "fp32"}))->capture_default_str();
+  add_dtype_option(command, dtype);
   command.add_option("-o,--output", output_dir, "output folder")->capture_default_str();
   command.add_option("--device", device, "where the transformer and autoencoder run: cpu, cuda or cuda:N")
       ->capture_default_str();
@@ -58,7 +57,8 @@ void PipelineFlags::add_to(CLI::App& command) {
 }
 
 LoadSettings PipelineFlags::load_settings() const {
-  return {parse_compute_dtype(dtype), parse_device(device), TextSettings{t5_max_length, low_memory}};
+  const at::Device where = parse_device(device);
+  return {parse_compute_dtype(dtype, where), where, TextSettings{t5_max_length, low_memory}};
 }
 
 ImageSettings PipelineFlags::image_settings() const {
@@ -80,7 +80,7 @@ nlohmann::json PipelineFlags::recipe(const Pipeline& pipeline) const {
                            {"height", s.height},
                            {"steps", s.steps_for(dit)},
                            {"guidance", s.guidance_for(dit)},
-                           {"dtype", dtype}};
+                           {"dtype", dtype_name(load_settings().dtype)}};
   const TextFiles& text = pipeline.paths.text;
   for (const auto& [key, path] : {std::pair{"t5", text.t5}, {"clip", text.clip}, {"text_encoder", text.text_encoder}}) {
     if (!path.empty()) recipe[key] = path;

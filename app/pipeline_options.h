@@ -19,7 +19,7 @@ struct PipelineFlags {
   bool shift = false, no_shift = false;
   bool low_memory = false;
   std::string device = "cpu";
-  std::string dtype = "float32";
+  std::string dtype = "auto";
   std::string output_dir = "out";
   CLI::Option* guidance_option = nullptr;
 

@@ -13,9 +13,10 @@
 // FLUX.2 [klein] 4B's real widths (hidden 3072, 24 heads of 128, SwiGLU MLP
 // 9216, 128 input channels, context 7680, 4 RoPE axes of 32, theta 2000, no
 // guidance) at 1 double + 1 single block (default 1024 image + 512 text
-// tokens). bfloat16 runs once for mid and not at all for flux and klein by
-// default: on CPUs without native bfloat16 matmul, libtorch 1.13 computes it
-// far slower than float32. With --device cuda (a CUDA libtorch) the model and
+// tokens). bfloat16 runs as often as float32 on CPUs with native bfloat16
+// matmul (util/cpu_features.h); elsewhere, where libtorch 1.13 computes it far
+// slower than float32, once for mid and not at all for flux and klein by
+// default. With --device cuda (a CUDA libtorch) the model and
 // the matmul run on the GPU. --allocator system leaves libtorch's CPU
 // allocator as it comes (large blocks unmapped on free) instead of untwist's
 // reusing one. --per-block 1 (the default for flux and klein) also times, in
@@ -40,6 +41,7 @@
 #include "model/flux2/flux2.h"
 #include "model/flux2/flux2_random.h"
 #include "util/blas_check.h"
+#include "util/cpu_features.h"
 #include "util/device.h"
 #include "util/memory.h"
 #include "util/threads.h"
@@ -207,7 +209,7 @@ int main(int argc, char** argv) {
   }
   if (image_tokens.empty()) image_tokens = flux ? "1024,4096" : "1024";
   const int64_t txt_tokens = text_tokens.empty() ? (real_widths ? 512 : 128) : std::stoll(text_tokens);
-  if (bf16_repeats < 0) bf16_repeats = real_widths ? 0 : 1;
+  if (bf16_repeats < 0) bf16_repeats = bf16_support().native() ? repeats : real_widths ? 0 : 1;
   if (per_block < 0) per_block = real_widths ? 1 : 0;
   set_compute_threads(threads);  // 0: all cores
   const at::Device device = parse_device(device_name);
@@ -222,11 +224,11 @@ int main(int argc, char** argv) {
               (long long)s.depth, (long long)s.single, (long long)txt_tokens);
   const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
   const char* blas_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
-  std::printf("threads %d, BLAS %s%s, OpenMP wait policy %s, OpenBLAS thread timeout %s, %s allocator, best of %d "
-              "(bfloat16: %d)\n\n",
+  std::printf("threads %d, BLAS %s%s, bfloat16 matmul %s, OpenMP wait policy %s, OpenBLAS thread timeout %s, %s "
+              "allocator, best of %d (bfloat16: %d)\n\n",
               compute_threads(), blas.library.c_str(), blas.fast ? "" : " (reference BLAS: slow)",
-              wait_policy ? wait_policy : "default", blas_timeout ? blas_timeout : "default", allocator.c_str(),
-              repeats, bf16_repeats);
+              describe(bf16_support()).c_str(), wait_policy ? wait_policy : "default",
+              blas_timeout ? blas_timeout : "default", allocator.c_str(), repeats, bf16_repeats);
   std::printf("%-9s %7s %10s %9s %9s %7s %11s %12s %10s\n", "dtype", "tokens", "forward s", "GFLOP/s", "matmul",
               "ratio", "attention s", "linear@mm s", "rest s");
   for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {

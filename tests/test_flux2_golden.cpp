@@ -24,7 +24,8 @@ TEST(Flux2Golden, RunnerReproducesEveryFile) {
     const std::string output = test::scratch_dir() + "/out.safetensors";
     const auto run = test::run_untwist({"dit", "--weights", path, "--inputs", path, "--output", output, "--steps",
                                         golden->metadata().at("steps"), "--guidance",
-                                        golden->metadata().at("guidance"), "--device", test::test_device()});
+                                        golden->metadata().at("guidance"), "--device", test::test_device(),
+                                        "--dtype", "float32"});
     ASSERT_EQ(run.status, 0) << run.output;
     const auto result = SafetensorsFile::open(output);
     int compared = 0;

@@ -32,7 +32,7 @@ TEST(FluxGolden, RunnerReproducesEveryFile) {
                                      "--steps", metadata_or(*golden, "sample_steps", "4"),
                                      "--guidance", metadata_or(*golden, "sample_guidance", "3.5")};
     args.push_back(metadata_or(*golden, "sample_shift", "True") == "True" ? "--shift" : "--no-shift");
-    args.insert(args.end(), {"--device", test::test_device()});
+    args.insert(args.end(), {"--device", test::test_device(), "--dtype", "float32"});
     const auto run = test::run_untwist(args);
     ASSERT_EQ(run.status, 0) << run.output;
     const auto result = SafetensorsFile::open(output);
@@ -107,7 +107,7 @@ TEST(FluxGolden, HalfPrecisionCheckpointsRun) {
       write_safetensors(converted, tensors, golden->metadata());
       const std::string output = test::scratch_dir() + "/out.safetensors";
       const auto run = test::run_untwist({"dit", "--weights", converted, "--inputs", path, "--output", output,
-                                          "--threads", "1"});
+                                          "--threads", "1", "--dtype", "float32"});
       ASSERT_EQ(run.status, 0) << run.output;
       const double error = test::relative_error(SafetensorsFile::open(output)->tensor("out.pred"), golden->tensor("out.pred"));
       EXPECT_LE(error, dtype == at::kHalf ? 5e-3 : 3e-2);

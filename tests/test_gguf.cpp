@@ -188,7 +188,8 @@ TEST(GgufFiles, QuantisedDitStaysCloseToTheFloatModel) {
   for (const auto& [type, tolerance] : std::vector<std::pair<uint32_t, double>>{{8, 0.02}, {2, 0.3}}) {
     const std::string weights = quantized_dit(dir, type);
     const std::string output = dir + "/out.safetensors";
-    const auto run = test::run_untwist({"dit", "--weights", weights, "--inputs", golden, "--output", output});
+    const auto run =
+        test::run_untwist({"dit", "--weights", weights, "--inputs", golden, "--output", output, "--dtype", "float32"});
     ASSERT_EQ(run.status, 0) << run.output;
     const double error = test::relative_error(SafetensorsFile::open(output)->tensor("out.pred"), expected);
     std::cout << "ggml type " << type << ": relative error of out.pred vs float32 " << error << "\n";

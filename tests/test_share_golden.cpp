@@ -37,7 +37,7 @@ void reproduce_every_mode_of(const std::string& kind, size_t at_least) {
           "dit", "--weights", path, "--inputs", path, "--output", output, "--steps", meta.at("steps"),
           "--guidance", meta.at("guidance"), "--share", mode, "--blocks", blocks, "--s-hf", knob(share.at("s_hf")),
           "--s-lf", knob(share.at("s_lf")), "--beta", beta.str(), "--axis0", share.at("axis0").get<std::string>(),
-          "--device", test::test_device()};
+          "--device", test::test_device(), "--dtype", "float32"};
       if (meta.count("shift")) args.push_back(meta.at("shift") == "True" ? "--shift" : "--no-shift");
       const auto run = test::run_untwist(args);
       ASSERT_EQ(run.status, 0) << run.output;

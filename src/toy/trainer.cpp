@@ -158,8 +158,8 @@ TrainReport train(const TrainOptions& options) {
   const int stop = options.stop_after > 0 ? std::min(options.stop_after, options.steps) : options.steps;
   TrainReport report;
   report.first_step = state.step;
-  std::printf("%s at step %d of %d (batch %d, stopping at %d)\n", resuming ? "resuming" : "starting", state.step,
-              options.steps, options.batch, stop);
+  std::printf("%s at step %d of %d (batch %d, stopping at %d, matmuls in %s)\n", resuming ? "resuming" : "starting",
+              state.step, options.steps, options.batch, stop, options.bf16_autocast ? "bfloat16" : "float32");
   std::fflush(stdout);
 
   at::Tensor pe;

@@ -32,8 +32,9 @@ struct TrainOptions {
   uint64_t seed = 0;
   bool resume = true;           // continue from train_state.safetensors when present
   // Forward and backward matmuls in bfloat16 (CPU autocast); weights, Adam's
-  // moments and the loss stay float32. Off by default: CPUs without native
-  // bfloat16 run its matmuls far slower than float32 ones.
+  // moments and the loss stay float32. `untwist toy train` turns it on where
+  // bfloat16 matmul is native (util/cpu_features.h): CPUs without it run
+  // bfloat16 matmuls far slower than float32 ones.
   bool bf16_autocast = false;
   int checkpoint_every = 200;
 };

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/cpu_features.h"
+
 namespace untwist {
 
 BlasInfo detect_blas() {
@@ -24,6 +26,13 @@ std::string slow_blas_warning() {
   if (info.fast) return "";
   return "warning: libtorch is using the reference BLAS (" + (info.library.empty() ? "unknown" : info.library) +
          "); float32 matmul will be about 30x slower. Install libopenblas0-pthread (scripts/setup.sh does).";
+}
+
+std::string slow_bf16_warning() {
+  const Bf16Support& support = bf16_support();
+  if (support.native()) return "";
+  return "warning: bfloat16 matmul is " + describe(support) +
+         " on this CPU: libtorch emulates it, about 100x slower than float32 (--dtype auto picks float32 here).";
 }
 
 }  // namespace untwist
