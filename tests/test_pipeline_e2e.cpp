@@ -61,7 +61,7 @@ class PipelineEndToEnd : public ::testing::Test {
             *dir_ + "/" + clip + ".safetensors", "--ae", golden("ae_tiny"), "--t5-tokenizer",
             tokenizers() + "/t5_tiny/spiece.model", "--clip-tokenizer",
             tokenizers() + "/clip/bpe_simple_vocab_16e6.txt.gz", "-W", width, "-H", "48", "--steps", "3",
-            "--t5-max-length", "16"};
+            "--t5-max-length", "16", "--dtype", "float32"};
   }
 
   static std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
@@ -215,7 +215,7 @@ TEST_F(PipelineEndToEnd, DiffusersFolderGivesTheSameImagesAsSingleFiles) {
   fs::copy_file(tokenizers() + "/t5_tiny/spiece.model", dir + "/tokenizer_2/spiece.model");
 
   const std::vector<std::string> common = {"-p", "a red fox", "-s", "3", "-W", "32", "-H", "48", "--steps", "3",
-                                           "--t5-max-length", "16"};
+                                           "--t5-max-length", "16", "--dtype", "float32"};
   auto run = test::run_untwist(with({"generate", "--model-dir", dir, "--clip-tokenizer",
                                      tokenizers() + "/clip/bpe_simple_vocab_16e6.txt.gz", "-o", out + "/d"},
                                     common));
@@ -253,7 +253,8 @@ TEST_F(PipelineEndToEnd, GenerateEqualsTheStepByStepRouteThroughTheRunners) {
                      {"in.txt_ids", at::zeros({1, 16, 3})},
                      {"in.y", SafetensorsFile::open(out + "/clip_out.safetensors")->tensor("out.pooler_output")}});
   run = test::run_untwist({"dit", "--weights", golden("flux_dev_tiny"), "--inputs", out + "/dit_in.safetensors",
-                           "--output", out + "/dit_out.safetensors", "--steps", "3", "--guidance", "3.5"});
+                           "--output", out + "/dit_out.safetensors", "--steps", "3", "--guidance", "3.5",
+                           "--dtype", "float32"});
   ASSERT_EQ(run.status, 0) << run.output;
   write_safetensors(out + "/ae_in.safetensors",
                     {{"in.latent", SafetensorsFile::open(out + "/dit_out.safetensors")->tensor("out.denoised_latent")}});
