@@ -5,6 +5,7 @@
 // classifier-free guidance (out.denoised).
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -28,6 +29,17 @@ std::string number(const nlohmann::json& value) {
   return out.str();
 }
 
+// The file's classifier-free guidance knobs as flags, where it states them.
+std::vector<std::string> guidance_knobs(const std::map<std::string, std::string>& meta) {
+  std::vector<std::string> flags;
+  for (const auto& [key, flag] : {std::pair{"cfg_truncation", "--cfg-truncation"}, {"cfg_normalization", "--cfg-normalization"}}) {
+    if (!meta.count(key)) continue;
+    flags.push_back(flag);
+    flags.push_back(number(nlohmann::json::parse(meta.at(key))));
+  }
+  return flags;
+}
+
 TEST(ZImageGolden, RunnerReproducesEveryFile) {
   const auto files = test::golden_files_of_kind("zimage-dit");
   ASSERT_GE(files.size(), 2u) << "expected the zimage-dit golden files in " << test::golden_dir();
@@ -38,11 +50,7 @@ TEST(ZImageGolden, RunnerReproducesEveryFile) {
     std::vector<std::string> args = {"dit", "--weights", path, "--inputs", path, "--output",
                                      test::scratch_dir() + "/out.safetensors", "--steps", meta.at("steps"),
                                      "--guidance", meta.at("guidance"), "--device", test::test_device()};
-    for (const char* knob : {"cfg_truncation", "cfg_normalization"}) {
-      if (!meta.count(knob)) continue;
-      args.push_back(std::string("--") + (knob[4] == 't' ? "cfg-truncation" : "cfg-normalization"));
-      args.push_back(number(nlohmann::json::parse(meta.at(knob))));
-    }
+    for (const std::string& flag : guidance_knobs(meta)) args.push_back(flag);
     const auto run = test::run_untwist(args);
     ASSERT_EQ(run.status, 0) << run.output;
     const auto result = SafetensorsFile::open(args[6]);
@@ -82,11 +90,13 @@ TEST(ZImageGolden, RunnerReproducesEveryModeOfEveryShareFile) {
     for (const std::string mode : {"none", "full", "untwisted"}) {
       SCOPED_TRACE(path + " mode " + mode);
       const std::string output = test::scratch_dir() + "/out.safetensors";
-      const auto run = test::run_untwist(
-          {"dit", "--weights", path, "--inputs", path, "--output", output, "--steps", meta.at("steps"), "--guidance",
-           meta.at("guidance"), "--share", mode, "--blocks", blocks, "--s-hf", knob(share.at("s_hf")), "--s-lf",
-           knob(share.at("s_lf")), "--beta", number(share.at("beta")), "--axis0", share.at("axis0").get<std::string>(),
-           "--device", test::test_device()});
+      std::vector<std::string> args = {
+          "dit", "--weights", path, "--inputs", path, "--output", output, "--steps", meta.at("steps"), "--guidance",
+          meta.at("guidance"), "--share", mode, "--blocks", blocks, "--s-hf", knob(share.at("s_hf")), "--s-lf",
+          knob(share.at("s_lf")), "--beta", number(share.at("beta")), "--axis0", share.at("axis0").get<std::string>(),
+          "--device", test::test_device()};
+      for (const std::string& flag : guidance_knobs(meta)) args.push_back(flag);
+      const auto run = test::run_untwist(args);
       ASSERT_EQ(run.status, 0) << run.output;
       EXPECT_LE(relative_error(SafetensorsFile::open(output)->tensor("out.denoised"),
                                golden->tensor("out.denoised_" + mode)),
