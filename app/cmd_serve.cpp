@@ -62,6 +62,7 @@ void run_serve(ServeOptions options) {
   if (options.server.token.empty()) {
     if (const char* token = std::getenv("UNTWIST_TOKEN")) options.server.token = token;
   }
+  serve::check_server_options(options.server);
   // A client that hangs up must not end the process with SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
   const std::unique_ptr<serve::Engine> engine = load_engine(options);

@@ -1,7 +1,8 @@
 // `untwist serve` end to end: a real server process on a free loopback port,
 // the toy model, every status code of the API, server-sent progress, cancel,
 // persistence across a restart (and a kill), and a burst of concurrent
-// submissions. Every wait is bounded.
+// submissions; then the same API over a tiny real FLUX.1 pipeline. Every
+// wait is bounded.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -15,6 +16,8 @@
 #include <thread>
 
 #include "io/image_file.h"
+#include "io/safetensors.h"
+#include "model/text_encoders_random.h"
 #include "test_support.h"
 
 namespace untwist::serve {
@@ -415,6 +418,52 @@ TEST(ServeApi, BurstOfConcurrentSubmissions) {
     if (status == "queued" || status == "running") client.Delete(("/api/jobs/" + job["id"].get<std::string>()).c_str());
   }
   EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
+// With component flags the server runs the style command's pipeline: the
+// golden tiny FLUX.1 DiT and autoencoder, random T5 and CLIP of matching widths.
+TEST(ServeApi, RealPipelineWithTheCopyingMeter) {
+  const std::string dir = test::scratch_dir(), golden = test::golden_dir();
+  T5Config t5;
+  t5.vocab_size = 300;
+  t5.d_model = 48;
+  t5.num_heads = 2;
+  t5.d_kv = 16;
+  t5.d_ff = 64;
+  t5.num_layers = 2;
+  write_safetensors(dir + "/t5.safetensors", random_t5_weights(t5, 5));
+  ClipTextConfig clip;
+  clip.width = 32;
+  clip.num_heads = 2;
+  clip.intermediate = 128;
+  clip.num_layers = 1;
+  write_safetensors(dir + "/clip.safetensors", random_clip_weights(clip, 6), {{"config", R"({"num_attention_heads": 2})"}});
+  ServerProcess server(test::scratch_dir(),
+                       {"--model", golden + "/flux_dev_tiny.safetensors", "--ae", golden + "/ae_tiny.safetensors",
+                        "--t5", dir + "/t5.safetensors", "--clip", dir + "/clip.safetensors", "--t5-tokenizer",
+                        golden + "/../tokenizers/t5_tiny/spiece.model", "--clip-tokenizer",
+                        golden + "/../tokenizers/clip/bpe_simple_vocab_16e6.txt.gz", "-W", "32", "-H", "48",
+                        "--t5-max-length", "16"});
+  httplib::Client client = server.client();
+  const json health = body_of(client.Get("/api/health"));
+  EXPECT_EQ(health["family"], "flux1");
+  EXPECT_EQ(health["attention"], false);
+  const json job = {{"reference", {{"prompt", "a wooden bull"}}}, {"targets", {"a giraffe"}},
+                    {"modes", {"none", "full"}}, {"steps", 2}, {"share", {{"blocks", "all"}}}};
+  const auto submitted = post_job(client, job);
+  ASSERT_EQ(status_of(submitted), 202) << (submitted ? submitted->body : "");
+  const json done = wait_for(client, body_of(submitted)["id"], {"done", "failed"});
+  ASSERT_EQ(done["status"], "done") << done.dump();
+  ASSERT_EQ(done["images"].size(), 4u);
+  EXPECT_TRUE(done["metrics"]["full"].contains("copy_meter")) << done["metrics"].dump();
+  EXPECT_FALSE(done["metrics"]["none"].contains("copy_meter"));
+  EXPECT_EQ(done["recipe"]["family"], "flux1");
+  const auto png = client.Get(done["images"][3]["url"].get<std::string>().c_str());
+  ASSERT_EQ(status_of(png), 200);
+  const std::string file = test::scratch_dir() + "/image.png";
+  std::ofstream(file, std::ios::binary) << png->body;
+  EXPECT_EQ(read_image(file).sizes().vec(), (std::vector<int64_t>{3, 48, 32}));
+  EXPECT_EQ(json::parse(read_png_text(file).at("untwist"))["prompt"], "a giraffe");
 }
 
 }  // namespace

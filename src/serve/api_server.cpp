@@ -386,11 +386,15 @@ struct ApiServer::State {
   }
 };
 
-ApiServer::ApiServer(Engine& engine, const ServerOptions& options) {
+void check_server_options(const ServerOptions& options) {
   if (!is_loopback_host(options.host) && options.token.empty()) {
     throw UsageError("--host " + options.host + " is not a loopback address: give --token T (or UNTWIST_TOKEN)");
   }
   if (options.data_dir.empty()) throw UsageError("--data: the server needs a data folder");
+}
+
+ApiServer::ApiServer(Engine& engine, const ServerOptions& options) {
+  check_server_options(options);
   state_ = std::make_unique<State>(engine, options);
   state_->routes();
 }

@@ -25,10 +25,14 @@ struct ServerOptions {
 // Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost).
 bool is_loopback_host(const std::string& host);
 
+// UsageError for a non-loopback host without a token, or no data folder;
+// checked before anything loads.
+void check_server_options(const ServerOptions& options);
+
 class ApiServer {
  public:
   // Opens the store under options.data_dir (marking interrupted jobs failed)
-  // and starts the worker. UsageError for a non-loopback host without a token.
+  // and starts the worker; check_server_options' UsageErrors.
   ApiServer(Engine& engine, const ServerOptions& options);
   ~ApiServer();
 

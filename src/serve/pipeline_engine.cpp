@@ -10,6 +10,9 @@
 
 namespace untwist::serve {
 
+// Shifts the RoPE band plot reaches: a 1024-pixel FLUX image is 64 tokens wide.
+constexpr int kRopePlotShifts = 64;
+
 PipelineEngine::PipelineEngine(std::unique_ptr<Pipeline> pipeline, ImageSettings settings, nlohmann::json base_recipe)
     : pipeline_(std::move(pipeline)), settings_(settings), base_recipe_(std::move(base_recipe)) {
   token_grid_for(*pipeline_, settings_);  // a size the autoencoder cannot patch fails before the server starts
@@ -81,7 +84,7 @@ ModeResult PipelineEngine::run(const JobRequest& request, const at::Tensor& refe
 void PipelineEngine::write_rope_bands(const std::string& path) const {
   const RopeLayout& rope = pipeline_->dit->rope();
   const int axis = std::max(rope.axis(AxisRole::Row), 0);
-  write_line_plot(path, rope_band_plot(rope_band_curves(rope.axes_dim, rope.theta, axis, 64)));
+  write_line_plot(path, rope_band_plot(rope_band_curves(rope.axes_dim, rope.theta, axis, kRopePlotShifts)));
 }
 
 }  // namespace untwist::serve
