@@ -324,6 +324,13 @@ TEST(ServeApi, CancelQueuedAndRunning) {
   wait_for(client, running, {"running"}, 60s);
   EXPECT_EQ(body_of(client.Get(("/api/jobs/" + queued).c_str()))["status"], "queued");
 
+  // A client that hangs up on the event stream breaks nothing.
+  httplib::Client impatient = server.client();
+  const auto hung_up = impatient.Get(("/api/jobs/" + running + "/events").c_str(),
+                                     [](const char*, size_t) { return false; });
+  EXPECT_FALSE(hung_up);
+  EXPECT_EQ(status_of(client.Get("/api/health")), 200);
+
   const auto cancel_queued = client.Delete(("/api/jobs/" + queued).c_str());
   EXPECT_EQ(status_of(cancel_queued), 200);
   EXPECT_EQ(body_of(client.Get(("/api/jobs/" + queued).c_str()))["status"], "cancelled");
