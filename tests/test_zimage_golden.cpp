@@ -49,7 +49,8 @@ TEST(ZImageGolden, RunnerReproducesEveryFile) {
     const auto& meta = golden->metadata();
     std::vector<std::string> args = {"dit", "--weights", path, "--inputs", path, "--output",
                                      test::scratch_dir() + "/out.safetensors", "--steps", meta.at("steps"),
-                                     "--guidance", meta.at("guidance"), "--device", test::test_device()};
+                                     "--guidance", meta.at("guidance"), "--device", test::test_device(),
+                                     "--dtype", "float32"};
     for (const std::string& flag : guidance_knobs(meta)) args.push_back(flag);
     const auto run = test::run_untwist(args);
     ASSERT_EQ(run.status, 0) << run.output;
@@ -94,7 +95,7 @@ TEST(ZImageGolden, RunnerReproducesEveryModeOfEveryShareFile) {
           "dit", "--weights", path, "--inputs", path, "--output", output, "--steps", meta.at("steps"), "--guidance",
           meta.at("guidance"), "--share", mode, "--blocks", blocks, "--s-hf", knob(share.at("s_hf")), "--s-lf",
           knob(share.at("s_lf")), "--beta", number(share.at("beta")), "--axis0", share.at("axis0").get<std::string>(),
-          "--device", test::test_device()};
+          "--device", test::test_device(), "--dtype", "float32"};
       for (const std::string& flag : guidance_knobs(meta)) args.push_back(flag);
       const auto run = test::run_untwist(args);
       ASSERT_EQ(run.status, 0) << run.output;

@@ -90,7 +90,7 @@ class ZImagePipeline : public ::testing::Test {
 
 std::string* ZImagePipeline::dir_ = nullptr;
 
-const std::vector<std::string> kSize = {"-W", "16", "-H", "16", "--steps", "2"};
+const std::vector<std::string> kSize = {"-W", "16", "-H", "16", "--steps", "2", "--dtype", "float32"};
 // The second target's caption is longer than 32 tokens: rows of different padded lengths.
 const std::vector<std::string> kStyle = {
     "--ref-prompt", "a watercolour fox", "-p", "a house", "-p",
@@ -190,7 +190,8 @@ TEST_F(ZImagePipeline, GenerateEqualsTheStepByStepRouteThroughTheRunners) {
                     {{"in.noise", at::randn({1, 4, 8, 8}, generator)},
                      {"in.cap_feats_0", SafetensorsFile::open(out + "/te_out.safetensors")->tensor("out.hidden_states_2")[0]}});
   run = test::run_untwist({"dit", "--weights", golden("zimage_turbo_tiny"), "--inputs", out + "/dit_in.safetensors",
-                           "--output", out + "/dit_out.safetensors", "--steps", "2", "--guidance", "0"});
+                           "--output", out + "/dit_out.safetensors", "--steps", "2", "--guidance", "0",
+                           "--dtype", "float32"});
   ASSERT_EQ(run.status, 0) << run.output;
   write_safetensors(out + "/ae_in.safetensors",
                     {{"in.latent", SafetensorsFile::open(out + "/dit_out.safetensors")->tensor("out.denoised")}});
