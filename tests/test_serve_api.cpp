@@ -278,6 +278,8 @@ TEST(ServeApi, ErrorStatuses) {
   EXPECT_TRUE(body_of(missing).contains("error"));
   // 403: a Host that is not this machine's loopback name (DNS rebinding).
   EXPECT_EQ(status_of(client.Get("/api/health", {{"Host", "evil.example:80"}})), 403);
+  EXPECT_EQ(status_of(client.Get("/api/health", {{"Host", "127.0.0.1.evil.example"}})), 403);
+  EXPECT_EQ(status_of(client.Get("/api/health", {{"Host", "localhost:8188"}})), 200);
   // 404 for an image index past the job's images; 409 cancelling a finished job.
   const auto submitted = post_job(client, toy_job(2));
   ASSERT_EQ(status_of(submitted), 202);

@@ -60,7 +60,10 @@ std::string host_name_of(const std::string& header) {
 }  // namespace
 
 bool is_loopback_host(const std::string& host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+  // Numeric 127.x.y.z only: a name such as 127.example.com may resolve anywhere.
+  const bool ipv4_loopback =
+      host.rfind("127.", 0) == 0 && host.find_first_not_of("0123456789.") == std::string::npos;
+  return host == "localhost" || host == "::1" || host == "[::1]" || ipv4_loopback;
 }
 
 struct ApiServer::State {
