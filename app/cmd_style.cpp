@@ -72,6 +72,8 @@ void run_style(const StyleOptions& options) {
   for (size_t i = 0; i < request.prompts.size(); ++i) request.seeds.push_back(options.pipeline.seed + i);
   request.settings = image_settings;
   request.reference_image = reference_image;
+  const EncodedText text = encode_text(*pipeline, request.prompts, image_settings);  // once for every mode
+  request.text = &text;
   const int steps = image_settings.steps_for(*pipeline->dit);
   Progress progress("sampling", steps * static_cast<int>(modes.size()));
   request.on_step = [&](int) { progress.step(); };

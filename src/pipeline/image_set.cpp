@@ -27,6 +27,15 @@ at::Tensor image_tokens(const Pipeline& pipeline, const at::Tensor& image) {
 
 }  // namespace
 
+EncodedText encode_text(Pipeline& pipeline, const std::vector<std::string>& prompts, const ImageSettings& settings) {
+  EncodedText text;
+  text.prompts = pipeline.text->encode(prompts);
+  if (pipeline.dit->classifier_free_guidance() && settings.guidance_for(*pipeline.dit) > 1.0) {
+    text.negative = pipeline.text->encode({settings.negative_prompt});
+  }
+  return text;
+}
+
 at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
   const DiffusionTransformer& dit = *pipeline.dit;
   const ImageSettings& s = request.settings;
@@ -36,7 +45,10 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
 
   std::vector<at::Tensor> noise;
   for (uint64_t seed : request.seeds) noise.push_back(pipeline.ae->seeded_noise(seed, h, w));
-  const TextConditioning text = pipeline.text->encode(request.prompts);
+  const EncodedText encoded = request.text ? EncodedText() : encode_text(pipeline, request.prompts, s);
+  const EncodedText& texts = request.text ? *request.text : encoded;
+  const TextConditioning& text = texts.prompts;
+  if (text.txt.size(0) != batch) throw std::logic_error("encoded prompts do not match the request's");
 
   SamplingSetup setup;
   setup.noise = at::cat(noise, 0);  // [B, h*w, C]
@@ -47,8 +59,8 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
   setup.conditioning.y = text.y;
   setup.conditioning.guidance = at::full({batch}, s.guidance_for(dit));
   setup.times = dit.schedule(s.steps_for(dit), h * w, s.shift);
-  if (dit.classifier_free_guidance() && s.guidance_for(dit) > 1.0) {
-    const TextConditioning negative = pipeline.text->encode({s.negative_prompt});  // one for every row
+  if (texts.negative.txt.defined()) {
+    const TextConditioning& negative = texts.negative;  // one for every row
     setup.guidance = {s.guidance_for(dit), s.cfg_truncation, s.cfg_normalization,
                       negative.txt.expand({batch, -1, -1}),
                       negative.mask.defined() ? negative.mask.expand({batch, -1}) : at::Tensor()};

@@ -30,6 +30,14 @@ struct ImageSettings {
   double guidance_for(const DiffusionTransformer& model) const { return guidance.value_or(model.default_guidance()); }
 };
 
+// A request's prompts, and the negative prompt where the family guides with
+// one, encoded once: renders that differ only in how they share reuse them.
+struct EncodedText {
+  TextConditioning prompts;   // one row per prompt
+  TextConditioning negative;  // one row, or undefined without classifier-free guidance
+};
+EncodedText encode_text(Pipeline& pipeline, const std::vector<std::string>& prompts, const ImageSettings& settings);
+
 struct RenderRequest {
   std::vector<std::string> prompts;  // with sharing, prompts[0] is the reference's
   std::vector<uint64_t> seeds;       // one per prompt
@@ -41,6 +49,7 @@ struct RenderRequest {
   std::vector<at::Tensor> edit_images;
   SharedAttentionObserver* observer = nullptr;  // e.g. the copying meter
   std::function<void(int)> on_step;
+  const EncodedText* text = nullptr;  // the prompts already encoded; encoded by render when null
 };
 
 // Token grid (rows, columns) of an image of the request's size; UsageError

@@ -42,7 +42,7 @@ class SharedAttention : public AttentionHook {
   at::Tensor attend(const AttentionCall& call) const override;
 
  private:
-  const ShareSettings& settings_;
+  ShareSettings settings_;  // a copy: the hook outlives no caller's settings
   bool active_;
   at::Tensor key_scales_;  // [D] scales of the reference keys, undefined when none
   at::Tensor shift_;
