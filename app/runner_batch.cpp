@@ -61,7 +61,11 @@ RunnerBatch read_latent_batch(const RunnerInputs& inputs, const DiffusionTransfo
 }  // namespace
 
 RunnerBatch read_runner_batch(const RunnerInputs& inputs, const DiffusionTransformer& model) {
-  if (!inputs.has("in.img")) return read_latent_batch(inputs, model);
+  // The latents form (per-row captions) when the file has it; else the token
+  // form, whose missing tensors are named below.
+  if (!inputs.has("in.img") && (inputs.has("in.latents") || inputs.has("in.cap_feats_0"))) {
+    return read_latent_batch(inputs, model);
+  }
   RunnerBatch batch;
   batch.in.img = inputs.required("in.img");
   batch.in.img_ids = inputs.required("in.img_ids");

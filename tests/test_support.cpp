@@ -1,5 +1,6 @@
 #include "test_support.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -163,6 +164,26 @@ TensorMap flux2_to_diffusers(const TensorMap& reference) {
     for (const auto& [a, b] : single_renames) out[to + b] = reference.at(from + a);
   }
   return out;
+}
+
+}  // namespace untwist::test
+
+namespace untwist::test {
+
+int expect_outputs_match(const SafetensorsFile& golden, const SafetensorsFile& result, double tolerance) {
+  int compared = 0;
+  for (const auto& entry : golden.entries()) {
+    if (entry.name.rfind("out.", 0) != 0) continue;
+    if (!result.contains(entry.name)) {
+      ADD_FAILURE() << result.path() << " has no " << entry.name;
+      continue;
+    }
+    const bool sampled = entry.name.rfind("out.denoised", 0) == 0;
+    const double error = relative_error(result.tensor(entry.name), golden.tensor(entry.name));
+    EXPECT_LE(error, sampled ? kSamplingTolerance : tolerance) << entry.name;
+    ++compared;
+  }
+  return compared;
 }
 
 }  // namespace untwist::test

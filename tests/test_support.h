@@ -39,6 +39,12 @@ double relative_error(const at::Tensor& actual, const at::Tensor& expected);
 constexpr double kForwardTolerance = 1e-4;   // single forward passes
 constexpr double kSamplingTolerance = 5e-4;  // after a sampling loop
 
+// Every out.* tensor of `golden` against the same one in `result` (a failure
+// when it is missing): sampled outputs (out.denoised*) at kSamplingTolerance,
+// the others at `tolerance`. -> how many were compared.
+int expect_outputs_match(const SafetensorsFile& golden, const SafetensorsFile& result,
+                         double tolerance = kForwardTolerance);
+
 // A fresh empty folder under the system temp dir, removed at exit.
 std::string scratch_dir();
 
