@@ -193,13 +193,14 @@ class RecordingObserver : public SharedAttentionObserver {
 TEST(StyleAligned, TargetQueriesAndKeysCarryTheReferenceStatistics) {
   const int64_t heads = 2, txt = 3, img = 12, dim = 8;
   const RopeLayout rope{{2, 2, 4}, {AxisRole::Index, AxisRole::Row, AxisRole::Column}, 10000};
-  AttentionCall call{{"single", 0},
-                     at::randn({2, heads, txt + img, dim}),
-                     at::randn({2, heads, txt + img, dim}),
-                     at::randn({2, heads, txt + img, dim}),
-                     rope_table(at::zeros({2, txt + img, 3}), rope.axes_dim, rope.theta),  // position 0: RoPE is identity
-                     std::vector<ImageSpan>(2, ImageSpan{txt, img, 3, 4}),
-                     &rope};
+  AttentionCall call;
+  call.block = BlockRef{"single", 0};
+  call.q = at::randn({2, heads, txt + img, dim});
+  call.k = at::randn({2, heads, txt + img, dim});
+  call.v = at::randn({2, heads, txt + img, dim});
+  call.pe = rope_table(at::zeros({2, txt + img, 3}), rope.axes_dim, rope.theta);  // position 0: RoPE is identity
+  call.image.assign(2, ImageSpan{txt, img, 3, 4});
+  call.rope = &rope;
   call.q[0] = call.q[0] * 3.0 + 5.0;  // the reference's own statistics
   call.k[0] = call.k[0] * 0.5 - 2.0;
   ShareSettings settings;
