@@ -5,6 +5,7 @@
 #include "analysis/copy_meter.h"
 #include "cli_values.h"
 #include "commands.h"
+#include "intermediate_dump.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
@@ -30,7 +31,14 @@ struct DitOptions {
   std::string device = "cpu";
   ShareFlags share;
   std::string meter;
+  std::vector<std::string> dump;  // NAME_PATTERN DIR
 };
+
+// "step_07": dump files sort in step order.
+std::string step_name(int step) {
+  const std::string number = std::to_string(step);
+  return "step_" + std::string(number.size() < 2 ? 2 - number.size() : 0, '0') + number;
+}
 
 void run_dit(const DitOptions& options) {
   refuse_overwriting_inputs(options.output, {options.weights, options.inputs});
@@ -46,6 +54,9 @@ void run_dit(const DitOptions& options) {
   if (!options.meter.empty() && (!sharing || steps == 0)) {
     throw UsageError("--meter records a shared sampling run: give --share and --steps");
   }
+
+  std::optional<IntermediateDump> dump;
+  if (!options.dump.empty()) dump.emplace(options.dump[0], options.dump[1]);
 
   const RunnerInputs inputs(options.inputs);
   const Weights weights = Weights::load(options.weights);
@@ -64,7 +75,9 @@ void run_dit(const DitOptions& options) {
     std::optional<SharedAttention> hook;
     if (sharing) hook.emplace(shared_attention_for(bound, *model, in.img_ids, 0, std::max(steps, 1)));
     const AttentionHook* attention = hook ? &*hook : nullptr;
-    const at::Tensor pred = model->forward(in, pe, attention);
+    const at::Tensor pred = dump ? model->forward_probed(in, pe, attention, dump->probe())
+                                 : model->forward(in, pe, attention);
+    if (dump) dump->write("pred");
     require_finite_velocity(pred, *model, in, pe, attention, 0, 0);
     // The latents form wants the reference's own output, the negated velocity.
     outputs.emplace_back("out.pred", batch.latents ? tokens_to_latent(*model, -pred, h, w) : pred);
@@ -75,7 +88,11 @@ void run_dit(const DitOptions& options) {
     CopyMeter meter(h, w);
     if (!options.meter.empty()) setup.observer = &meter;
     Progress progress("denoising", steps);
-    setup.on_step = [&](int) { progress.step(); };
+    setup.on_step = [&](int step) {
+      if (dump) dump->write(step_name(step));
+      progress.step();
+    };
+    if (dump) setup.probe = [&](int) { return dump->probe(); };
     const at::Tensor denoised = sample_dit(*model, setup);
     if (!options.meter.empty()) write_file_atomically(options.meter, meter.to_json().dump(2) + "\n");
     outputs.emplace_back("out.schedule", at::tensor(std::vector<float>(setup.times.begin(), setup.times.end())));
@@ -84,6 +101,7 @@ void run_dit(const DitOptions& options) {
   }
   write_safetensors(options.output, outputs);
   std::cout << "wrote " << options.output << "\n";
+  if (dump && !dump->unmatched_note().empty()) std::cerr << "warning: " << dump->unmatched_note() << "\n";
 }
 
 }  // namespace
@@ -106,6 +124,11 @@ void add_dit_command(CLI::App& app) {
   command->add_option("--device", options->device, "where the transformer runs: cpu, cuda or cuda:N");
   options->share.add_to(*command, "--share");
   command->add_option("--meter", options->meter, "record the copying meter per block and step as JSON");
+  command->add_option("--dump", options->dump,
+                      "NAME_PATTERN DIR: write the forward passes' intermediates whose names match the glob "
+                      "(img_in, double_blocks.N.img, single_blocks.N, final_layer, ...) to DIR/pred.safetensors "
+                      "and DIR/step_NN.safetensors")
+      ->expected(2)->type_name("NAME_PATTERN DIR");
   command->callback([options] { naming_inputs_file(options->inputs, [&] { run_dit(*options); }); });
 }
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "io/safetensors.h"
 #include "io/weights.h"
@@ -52,6 +53,42 @@ TEST(FluxGolden, BFloat16ForwardIsCloseToFloat32) {
   const double error = relative_error(model.forward(in, pe), golden->tensor("out.pred"));
   EXPECT_LE(error, 3e-2);
   EXPECT_GT(error, 0.0) << "bfloat16 compute should not be bit-identical to float32";
+}
+
+// --dump writes each forward pass's named intermediates; final_layer is the
+// prediction itself, and every step gets its own file.
+TEST(FluxGolden, DumpWritesTheNamedIntermediatesOfEachPass) {
+  const std::string path = test::golden_dir() + "/flux_dev_tiny.safetensors";
+  const std::string dir = test::scratch_dir();
+  const std::string output = dir + "/out.safetensors";
+  const auto run = test::run_untwist({"dit", "--weights", path, "--inputs", path, "--output", output, "--steps", "2",
+                                      "--dtype", "float32", "--dump", "*", dir + "/dump"});
+  ASSERT_EQ(run.status, 0) << run.output;
+  const auto pred = SafetensorsFile::open(dir + "/dump/pred.safetensors");
+  std::set<std::string> names;
+  for (const auto& entry : pred->entries()) names.insert(entry.name);
+  const std::set<std::string> expected = {"img_in",           "txt_in",          "vec",
+                                             "double_blocks.0.img", "double_blocks.0.txt", "double_blocks.1.img",
+                                             "double_blocks.1.txt", "single_blocks.0", "single_blocks.1",
+                                             "final_layer"};
+  EXPECT_EQ(names, expected);
+  const auto result = SafetensorsFile::open(output);
+  EXPECT_TRUE(pred->tensor("final_layer").equal(result->tensor("out.pred")));
+  const auto golden = SafetensorsFile::open(path);
+  const int64_t image_tokens = golden->tensor("in.img").size(1);
+  EXPECT_EQ(pred->tensor("single_blocks.1").size(1), image_tokens + golden->tensor("in.txt").size(1));
+  for (const char* step : {"step_00", "step_01"}) {
+    const auto file = SafetensorsFile::open(dir + "/dump/" + step + ".safetensors");
+    EXPECT_EQ(file->entries().size(), expected.size()) << step;
+  }
+
+  // A pattern that matches nothing says which names there are.
+  const auto none = test::run_untwist({"dit", "--weights", path, "--inputs", path, "--output", output, "--dump",
+                                       "single_block_*", dir + "/none"});
+  ASSERT_EQ(none.status, 0) << none.output;
+  EXPECT_NE(none.output.find("matched no intermediate; the forward pass names double_blocks.0.img"),
+            std::string::npos)
+      << none.output;
 }
 
 // A hook that sees every attention call, in order, and answers plainly.

@@ -46,8 +46,8 @@ TEST(NonFinite, NanWeightIsNamedWithStepAndBlock) {
   const auto run = test::run_untwist({"dit", "--weights", weights, "--inputs", weights, "--output", output,
                                       "--steps", "3"});
   EXPECT_EQ(run.status, 1) << run.output;
-  EXPECT_NE(run.output.find("sampling stopped: values became NaN or infinite at step 1 of 3, first in double "
-                            "block 1, batch row 0; the transformer's tensor 'double_blocks.1.img_mlp.0.weight' "
+  EXPECT_NE(run.output.find("sampling stopped: values became NaN or infinite at step 1 of 3, first in "
+                            "double_blocks.1.img, batch row 0; the transformer's tensor 'double_blocks.1.img_mlp.0.weight' "
                             "holds NaN or Inf"),
             std::string::npos)
       << run.output;
@@ -60,7 +60,7 @@ TEST(NonFinite, SinglePredictionIsCheckedToo) {
   const std::string output = dir + "/out.safetensors";
   const auto run = test::run_untwist({"dit", "--weights", weights, "--inputs", weights, "--output", output});
   EXPECT_EQ(run.status, 1) << run.output;
-  EXPECT_NE(run.output.find("first in single block 0"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("first in single_blocks.0"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("'single_blocks.0.linear2.weight'"), std::string::npos) << run.output;
   EXPECT_FALSE(fs::exists(output));
 }
@@ -80,7 +80,7 @@ TEST(NonFinite, FirstBadRowOfTheLatentIsFound) {
     FAIL() << "a NaN latent must stop sampling";
   } catch (const DataError& error) {
     const std::string message = error.what();
-    EXPECT_NE(message.find("step 1 of 4, first in the input embedding, batch row 1"), std::string::npos) << message;
+    EXPECT_NE(message.find("step 1 of 4, first in img_in, batch row 1"), std::string::npos) << message;
     EXPECT_NE(message.find("its input latent is not finite"), std::string::npos) << message;
   }
 }

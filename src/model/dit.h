@@ -6,6 +6,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,9 +29,17 @@ struct DitInputs {
   at::Tensor cond_ids;   // [B, L_cond, A]
 };
 
+// Sees a forward pass's named intermediates in order, as each is computed:
+// (name, tensor [B, ...]) -> whether to go on. Names follow the checkpoint's
+// modules: "img_in", "txt_in", "vec", "double_blocks.3.img", "double_blocks.3.txt",
+// "single_blocks.0", "final_layer" (FLUX); "x_embedder", "cap_embedder",
+// "t_embedder", "noise_refiner.0", "context_refiner.0", "layers.0",
+// "final_layer" (Z-Image).
+using StageProbe = std::function<bool(const std::string& name, const at::Tensor& tensor)>;
+
 // Where a forward pass first produced a value that is not finite.
 struct NonFiniteSite {
-  std::string stage;  // "the input embedding", "double block 3", "single block 0", "the final layer"
+  std::string stage;  // the intermediate's name, as a StageProbe sees it
   int64_t row = 0;    // batch row
 };
 
@@ -77,13 +86,18 @@ class DiffusionTransformer {
   virtual at::Tensor forward(const DitInputs& inputs, const at::Tensor& pe,
                              const AttentionHook* hook = nullptr) const = 0;
 
-  // Runs the forward pass again, checking every stage's output: the first
-  // stage and row that is not finite, or nothing when all are.
-  virtual std::optional<NonFiniteSite> locate_non_finite(const DitInputs& inputs, const at::Tensor& pe,
-                                                         const AttentionHook* hook = nullptr) const = 0;
+  // The forward pass with `probe` shown every named intermediate; when the
+  // probe stops the pass the result is undefined.
+  virtual at::Tensor forward_probed(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook,
+                                    const StageProbe& probe) const = 0;
   // The checkpoint name of the first weight holding NaN or Inf; empty if none.
   virtual std::string first_non_finite_weight() const = 0;
 };
+
+// Runs the forward pass again, checking every named intermediate: the first
+// one and its row that is not finite, or nothing when all are.
+std::optional<NonFiniteSite> locate_non_finite(const DiffusionTransformer& model, const DitInputs& inputs,
+                                               const at::Tensor& pe, const AttentionHook* hook);
 
 // The token grid (rows, columns) of image ids: one more than the largest
 // coordinate on the layout's row and column axes.

@@ -66,17 +66,18 @@ at::Tensor StagedTransformer::forward(const DitInputs& inputs, const at::Tensor&
   return run_stages(inputs, pe, hook, nullptr);
 }
 
-std::optional<NonFiniteSite> StagedTransformer::locate_non_finite(const DitInputs& inputs, const at::Tensor& pe,
-                                                                  const AttentionHook* hook) const {
-  std::optional<NonFiniteSite> site;
-  const StageProbe probe = [&site](const std::string& stage, const at::Tensor& stream) {
-    const at::Tensor bad_rows = at::logical_not(at::isfinite(stream).flatten(1).all(1)).nonzero();  // [n, 1]
-    if (bad_rows.size(0) == 0) return true;
-    site = NonFiniteSite{stage, bad_rows[0][0].item<int64_t>()};
-    return false;
-  };
-  run_stages(inputs, pe, hook, &probe);
-  return site;
+bool probe_inputs(const StageProbe& probe, const at::Tensor& img, const at::Tensor& txt, const at::Tensor& vec) {
+  return probe("img_in", img) && probe("txt_in", txt) && probe("vec", vec);
+}
+
+bool probe_double_block(const StageProbe& probe, size_t index, const at::Tensor& img, const at::Tensor& txt) {
+  const std::string block = "double_blocks." + std::to_string(index);
+  return probe(block + ".img", img) && probe(block + ".txt", txt);
+}
+
+at::Tensor StagedTransformer::forward_probed(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook,
+                                             const StageProbe& probe) const {
+  return run_stages(inputs, pe, hook, &probe);
 }
 
 std::string StagedTransformer::first_non_finite_weight() const {

@@ -74,23 +74,26 @@ int64_t qk_norm_head_dim(const Weights& weights, int64_t hidden_size, int64_t de
 // InputError unless `tensor` is defined and has `expected` sizes (-1: any).
 void expect_shape(const char* name, const at::Tensor& tensor, const std::vector<int64_t>& expected);
 
-// (stage, its output stream [B, ...]) -> whether to go on; and the probe that
-// finds the first non-finite stage and row.
-using StageProbe = std::function<bool(const std::string& stage, const at::Tensor& stream)>;
+// The FLUX-style probe points: the embedded image and text tokens and the
+// conditioning vector ("img_in", "txt_in", "vec"), and a double block's two
+// streams ("double_blocks.N.img", "double_blocks.N.txt"). -> whether to go on.
+bool probe_inputs(const StageProbe& probe, const at::Tensor& img, const at::Tensor& txt, const at::Tensor& vec);
+bool probe_double_block(const StageProbe& probe, size_t index, const at::Tensor& img, const at::Tensor& txt);
 
-// A transformer whose forward pass is a sequence of named stages a probe can
-// watch, and whose weights are kept by checkpoint name: forward, the NaN
-// watch's stage search and its weight search, once for every such family.
+// A transformer whose forward pass is a sequence of named intermediates a
+// probe can watch, and whose weights are kept by checkpoint name: forward,
+// the probed forward and the NaN watch's weight search, once for every such
+// family.
 class StagedTransformer : public DiffusionTransformer {
  public:
   at::Tensor forward(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook = nullptr) const override;
-  std::optional<NonFiniteSite> locate_non_finite(const DitInputs& inputs, const at::Tensor& pe,
-                                                 const AttentionHook* hook = nullptr) const override;
+  at::Tensor forward_probed(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook,
+                            const StageProbe& probe) const override;
   std::string first_non_finite_weight() const override;
 
  protected:
-  // The forward pass; after each stage `probe` (when given) sees its output
-  // and may stop the pass (the result is then undefined).
+  // The forward pass; `probe` (when given) sees each named intermediate and
+  // may stop the pass (the result is then undefined).
   virtual at::Tensor run_stages(const DitInputs& inputs, const at::Tensor& pe, const AttentionHook* hook,
                                 const StageProbe* probe) const = 0;
 

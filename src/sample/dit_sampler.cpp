@@ -14,7 +14,7 @@ void require_finite_velocity(const at::Tensor& velocity, const DiffusionTransfor
                              const at::Tensor& pe, const AttentionHook* hook, int step, int steps) {
   if (at::isfinite(velocity).all().item<bool>()) return;
   std::string where = "the model's output";
-  if (const auto site = model.locate_non_finite(inputs, pe, hook)) {
+  if (const auto site = locate_non_finite(model, inputs, pe, hook)) {
     where = site->stage + ", batch row " + std::to_string(site->row);
   }
   std::string message = "values became NaN or infinite";
@@ -148,7 +148,8 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
       hook.emplace(shared_attention_for(*share, model, call.img_ids, step, steps, setup.observer, batch));
     }
     const AttentionHook* attention = hook ? &*hook : nullptr;
-    at::Tensor velocity = model.forward(call, call_pe, attention);
+    at::Tensor velocity = setup.probe ? model.forward_probed(call, call_pe, attention, setup.probe(step))
+                                      : model.forward(call, call_pe, attention);
     require_finite_velocity(velocity, model, call, call_pe, attention, step, steps);
     if (guided) velocity = guided_velocity(velocity.narrow(0, 0, batch), velocity.narrow(0, batch, batch), guidance);
     if (setup.on_step) setup.on_step(step);

@@ -42,6 +42,9 @@ struct SamplingSetup {
   at::Tensor reference_latent;
   SharedAttentionObserver* observer = nullptr;
   std::function<void(int step)> on_step;  // after each step, e.g. progress
+  // When set, each step's model call shows the probe `probe(step)` its named
+  // intermediates (e.g. to dump them).
+  std::function<StageProbe(int step)> probe;
 };
 
 // A DataError unless `velocity` (the model's output for `inputs`) is finite,

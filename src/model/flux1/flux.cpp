@@ -105,7 +105,8 @@ std::pair<at::Tensor, at::Tensor> FluxModel::double_block(const DoubleStreamBloc
                            at::cat({txt_qkv[2], img_qkv[2]}, 2),
                            pe,
                            image,
-                           &rope_};
+                           &rope_,
+                           {}};
   const at::Tensor attn = attend(hook, call);  // [B, L, hidden]
   const at::Tensor txt_attn = attn.narrow(1, 0, txt.size(1));
   const at::Tensor img_attn = attn.narrow(1, txt.size(1), img.size(1));
@@ -128,7 +129,7 @@ at::Tensor FluxModel::single_block(const SingleStreamBlock& block, int index, at
   auto qkv = split_qkv(fused.narrow(-1, 0, 3 * hidden), config_.num_heads);
   const at::Tensor mlp = fused.narrow(-1, 3 * hidden, config_.mlp_hidden);
   const auto [q, k] = qk_norm(block.norm, qkv[0], qkv[1], qkv[2]);
-  const at::Tensor attn = attend(hook, {{"single", index}, q, k, qkv[2], pe, image, &rope_});  // [B, L, hidden]
+  const at::Tensor attn = attend(hook, {{"single", index}, q, k, qkv[2], pe, image, &rope_, {}});  // [B, L, hidden]
   const at::Tensor out = block.linear2(at::cat({attn, at::gelu(mlp, "tanh")}, 2));
   return x + mod[kAttnGate] * out;
 }
@@ -148,24 +149,24 @@ at::Tensor FluxModel::run_stages(const DitInputs& in, const at::Tensor& pe, cons
     vec = vec + embed(guidance_in, timestep_embedding(in.guidance.to(device_), 256).to(dtype_));
   }
   vec = vec + embed(vector_in, in.y.to(compute));
-  if (probe && !(*probe)("the input embedding", at::cat({img.flatten(1), txt.flatten(1), vec}, 1))) return {};
+  if (probe && !probe_inputs(*probe, img, txt, vec)) return {};
 
   for (size_t n = 0; n < double_blocks.size(); ++n) {
     std::tie(img, txt) = double_block(double_blocks[n], static_cast<int>(n), img, txt, vec, pe_here, image, hook);
-    if (probe && !(*probe)("double block " + std::to_string(n), at::cat({txt, img}, 1))) return {};
+    if (probe && !probe_double_block(*probe, n, img, txt)) return {};
   }
   const int64_t txt_len = txt.size(1);
   at::Tensor x = at::cat({txt, img}, 1);  // [B, L_txt + L_img, hidden]
   for (size_t n = 0; n < single_blocks.size(); ++n) {
     x = single_block(single_blocks[n], static_cast<int>(n), x, vec, pe_here, image, hook);
-    if (probe && !(*probe)("single block " + std::to_string(n), x)) return {};
+    if (probe && !(*probe)("single_blocks." + std::to_string(n), x)) return {};
   }
   img = x.narrow(1, txt_len, x.size(1) - txt_len);  // [B, L_img, hidden]
 
   const auto shift_scale = final_layer_adaLN_modulation_1(at::silu(vec)).chunk(2, 1);
   img = (1 + shift_scale[1].unsqueeze(1)) * layer_norm(img) + shift_scale[0].unsqueeze(1);
   const at::Tensor velocity = final_layer_linear(img).to(in.img.device(), at::kFloat);  // [B, L_img, out_channels]
-  if (probe) (*probe)("the final layer", velocity);
+  if (probe) (*probe)("final_layer", velocity);
   return velocity;
 }
 

@@ -144,7 +144,7 @@ at::Tensor Flux2Model::run_stages(const DitInputs& in, const at::Tensor& pe, con
   if (config_.guidance_embed) {
     vec = vec + embed(guidance_in, timestep_embedding(in.guidance.to(device_), 256).to(dtype_));
   }
-  if (probe && !(*probe)("the input embedding", at::cat({img.flatten(1), txt.flatten(1), vec}, 1))) return {};
+  if (probe && !probe_inputs(*probe, img, txt, vec)) return {};
 
   // shift, scale, gate of the attention and of the MLP, each [B, 1, hidden]
   const auto img_mod = modulation(double_stream_modulation_img, vec, 6);
@@ -163,7 +163,8 @@ at::Tensor Flux2Model::run_stages(const DitInputs& in, const at::Tensor& pe, con
                                           at::cat({txt_qkv[2], img_qkv[2]}, 2),
                                           pe_here,
                                           image,
-                                          &rope_});  // [B, L, hidden]
+                                          &rope_,
+                                          {}});  // [B, L, hidden]
     const at::Tensor txt_attn = attn.narrow(1, 0, txt_len);
     const at::Tensor img_attn = attn.narrow(1, txt_len, img.size(1));
     img = img + img_mod[kAttnGate] * block.img_attn.proj(img_attn);
@@ -172,7 +173,7 @@ at::Tensor Flux2Model::run_stages(const DitInputs& in, const at::Tensor& pe, con
     txt = txt + txt_mod[kAttnGate] * block.txt_attn.proj(txt_attn);
     txt = txt + txt_mod[kMlpGate] *
                     block.txt_mlp_2(swiglu(block.txt_mlp_0(modulate(txt, txt_mod[kMlpShift], txt_mod[kMlpScale]))));
-    if (probe && !(*probe)("double block " + std::to_string(n), at::cat({txt, img}, 1))) return {};
+    if (probe && !probe_double_block(*probe, n, img, txt)) return {};
   }
   at::Tensor x = at::cat({txt, img}, 1);  // [B, L_txt + L_img + L_cond, hidden]
   for (size_t n = 0; n < single_blocks.size(); ++n) {
@@ -182,17 +183,17 @@ at::Tensor Flux2Model::run_stages(const DitInputs& in, const at::Tensor& pe, con
     auto qkv = split_qkv(fused.narrow(-1, 0, 3 * hidden), heads);
     const auto [q, k] = qk_norm(block.norm, qkv[0], qkv[1], qkv[2]);
     const at::Tensor attn =
-        attend(hook, {{"single", static_cast<int>(n)}, q, k, qkv[2], pe_here, image, &rope_});  // [B, L, hidden]
+        attend(hook, {{"single", static_cast<int>(n)}, q, k, qkv[2], pe_here, image, &rope_, {}});  // [B, L, hidden]
     const at::Tensor out = block.linear2(at::cat({attn, swiglu(fused.narrow(-1, 3 * hidden, 2 * mlp))}, 2));
     x = x + single_mod[kAttnGate] * out;
-    if (probe && !(*probe)("single block " + std::to_string(n), x)) return {};
+    if (probe && !(*probe)("single_blocks." + std::to_string(n), x)) return {};
   }
   img = x.narrow(1, txt_len, img_len);  // [B, L_img, hidden]: the in-context tokens' predictions are dropped
 
   const auto shift_scale = final_layer_adaLN_modulation_1(at::silu(vec)).chunk(2, 1);
   img = (1 + shift_scale[1].unsqueeze(1)) * layer_norm(img) + shift_scale[0].unsqueeze(1);
   const at::Tensor velocity = final_layer_linear(img).to(in.img.device(), at::kFloat);  // [B, L_img, out_channels]
-  if (probe) (*probe)("the final layer", velocity);
+  if (probe) (*probe)("final_layer", velocity);
   return velocity;
 }
 

@@ -208,13 +208,15 @@ at::Tensor ZImageModel::run_stages(const DitInputs& in, const at::Tensor& pe, co
   const int64_t kept = std::min(cap.size(1), parts.caption_max);
   cap = at::constant_pad_nd(cap.narrow(1, 0, kept), {0, 0, 0, parts.caption_max - kept});  // [B, Lc_max, dim]
   cap = at::where(real.unsqueeze(-1), cap, at::where(cap_mask.unsqueeze(-1), cap_pad_token, at::zeros_like(cap)));
-  if (probe && !(*probe)("the input embedding", at::cat({x.flatten(1), cap.flatten(1), adaln}, 1))) return {};
+  if (probe && !((*probe)("x_embedder", x) && (*probe)("cap_embedder", cap) && (*probe)("t_embedder", adaln))) {
+    return {};
+  }
 
   const at::Tensor image_pe = pe_here.narrow(2, 0, parts.image_padded);
   for (size_t n = 0; n < noise_refiner.size(); ++n) {
     const AttentionCall site{{"refiner", static_cast<int>(n)}, {}, {}, {}, image_pe, image, &rope_, {}};
     x = run_block(noise_refiner[n], x, adaln, site, hook);
-    if (probe && !(*probe)("noise refiner block " + std::to_string(n), x)) return {};
+    if (probe && !(*probe)("noise_refiner." + std::to_string(n), x)) return {};
   }
   // Masks only where some row is shorter than the longest.
   const bool ragged = !cap_mask.all().item<bool>();
@@ -223,7 +225,7 @@ at::Tensor ZImageModel::run_stages(const DitInputs& in, const at::Tensor& pe, co
     const AttentionCall site{{"context_refiner", static_cast<int>(n)}, {}, {}, {}, caption_pe, {}, &rope_,
                              ragged ? cap_mask : at::Tensor()};
     cap = run_block(context_refiner[n], cap, at::Tensor(), site, nullptr);
-    if (probe && !(*probe)("context refiner block " + std::to_string(n), cap)) return {};
+    if (probe && !(*probe)("context_refiner." + std::to_string(n), cap)) return {};
   }
   at::Tensor joint = at::cat({x, cap}, 1);  // [B, L, dim]
   const at::Tensor joint_mask =
@@ -231,14 +233,14 @@ at::Tensor ZImageModel::run_stages(const DitInputs& in, const at::Tensor& pe, co
   for (size_t n = 0; n < layers.size(); ++n) {
     const AttentionCall site{{"layers", static_cast<int>(n)}, {}, {}, {}, pe_here, image, &rope_, joint_mask};
     joint = run_block(layers[n], joint, adaln, site, hook);
-    if (probe && !(*probe)("layer " + std::to_string(n), joint)) return {};
+    if (probe && !(*probe)("layers." + std::to_string(n), joint)) return {};
   }
 
   const at::Tensor scale = 1 + final_adaLN_modulation_1(at::silu(adaln)).unsqueeze(1);  // [B, 1, dim]
   const at::Tensor out = final_linear(layer_norm(joint.narrow(1, 0, parts.image)) * scale);  // [B, L_img, C]
   // The reference's output is the negated velocity.
   const at::Tensor velocity = (-out).to(in.img.device(), at::kFloat);
-  if (probe) (*probe)("the final layer", velocity);
+  if (probe) (*probe)("final_layer", velocity);
   return velocity;
 }
 
