@@ -14,6 +14,7 @@
 #include "model/families.h"
 #include "model/flux1/packing.h"
 #include "runner_batch.h"
+#include "sampling_options.h"
 #include "share_options.h"
 #include "util/errors.h"
 #include "util/progress.h"
@@ -24,7 +25,7 @@ namespace {
 
 struct AttentionOptions {
   std::string weights, inputs, autoencoder, output_dir = "analysis";
-  SamplingFlags sampling;
+  SamplingSettings sampling;
   ShareFlags share;
   std::string block, points;
   int step = -1;
@@ -153,7 +154,8 @@ void add_analyze_attention_command(CLI::App& analyze) {
       ->required()->check(CLI::ExistingFile);
   command->add_option("--ae", options->autoencoder, "autoencoder: overlay the maps on the decoded images")
       ->check(CLI::ExistingFile);
-  options->sampling.add_to(*command, 4);
+  options->sampling.steps = 4;
+  add_sampling_options(*command, options->sampling, "sampling steps (default 4)");
   options->share.add_to(*command, "--share");
   command->add_option("--block", options->block, "block to look into: GROUP:N, e.g. double:N or single:N (default: the middle block of the last group)");
   command->add_option("--step", options->step, "sampler step to look at, from 0 (default: the middle one)")

@@ -13,6 +13,7 @@
 #include "model/families.h"
 #include "util/device.h"
 #include "runner_batch.h"
+#include "sampling_options.h"
 #include "share/knob_schedule.h"
 #include "share_options.h"
 #include "util/errors.h"
@@ -24,7 +25,7 @@ namespace {
 
 struct DitOptions {
   std::string weights, inputs, output;
-  SamplingFlags sampling;
+  SamplingSettings sampling;
   std::string axes_dim;
   double theta = 0;
   std::string dtype = "auto";
@@ -70,7 +71,7 @@ void run_dit(const DitOptions& options) {
   NamedTensors outputs = {{"out.pe", model->position_table(own)}};
   if (batch.in.timesteps.defined()) {
     DitInputs in = own;  // in-context tokens take part in sampling only
-    if (!in.guidance.defined()) in.guidance = at::full({in.img.size(0)}, options.sampling.guidance);
+    if (!in.guidance.defined()) in.guidance = at::full({in.img.size(0)}, options.sampling.guidance_for(*model));
     const at::Tensor pe = model->position_table(in);
     std::optional<SharedAttention> hook;
     if (sharing) hook.emplace(shared_attention_for(bound, *model, in.img_ids, 0, std::max(steps, 1)));
@@ -116,7 +117,7 @@ void add_dit_command(CLI::App& app) {
                       "img_cond_seq_ids, ref_latent]; or latents/noise, cap_feats_N[, timesteps, neg_cap_feats]")
       ->required()->check(CLI::ExistingFile);
   command->add_option("--output", options->output, "where to write out.* tensors (.safetensors)")->required();
-  options->sampling.add_to(*command, 0);
+  add_sampling_options(*command, options->sampling, "Euler sampling steps (default: none, the single prediction only)");
   command->add_option("--axes-dim", options->axes_dim, "RoPE axes, e.g. 16,56,56 (else from the file)")
       ->check(parsed_by([](const std::string& text) { parse_axes_dim(text); }));
   command->add_option("--theta", options->theta, "RoPE theta (else from the file)")->check(finite_range(1e-3, 1e9));

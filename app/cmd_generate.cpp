@@ -34,7 +34,7 @@ void run_generate(const GenerateOptions& options) {
   RenderRequest request;
   request.prompts = options.prompts;
   for (size_t i = 0; i < options.prompts.size(); ++i) request.seeds.push_back(options.pipeline.seed + i);
-  request.settings = options.pipeline.image_settings();
+  request.settings = options.pipeline.settings;
   for (const auto& path : options.edit_images) request.edit_images.push_back(edit_image(path, pipeline->ae->patch()));
   Progress progress("sampling", request.settings.steps_for(*pipeline->dit));
   request.on_step = [&](int) { progress.step(); };

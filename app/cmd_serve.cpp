@@ -54,7 +54,7 @@ std::unique_ptr<serve::Engine> load_engine(const ServeOptions& options) {
   }
   auto pipeline = load_pipeline(paths, options.pipeline.load_settings());
   nlohmann::json recipe = options.pipeline.recipe(*pipeline);
-  return std::make_unique<serve::PipelineEngine>(std::move(pipeline), options.pipeline.image_settings(), recipe);
+  return std::make_unique<serve::PipelineEngine>(std::move(pipeline), options.pipeline.settings, recipe);
 }
 
 void run_serve(ServeOptions options) {

@@ -34,8 +34,8 @@ nlohmann::json share_json(const ShareSettings& s) {
           {"s_hf", {s.s_hf.start, s.s_hf.end}},
           {"s_lf", {s.s_lf.start, s.s_lf.end}},
           {"beta", s.beta},
-          {"axis0", s.axis0 == Axis0Mode::Flat ? "flat" : "match"},
-          {"curve", s.curve == Curve::Linear ? "linear" : (s.curve == Curve::Smoothstep ? "smoothstep" : "cosine")},
+          {"axis0", axis0_name(s.axis0)},
+          {"curve", curve_name(s.curve)},
           {"window", {s.window.start, s.window.end}},
           {"adain", s.adain}};
 }
@@ -56,7 +56,7 @@ void run_style(const StyleOptions& options) {
   } else {
     modes.push_back(chosen);
   }
-  const ImageSettings image_settings = options.pipeline.image_settings();
+  const ImageSettings image_settings = options.pipeline.settings;
   at::Tensor reference_image;  // read before the models load, so a bad image fails fast
   if (!options.ref_image.empty()) {
     reference_image = resize_and_crop(read_image(options.ref_image), image_settings.height, image_settings.width);

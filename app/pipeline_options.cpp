@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "cli_values.h"
+#include "sampling_options.h"
 #include "util/device.h"
 
 namespace untwist {
@@ -28,23 +29,10 @@ void PipelineFlags::add_to(CLI::App& command) {
       ->check(CLI::Range(16, 8192))->capture_default_str();
   command.add_option("-H,--height", settings.height, "image height (multiple of 16)")
       ->check(CLI::Range(16, 8192))->capture_default_str();
-  command.add_option("--steps", settings.steps,
-                     "sampling steps (default: FLUX.1 dev 28, schnell 4; FLUX.2 dev 50, klein 4; Z-Image 8)")
-      ->check(CLI::Range(1, 1000));
-  guidance_option = command.add_option("--guidance", guidance,
-                                       "guidance: embedded (default: FLUX.1 3.5, FLUX.2 dev 4) or Z-Image's "
-                                       "classifier-free scale (default 0: none; it applies above 1)")
-                        ->check(finite_range(0.0, 100.0));
+  add_sampling_options(command, settings,
+                       "sampling steps (default: FLUX.1 dev 28, schnell 4; FLUX.2 dev 50, klein 4; Z-Image 8)");
   command.add_option("--negative-prompt", settings.negative_prompt, "Z-Image with guidance: the negative prompt")
       ->check(utf8_text());
-  command.add_option("--cfg-truncation", settings.cfg_truncation,
-                     "Z-Image: no guidance once 1 - t (0 = noise) is above this")
-      ->check(finite_range(0.0, 100.0))->capture_default_str();
-  command.add_option("--cfg-normalization", settings.cfg_normalization,
-                     "Z-Image: cut each guided velocity to this times its conditional norm (0: off)")
-      ->check(finite_range(0.0, 100.0))->capture_default_str();
-  auto* on = command.add_flag("--shift", shift, "FLUX.1: force the shifted schedule");
-  command.add_flag("--no-shift", no_shift, "FLUX.1: force the unshifted schedule")->excludes(on);
   command.add_option("--t5-max-length", t5_max_length, "FLUX.1: T5 tokens (default: 512 dev, 256 schnell)")
       ->check(CLI::Range(1, 4096));
   command.add_option("-s,--seed", seed, "seed of the first image; the others count up from it")->capture_default_str();
@@ -61,17 +49,9 @@ LoadSettings PipelineFlags::load_settings() const {
   return {parse_compute_dtype(dtype, where), where, TextSettings{t5_max_length, low_memory}};
 }
 
-ImageSettings PipelineFlags::image_settings() const {
-  ImageSettings s = settings;
-  if (shift) s.shift = true;
-  if (no_shift) s.shift = false;
-  if (guidance_option && guidance_option->count() > 0) s.guidance = guidance;
-  return s;
-}
-
 nlohmann::json PipelineFlags::recipe(const Pipeline& pipeline) const {
   const DiffusionTransformer& dit = *pipeline.dit;
-  const ImageSettings s = image_settings();
+  const ImageSettings& s = settings;
   nlohmann::json recipe = {{"family", dit.family()},
                            {"variant", dit.variant()},
                            {"model", pipeline.paths.model},

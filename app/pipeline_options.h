@@ -13,21 +13,16 @@ namespace untwist {
 struct PipelineFlags {
   ComponentPaths paths;
   ImageSettings settings;
-  double guidance = 0;
   int64_t t5_max_length = 0;
   uint64_t seed = 42;
-  bool shift = false, no_shift = false;
   bool low_memory = false;
   std::string device = "cpu";
   std::string dtype = "auto";
   std::string output_dir = "out";
-  CLI::Option* guidance_option = nullptr;
 
   void add_to(CLI::App& command);
   // Compute dtype, device and memory mode (UsageError for a bad value).
   LoadSettings load_settings() const;
-  // Settings with the guidance and shift flags applied.
-  ImageSettings image_settings() const;
   // Everything that decided the images, for manifests and PNG text chunks.
   nlohmann::json recipe(const Pipeline& pipeline) const;
 };

@@ -84,42 +84,22 @@ RunnerBatch read_runner_batch(const RunnerInputs& inputs, const DiffusionTransfo
   return batch;
 }
 
-void SamplingFlags::add_to(CLI::App& command, int default_steps) {
-  steps = default_steps;
-  command.add_option("--steps", steps, "Euler sampling steps")->check(CLI::Range(1, 10000));
-  command.add_option("--guidance", guidance, "guidance: embedded (FLUX) or classifier-free scale (Z-Image)")
-      ->check(finite_range(0.0, 100.0))->capture_default_str();
-  command.add_option("--cfg-truncation", cfg_truncation,
-                     "classifier-free guidance stops once 1 - t (0 = noise) is above this")
-      ->check(finite_range(0.0, 100.0))->capture_default_str();
-  command.add_option("--cfg-normalization", cfg_normalization,
-                     "cut each guided velocity to this times its conditional norm (0: off)")
-      ->check(finite_range(0.0, 100.0))->capture_default_str();
-  auto* on = command.add_flag("--shift", shift, "force the shifted schedule (FLUX.1)");
-  command.add_flag("--no-shift", no_shift, "force the unshifted schedule (FLUX.1)")->excludes(on);
-}
-
-std::vector<double> SamplingFlags::times(const DiffusionTransformer& model, int64_t image_tokens) const {
-  std::optional<bool> shifted;
-  if (shift) shifted = true;
-  if (no_shift) shifted = false;
-  return model.schedule(steps, image_tokens, shifted);
-}
-
-SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingFlags& flags, const DiffusionTransformer& model) {
+SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingSettings& settings,
+                             const DiffusionTransformer& model) {
   SamplingSetup setup;
   setup.noise = batch.noise.defined() ? batch.noise : batch.in.img;
   setup.conditioning = batch.in;
   setup.conditioning.img = at::Tensor();
   setup.conditioning.timesteps = at::Tensor();
-  setup.conditioning.guidance = at::full({setup.noise.size(0)}, flags.guidance);
+  const double guidance = settings.guidance_for(model);
+  setup.conditioning.guidance = at::full({setup.noise.size(0)}, guidance);
   if (model.classifier_free_guidance()) {
-    setup.guidance = {flags.guidance, flags.cfg_truncation, flags.cfg_normalization, batch.negative_txt, {}};
-    if (flags.guidance > 1.0 && !batch.negative_txt.defined()) {
+    setup.guidance = {guidance, settings.cfg_truncation, settings.cfg_normalization, batch.negative_txt, {}};
+    if (guidance > 1.0 && !batch.negative_txt.defined()) {
       throw InputError("classifier-free guidance (--guidance above 1) needs the negative text in.neg_cap_feats");
     }
   }
-  setup.times = flags.times(model, setup.noise.size(1));
+  setup.times = settings.times(model, setup.noise.size(1));
   setup.reference_latent = batch.ref_latent;
   return setup;
 }

@@ -1,11 +1,10 @@
 // What the tensor-level commands share: the in.* batch of a runner's inputs
-// file, and the sampling flags (--steps, --guidance, --shift/--no-shift).
+// file, and the sampling run it sets up.
 #pragma once
-#include <CLI/CLI.hpp>
-
 #include "model/dit.h"
 #include "runner_inputs.h"
 #include "sample/dit_sampler.h"
+#include "sample/sampling_settings.h"
 
 namespace untwist {
 
@@ -31,21 +30,11 @@ struct RunnerBatch {
 // misshapen tensor.
 RunnerBatch read_runner_batch(const RunnerInputs& inputs, const DiffusionTransformer& model);
 
-struct SamplingFlags {
-  int steps = 0;
-  double guidance = 3.5;
-  double cfg_truncation = 1.0, cfg_normalization = 0.0;
-  bool shift = false, no_shift = false;
-
-  void add_to(CLI::App& command, int default_steps);
-  // The model's schedule for this batch; --shift/--no-shift override the
-  // family's default where it has a choice.
-  std::vector<double> times(const DiffusionTransformer& model, int64_t image_tokens) const;
-};
 
 // A sampling run of the batch from in.noise or in.img (row 0 following
-// in.ref_latent when present) with the flags' guidance: embedded, or
+// in.ref_latent when present) with the settings' guidance: embedded, or
 // classifier-free with the batch's negative text where the family takes it.
-SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingFlags& flags, const DiffusionTransformer& model);
+SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingSettings& settings,
+                             const DiffusionTransformer& model);
 
 }  // namespace untwist

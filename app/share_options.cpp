@@ -21,11 +21,18 @@ KnobRange parse_window(const std::string& text) {
   return window;
 }
 
+// "a | b | c"
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : " | ") + name;
+  return text;
+}
+
 }  // namespace
 
 void ShareFlags::add_to(CLI::App& command, const std::string& mode_flag) {
-  command.add_option(mode_flag, mode, "sharing: none | full | untwisted | stylealigned | alignedgen")
-      ->check(CLI::IsMember({"none", "full", "untwisted", "stylealigned", "alignedgen"}));
+  command.add_option(mode_flag, mode, "sharing: " + joined(share_mode_names()))
+      ->check(CLI::IsMember(share_mode_names()));
   command.add_option("--blocks", blocks,
                      "shared blocks: default (the model's choice; FLUX: single) | all | GROUP | GROUP:A-B,... "
                      "over the model's groups (FLUX: double, single)")
@@ -37,9 +44,9 @@ void ShareFlags::add_to(CLI::App& command, const std::string& mode_flag) {
   command.add_option("--beta", beta, "ramp exponent from high to low frequencies")
       ->check(finite_range(0.0, 100.0))->capture_default_str();
   command.add_option("--axis0", axis0, "index axis scales: flat (all s_lf) | match (same ramp)")
-      ->check(CLI::IsMember({"flat", "match"}))->capture_default_str();
-  command.add_option("--curve", curve, "knob schedule: linear | smoothstep | cosine")
-      ->check(CLI::IsMember({"linear", "smoothstep", "cosine"}))->capture_default_str();
+      ->check(CLI::IsMember(axis0_names()))->capture_default_str();
+  command.add_option("--curve", curve, "knob schedule: " + joined(curve_names()))
+      ->check(CLI::IsMember(curve_names()))->capture_default_str();
   command.add_option("--window", window, "progress interval A:B (0..1) in which targets share")
       ->check(parsed_by([](const std::string& text) { parse_window(text); }))->capture_default_str();
   command.add_option("--adain", adain, "AdaIN strength of target queries/keys (0..1), with untwisted")

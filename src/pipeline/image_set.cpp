@@ -58,7 +58,7 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
   setup.conditioning.txt_ids = dit.text_ids(batch, text.txt.size(1));
   setup.conditioning.y = text.y;
   setup.conditioning.guidance = at::full({batch}, s.guidance_for(dit));
-  setup.times = dit.schedule(s.steps_for(dit), h * w, s.shift);
+  setup.times = s.times(dit, h * w);
   if (texts.negative.txt.defined()) {
     const TextConditioning& negative = texts.negative;  // one for every row
     setup.guidance = {s.guidance_for(dit), s.cfg_truncation, s.cfg_normalization,

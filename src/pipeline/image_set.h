@@ -10,24 +10,15 @@
 #include <vector>
 
 #include "pipeline/components.h"
+#include "sample/sampling_settings.h"
 #include "share/share_settings.h"
 #include "share/shared_attention.h"
 
 namespace untwist {
 
-struct ImageSettings {
+struct ImageSettings : SamplingSettings {
   int64_t width = 1024, height = 1024;  // multiples of the autoencoder's token patch (16 for FLUX)
-  int steps = 0;                        // 0: the model's default
-  std::optional<double> guidance;       // the model's default when absent
-  std::optional<bool> shift;            // the family's default when absent (FLUX.1 has a choice)
-  // Classifier-free guidance, for families whose guidance is a guidance
-  // scale (Z-Image; it applies when the guidance is above 1).
-  std::string negative_prompt;        // the reference's default: empty
-  double cfg_truncation = 1.0;        // no guidance once 1 - t (0 = noise) is above this
-  double cfg_normalization = 0.0;     // > 0: cut the guided velocity to this times the conditional one's norm
-
-  int steps_for(const DiffusionTransformer& model) const { return steps > 0 ? steps : model.default_steps(); }
-  double guidance_for(const DiffusionTransformer& model) const { return guidance.value_or(model.default_guidance()); }
+  std::string negative_prompt;          // classifier-free guidance's negative prompt (the reference's default: empty)
 };
 
 // A request's prompts, and the negative prompt where the family guides with

@@ -106,8 +106,11 @@ void parse_share(const json& share, JobRequest& request, const RequestLimits& li
     } else if (key == "beta") {
       request.beta = checked_number(value, "share.beta", 0.0, 100.0);
     } else if (key == "axis0") {
-      if (value != "flat" && value != "match") throw RequestError("share.axis0 must be \"flat\" or \"match\"");
-      request.axis0 = value == "flat" ? Axis0Mode::Flat : Axis0Mode::Match;
+      try {
+        request.axis0 = parse_axis0(value.is_string() ? value.get<std::string>() : value.dump());
+      } catch (const UsageError& error) {
+        throw RequestError(std::string("share.axis0: ") + error.what());
+      }
     } else {
       throw RequestError("share has an unknown field '" + key + "'");
     }
@@ -148,7 +151,7 @@ nlohmann::json JobRequest::to_json() const {
             {"s_hf", {s_hf.start, s_hf.end}},
             {"s_lf", {s_lf.start, s_lf.end}},
             {"beta", beta},
-            {"axis0", axis0 == Axis0Mode::Flat ? "flat" : "match"}}}};
+            {"axis0", axis0_name(axis0)}}}};
 }
 
 JobRequest parse_job_request(const std::string& body, const RequestLimits& limits) {

@@ -24,37 +24,60 @@ double parse_number(const std::string& text, const std::string& option, const st
 
 }  // namespace
 
-ShareMode parse_share_mode(const std::string& text) {
-  for (ShareMode mode : {ShareMode::None, ShareMode::Full, ShareMode::Untwisted, ShareMode::StyleAligned,
-                         ShareMode::AlignedGen}) {
-    if (text == share_mode_name(mode)) return mode;
-  }
-  throw UsageError("share mode '" + text + "' is not none, full, untwisted, stylealigned or alignedgen");
+namespace {
+
+template <typename Value>
+struct Named {
+  Value value;
+  const char* name;
+};
+
+constexpr Named<ShareMode> kShareModes[] = {{ShareMode::None, "none"},
+                                            {ShareMode::Full, "full"},
+                                            {ShareMode::Untwisted, "untwisted"},
+                                            {ShareMode::StyleAligned, "stylealigned"},
+                                            {ShareMode::AlignedGen, "alignedgen"}};
+constexpr Named<Axis0Mode> kAxis0[] = {{Axis0Mode::Flat, "flat"}, {Axis0Mode::Match, "match"}};
+constexpr Named<Curve> kCurves[] = {
+    {Curve::Linear, "linear"}, {Curve::Smoothstep, "smoothstep"}, {Curve::Cosine, "cosine"}};
+
+template <typename Value, size_t N>
+std::vector<std::string> names_of(const Named<Value> (&table)[N]) {
+  std::vector<std::string> names;
+  for (const auto& entry : table) names.emplace_back(entry.name);
+  return names;
 }
 
-const char* share_mode_name(ShareMode mode) {
-  switch (mode) {
-    case ShareMode::None: return "none";
-    case ShareMode::Full: return "full";
-    case ShareMode::Untwisted: return "untwisted";
-    case ShareMode::StyleAligned: return "stylealigned";
-    case ShareMode::AlignedGen: return "alignedgen";
+template <typename Value, size_t N>
+const char* name_in(const Named<Value> (&table)[N], Value value) {
+  for (const auto& entry : table) {
+    if (entry.value == value) return entry.name;
   }
   return "?";
 }
 
-Axis0Mode parse_axis0(const std::string& text) {
-  if (text == "flat") return Axis0Mode::Flat;
-  if (text == "match") return Axis0Mode::Match;
-  throw UsageError("--axis0 '" + text + "' is not flat or match");
+// UsageError: "`what` 'text' is not a, b or c".
+template <typename Value, size_t N>
+Value parse_in(const Named<Value> (&table)[N], const std::string& text, const std::string& what) {
+  for (const auto& entry : table) {
+    if (text == entry.name) return entry.value;
+  }
+  std::string names;
+  for (size_t i = 0; i < N; ++i) names += std::string(i == 0 ? "" : (i + 1 == N ? " or " : ", ")) + table[i].name;
+  throw UsageError(what + " '" + text + "' is not " + names);
 }
 
-Curve parse_curve(const std::string& text) {
-  if (text == "linear") return Curve::Linear;
-  if (text == "smoothstep") return Curve::Smoothstep;
-  if (text == "cosine") return Curve::Cosine;
-  throw UsageError("--curve '" + text + "' is not linear, smoothstep or cosine");
-}
+}  // namespace
+
+ShareMode parse_share_mode(const std::string& text) { return parse_in(kShareModes, text, "share mode"); }
+const char* share_mode_name(ShareMode mode) { return name_in(kShareModes, mode); }
+std::vector<std::string> share_mode_names() { return names_of(kShareModes); }
+Axis0Mode parse_axis0(const std::string& text) { return parse_in(kAxis0, text, "--axis0"); }
+const char* axis0_name(Axis0Mode axis0) { return name_in(kAxis0, axis0); }
+std::vector<std::string> axis0_names() { return names_of(kAxis0); }
+Curve parse_curve(const std::string& text) { return parse_in(kCurves, text, "--curve"); }
+const char* curve_name(Curve curve) { return name_in(kCurves, curve); }
+std::vector<std::string> curve_names() { return names_of(kCurves); }
 
 KnobRange parse_knob_range(const std::string& text, const std::string& option) {
   const size_t colon = text.find(':');

@@ -2,6 +2,7 @@
 // parsing of its command-line spellings (UsageError on bad values).
 #pragma once
 #include <string>
+#include <vector>
 
 #include "share/key_scales.h"
 #include "share/share_plan.h"
@@ -27,10 +28,17 @@ struct ShareSettings {
   double adain = 0.0;          // AdaIN strength of target queries/keys (untwisted)
 };
 
+// Each setting's names, one table per kind: parse (UsageError listing the
+// names), name, and every name in order (for flag checks and help).
 ShareMode parse_share_mode(const std::string& text);
 const char* share_mode_name(ShareMode mode);
+std::vector<std::string> share_mode_names();
 Axis0Mode parse_axis0(const std::string& text);
+const char* axis0_name(Axis0Mode axis0);
+std::vector<std::string> axis0_names();
 Curve parse_curve(const std::string& text);
+const char* curve_name(Curve curve);
+std::vector<std::string> curve_names();
 // "A:B" (start:end) or "A" (constant); `option` names the flag in errors.
 KnobRange parse_knob_range(const std::string& text, const std::string& option);
 
