@@ -1,9 +1,11 @@
 // The toy model's trainer: rectified flow as FLUX samples it (data at t = 0,
 // noise at t = 1, velocity target noise - data), t logit-normal mixed with
 // uniform, AdamW with warm-up and cosine decay, gradient clipping, optional
-// bfloat16 autocast, an
-// exponential moving average of the weights for sampling, checkpoints that
-// resume exactly.
+// bfloat16 autocast, an exponential moving average of the weights for
+// sampling, and checkpoints to resume from. A resumed run draws the same
+// batches, times and noise as an uninterrupted one, but Adam's moments are
+// stored in bfloat16 (half the file), so it follows that run closely, not bit
+// for bit.
 #pragma once
 #include <ATen/ATen.h>
 
