@@ -40,22 +40,45 @@ nlohmann::json share_json(const ShareSettings& s) {
           {"adain", s.adain}};
 }
 
+// The sharing modes to render: the chosen one, or none, full and untwisted
+// side by side (--compare) with the chosen knobs.
+std::vector<ShareSettings> modes_to_render(const StyleOptions& options) {
+  const ShareSettings chosen = options.share.settings();
+  if (!options.compare) return {chosen};
+  std::vector<ShareSettings> modes;
+  for (ShareMode mode : {ShareMode::None, ShareMode::Full, ShareMode::Untwisted}) {
+    ShareSettings settings = chosen;
+    settings.mode = mode;
+    settings.adain = mode == ShareMode::Untwisted ? chosen.adain : 0.0;
+    modes.push_back(settings);
+  }
+  return modes;
+}
+
+// One mode's images as PNGs in DIR/SUBFOLDER, each with its recipe (`recipe`
+// plus its share settings, prompt, seed and role): -> the manifest's entry.
+nlohmann::json write_set(const at::Tensor& images, const RenderRequest& request, const ShareSettings& settings,
+                         const nlohmann::json& recipe, const std::string& dir, const std::string& subfolder) {
+  nlohmann::json set = {{"share", share_json(settings)}, {"images", nlohmann::json::array()}};
+  for (int64_t i = 0; i < images.size(0); ++i) {
+    const auto n = static_cast<size_t>(i);
+    const std::string name = i == 0 ? "reference.png" : std::to_string(i) + "-" + slug(request.prompts[n]) + ".png";
+    nlohmann::json image_recipe = recipe;
+    image_recipe["share"] = share_json(settings);
+    image_recipe["prompt"] = request.prompts[n];
+    image_recipe["seed"] = request.seeds[n];
+    image_recipe["role"] = i == 0 ? "reference" : "target";
+    write_png(dir + "/" + subfolder + name, images[i], {{"untwist", image_recipe.dump()}});
+    set["images"].push_back({{"file", subfolder + name}, {"prompt", request.prompts[n]}, {"seed", request.seeds[n]}});
+  }
+  return set;
+}
+
 void run_style(const StyleOptions& options) {
   if (options.ref_prompt.empty() && options.ref_image.empty()) {
     throw UsageError("give the reference: --ref-prompt TEXT or --ref-image FILE");
   }
-  const ShareSettings chosen = options.share.settings();
-  std::vector<ShareSettings> modes;
-  if (options.compare) {
-    for (ShareMode mode : {ShareMode::None, ShareMode::Full, ShareMode::Untwisted}) {
-      ShareSettings settings = chosen;
-      settings.mode = mode;
-      settings.adain = mode == ShareMode::Untwisted ? chosen.adain : 0.0;
-      modes.push_back(settings);
-    }
-  } else {
-    modes.push_back(chosen);
-  }
+  const std::vector<ShareSettings> modes = modes_to_render(options);
   const ImageSettings image_settings = options.pipeline.settings;
   at::Tensor reference_image;  // read before the models load, so a bad image fails fast
   if (!options.ref_image.empty()) {
@@ -98,25 +121,13 @@ void run_style(const StyleOptions& options) {
     request.observer = options.meter ? &meter : nullptr;
     const at::Tensor images = render(*pipeline, request);  // [1 + N, 3, H, W]
     const std::string mode = share_mode_name(settings.mode);
-    const std::string folder = options.compare ? dir + "/" + mode : dir;
-    std::filesystem::create_directories(folder);
-    if (options.meter) write_file_atomically(folder + "/meter.json", meter.to_json().dump(2) + "\n");
-    nlohmann::json set = {{"share", share_json(settings)}, {"images", nlohmann::json::array()}};
+    const std::string subfolder = options.compare ? mode + "/" : "";
+    std::filesystem::create_directories(dir + "/" + subfolder);
+    if (options.meter) write_file_atomically(dir + "/" + subfolder + "meter.json", meter.to_json().dump(2) + "\n");
+    manifest["sets"].push_back(
+        write_set(images, request, settings, options.pipeline.recipe(*pipeline), dir, subfolder));
     std::vector<at::Tensor> row;
-    for (int64_t i = 0; i < images.size(0); ++i) {
-      const std::string name = i == 0 ? "reference.png" : std::to_string(i) + "-" + slug(request.prompts[i]) + ".png";
-      nlohmann::json recipe = options.pipeline.recipe(*pipeline);
-      recipe["share"] = share_json(settings);
-      recipe["prompt"] = request.prompts[static_cast<size_t>(i)];
-      recipe["seed"] = request.seeds[static_cast<size_t>(i)];
-      recipe["role"] = i == 0 ? "reference" : "target";
-      write_png(folder + "/" + name, images[i], {{"untwist", recipe.dump()}});
-      set["images"].push_back({{"file", (options.compare ? mode + "/" : "") + name},
-                               {"prompt", request.prompts[static_cast<size_t>(i)]},
-                               {"seed", request.seeds[static_cast<size_t>(i)]}});
-      row.push_back(images[i]);
-    }
-    manifest["sets"].push_back(set);
+    for (int64_t i = 0; i < images.size(0); ++i) row.push_back(images[i]);
     grid.rows.push_back(row);
     grid.row_labels.push_back(mode);
   }

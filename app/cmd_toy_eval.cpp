@@ -48,73 +48,79 @@ nlohmann::json scores_json(const Row& row) {
           {"beta", row.settings.beta}};
 }
 
-void run_eval(const EvalOptions& options) {
-  const toy::ToyModel model = toy::load_toy(find_toy_model(options.model));
-  const auto sets = toy::benchmark(options.sets, options.targets);
-  std::vector<Row> rows;
-  auto run = [&](const std::string& name, const ShareSettings& settings) {
-    Row row{name, settings, toy::evaluate(model, sets, &settings, options.steps)};
-    std::printf("%-34s copy %.3f  shape %.3f  style %.3f  objects %.2f\n", name.c_str(), row.scores.copy_iou,
-                row.scores.shape_accuracy, row.scores.style_distance, row.scores.object_rate);
+// Runs settings on the benchmark, printing and keeping each row.
+class Evaluation {
+ public:
+  explicit Evaluation(const EvalOptions& options)
+      : options_(options), model_(toy::load_toy(find_toy_model(options.model))),
+        sets_(toy::benchmark(options.sets, options.targets)) {}
+
+  const Row& run(const std::string& name, const ShareSettings& settings) {
+    rows_.push_back({name, settings, toy::evaluate(model_, sets_, &settings, options_.steps)});
+    const toy::Scores& scores = rows_.back().scores;
+    std::printf("%-34s copy %.3f  shape %.3f  style %.3f  objects %.2f\n", name.c_str(), scores.copy_iou,
+                scores.shape_accuracy, scores.style_distance, scores.object_rate);
     std::fflush(stdout);
-    rows.push_back(row);
-    return row;
-  };
-  std::printf("%d pairs (%d references x %d content-only targets), %d steps\n", options.sets * options.targets,
-              options.sets, options.targets, options.steps);
-  std::map<ShareMode, Row> by_mode;
-  for (ShareMode mode : {ShareMode::None, ShareMode::Full, ShareMode::Untwisted, ShareMode::StyleAligned,
-                         ShareMode::AlignedGen}) {
-    by_mode.emplace(mode, run(share_mode_name(mode), with_mode(mode)));
+    return rows_.back();
   }
-  const size_t mode_rows = rows.size();  // the rows after these are sweeps
-  const Row none = by_mode.at(ShareMode::None), full = by_mode.at(ShareMode::Full);
-  // A sweep is judged by copying and style relative to none and full, among
-  // settings that keep the content and draw objects (an empty target copies
-  // nothing).
+  const std::vector<Row>& rows() const { return rows_; }
+
+ private:
+  const EvalOptions& options_;
+  toy::ToyModel model_;
+  std::vector<toy::BenchmarkSet> sets_;
+  std::vector<Row> rows_;
+};
+
+// The best untwisted setting: from the default, sweeps of the blocks, then
+// s_hf, s_lf and beta around the best so far. A setting is judged by copying
+// and style relative to none and full, among settings that keep the content
+// and draw objects (an empty target copies nothing).
+Row sweep_untwisted(Evaluation& evaluation, const Row& none, const Row& full, Row best) {
   auto score = [&](const Row& r) {
     const double copy = (r.scores.copy_iou - none.scores.copy_iou) /
                         std::max(1e-6, full.scores.copy_iou - none.scores.copy_iou);
     return copy + r.scores.style_distance / std::max(1e-6, none.scores.style_distance);
   };
-  Row best = by_mode.at(ShareMode::Untwisted);
   auto consider = [&](const Row& r) {
     const bool keeps_content = r.scores.shape_accuracy >= none.scores.shape_accuracy - 0.15 &&
                                r.scores.object_rate >= none.scores.object_rate - 0.15;
     if (keeps_content && score(r) < score(best)) best = r;
   };
-  if (!options.no_sweep) {
-    for (const char* blocks : {"single", "double"}) {
-      ShareSettings s = with_mode(ShareMode::Full);
-      s.blocks = SharePlan::parse(blocks);
-      run(std::string("full, blocks ") + blocks, s);
-      s.mode = ShareMode::Untwisted;
-      consider(run(std::string("untwisted, blocks ") + blocks, s));
-    }
-    const ShareSettings base = best.settings;
-    for (const auto& [start, end] : std::vector<std::pair<double, double>>{{0.1, 0.5}, {0.5, 1.0}}) {
-      ShareSettings s = base;
-      s.s_hf = {start, end};
-      char name[64];
-      std::snprintf(name, sizeof(name), "untwisted, %s, s_hf %.2g:%.2g", s.blocks.spec().c_str(), start, end);
-      consider(run(name, s));
-    }
-    for (const auto& [start, end] : std::vector<std::pair<double, double>>{{1.0, 1.0}, {1.2, 2.0}}) {
-      ShareSettings s = best.settings;
-      s.s_lf = {start, end};
-      char name[64];
-      std::snprintf(name, sizeof(name), "untwisted, %s, s_lf %.2g:%.2g", s.blocks.spec().c_str(), start, end);
-      consider(run(name, s));
-    }
-    for (double beta : {1.0, 4.0}) {
-      ShareSettings s = best.settings;
-      s.beta = beta;
-      char name[64];
-      std::snprintf(name, sizeof(name), "untwisted, %s, beta %.2g", s.blocks.spec().c_str(), beta);
-      consider(run(name, s));
-    }
+  for (const char* blocks : {"single", "double"}) {
+    ShareSettings s = with_mode(ShareMode::Full);
+    s.blocks = SharePlan::parse(blocks);
+    evaluation.run(std::string("full, blocks ") + blocks, s);
+    s.mode = ShareMode::Untwisted;
+    consider(evaluation.run(std::string("untwisted, blocks ") + blocks, s));
   }
+  char name[96];
+  const ShareSettings base = best.settings;
+  for (const auto& [start, end] : std::vector<std::pair<double, double>>{{0.1, 0.5}, {0.5, 1.0}}) {
+    ShareSettings s = base;
+    s.s_hf = {start, end};
+    std::snprintf(name, sizeof(name), "untwisted, %s, s_hf %.2g:%.2g", s.blocks.spec().c_str(), start, end);
+    consider(evaluation.run(name, s));
+  }
+  for (const auto& [start, end] : std::vector<std::pair<double, double>>{{1.0, 1.0}, {1.2, 2.0}}) {
+    ShareSettings s = best.settings;
+    s.s_lf = {start, end};
+    std::snprintf(name, sizeof(name), "untwisted, %s, s_lf %.2g:%.2g", s.blocks.spec().c_str(), start, end);
+    consider(evaluation.run(name, s));
+  }
+  for (double beta : {1.0, 4.0}) {
+    ShareSettings s = best.settings;
+    s.beta = beta;
+    std::snprintf(name, sizeof(name), "untwisted, %s, beta %.2g", s.blocks.spec().c_str(), beta);
+    consider(evaluation.run(name, s));
+  }
+  return best;
+}
 
+// eval.json (the modes and the best untwisted setting), eval.csv (every row)
+// and tradeoff.png (copying against style; the first `mode_rows` rows are the
+// modes, the rest sweeps).
+void write_results(const EvalOptions& options, const std::vector<Row>& rows, size_t mode_rows, const Row& best) {
   std::filesystem::create_directories(options.output_dir);
   nlohmann::json result;
   for (size_t i = 0; i < mode_rows; ++i) result[rows[i].name] = scores_json(rows[i]);
@@ -129,26 +135,42 @@ void run_eval(const EvalOptions& options) {
   plot.x_label = "copying: mask IoU of target with reference";
   plot.y_label = "style distance to the reference";
   int colour = 2;
-  for (const Row& r : rows) {
+  Series sweep{"untwisted and full sweeps", {}, {}, 8, 2.0, true};
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
     char line[512];
     std::snprintf(line, sizeof(line), "\"%s\",%s,%s,%g,%g,%g,%g,%g,%.4f,%.4f,%.4f,%.4f\n", r.name.c_str(),
                   share_mode_name(r.settings.mode), r.settings.blocks.spec().c_str(), r.settings.s_hf.start,
                   r.settings.s_hf.end, r.settings.s_lf.start, r.settings.s_lf.end, r.settings.beta, r.scores.copy_iou,
                   r.scores.shape_accuracy, r.scores.style_distance, r.scores.object_rate);
     csv += line;
-    const bool sweep = static_cast<size_t>(&r - rows.data()) >= mode_rows;
-    if (!sweep) {
+    if (i < mode_rows) {
       plot.series.push_back({r.name, {r.scores.copy_iou}, {r.scores.style_distance}, colour++, 2.0, true});
+    } else {
+      sweep.x.push_back(r.scores.copy_iou);
+      sweep.y.push_back(r.scores.style_distance);
     }
-  }
-  Series sweep{"untwisted and full sweeps", {}, {}, 8, 2.0, true};
-  for (size_t i = mode_rows; i < rows.size(); ++i) {
-    sweep.x.push_back(rows[i].scores.copy_iou);
-    sweep.y.push_back(rows[i].scores.style_distance);
   }
   if (!sweep.x.empty()) plot.series.push_back(sweep);
   write_file_atomically(options.output_dir + "/eval.csv", csv);
   write_line_plot(options.output_dir + "/tradeoff.png", plot);
+}
+
+void run_eval(const EvalOptions& options) {
+  Evaluation evaluation(options);
+  std::printf("%d pairs (%d references x %d content-only targets), %d steps\n", options.sets * options.targets,
+              options.sets, options.targets, options.steps);
+  std::map<ShareMode, Row> by_mode;
+  for (ShareMode mode : {ShareMode::None, ShareMode::Full, ShareMode::Untwisted, ShareMode::StyleAligned,
+                         ShareMode::AlignedGen}) {
+    by_mode.emplace(mode, evaluation.run(share_mode_name(mode), with_mode(mode)));
+  }
+  const size_t mode_rows = evaluation.rows().size();  // the rows after these are sweeps
+  Row best = by_mode.at(ShareMode::Untwisted);
+  if (!options.no_sweep) {
+    best = sweep_untwisted(evaluation, by_mode.at(ShareMode::None), by_mode.at(ShareMode::Full), best);
+  }
+  write_results(options, evaluation.rows(), mode_rows, best);
   std::cout << "best untwisted: " << best.name << "\nwrote " << options.output_dir << "/eval.json, eval.csv, tradeoff.png\n";
 }
 

@@ -111,6 +111,83 @@ std::string read_value(Cursor& cursor, uint32_t type, int depth, const std::stri
   fail_file(path, "metadata '" + key + "' has unknown value type " + std::to_string(type));
 }
 
+
+// The metadata entries after the header into `metadata` (arrays are skipped):
+// -> the data alignment (general.alignment, 32 when absent).
+uint64_t read_metadata(Cursor& cursor, uint64_t count, const std::string& path,
+                       std::map<std::string, std::string>& metadata) {
+  uint64_t alignment = 32;
+  for (uint64_t i = 0; i < count; ++i) {
+    const std::string key = cursor.string("a metadata key");
+    const uint32_t type = cursor.read<uint32_t>("a metadata entry");
+    const std::string value = read_value(cursor, type, 0, path, key);
+    if (key == "general.alignment") {
+      if (type != kU32 || value == "0" || (std::stoull(value) & (std::stoull(value) - 1)) != 0) {
+        fail_file(path, "general.alignment must be a power of two stored as uint32");
+      }
+      alignment = std::stoull(value);
+    }
+    if (type != kArray) metadata[key] = value;
+  }
+  return alignment;
+}
+
+// One tensor-info entry: name, shape (outermost first), type, byte size and
+// offset from the start of the data.
+GgufTensorEntry read_tensor_entry(Cursor& cursor, const std::string& path, uint64_t alignment) {
+  GgufTensorEntry entry;
+  entry.name = cursor.string("a tensor name");
+  const uint32_t dims = cursor.read<uint32_t>("a tensor entry");
+  if (dims == 0 || dims > kMaxDims) {
+    fail_file(path, "tensor '" + entry.name + "' has " + std::to_string(dims) + " dimensions (1 to 4 expected)");
+  }
+  uint64_t values = 1;
+  for (uint32_t d = 0; d < dims; ++d) {
+    const uint64_t extent = cursor.read<uint64_t>("a tensor entry");
+    if (extent == 0 || extent > (1ull << 40) || values > (1ull << 40) / extent) {
+      fail_file(path, "tensor '" + entry.name + "' has an empty or impossibly large dimension");
+    }
+    values *= extent;
+    entry.shape.insert(entry.shape.begin(), static_cast<int64_t>(extent));
+  }
+  const uint32_t type = cursor.read<uint32_t>("a tensor entry");
+  TypeLayout layout{};
+  if (!layout_of(type, &layout)) {
+    fail_file(path, "tensor '" + entry.name + "' has ggml type " + std::to_string(type) +
+                        ", not one of F32, F16, BF16, Q8_0, Q4_0, Q4_K");
+  }
+  entry.type = static_cast<GgmlType>(type);
+  if (entry.shape.back() % layout.block_values != 0) {
+    fail_file(path, "tensor '" + entry.name + "' has rows of " + std::to_string(entry.shape.back()) +
+                        " values, not whole blocks of " + std::to_string(layout.block_values));
+  }
+  entry.bytes = values / static_cast<uint64_t>(layout.block_values) * static_cast<uint64_t>(layout.block_bytes);
+  entry.offset = cursor.read<uint64_t>("a tensor entry");
+  if (entry.offset % alignment != 0) fail_file(path, "tensor '" + entry.name + "' is not aligned");
+  return entry;
+}
+
+// Makes the entries' offsets absolute (the data starts at `data_start`);
+// DataError for a tensor past the end of the file or two that overlap.
+void place_tensors(std::vector<GgufTensorEntry>& entries, uint64_t data_start, uint64_t file_size,
+                   const std::string& path) {
+  std::vector<const GgufTensorEntry*> by_offset;
+  for (auto& entry : entries) {
+    if (entry.offset > file_size || data_start > file_size - entry.offset ||
+        entry.bytes > file_size - data_start - entry.offset) {
+      fail_file(path, "truncated GGUF file: tensor '" + entry.name + "' ends past the end of the file");
+    }
+    entry.offset += data_start;
+    by_offset.push_back(&entry);
+  }
+  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    if (by_offset[i - 1]->offset + by_offset[i - 1]->bytes > by_offset[i]->offset) {
+      fail_file(path, "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap");
+    }
+  }
+}
+
 }  // namespace
 
 bool is_gguf_file(const std::string& path) {
@@ -135,70 +212,14 @@ std::shared_ptr<const GgufFile> GgufFile::open(const std::string& path) {
     fail_file(path, "GGUF header claims " + std::to_string(tensor_count) + " tensors and " +
                         std::to_string(metadata_count) + " metadata entries");
   }
-  uint64_t alignment = 32;
-  for (uint64_t i = 0; i < metadata_count; ++i) {
-    const std::string key = cursor.string("a metadata key");
-    const uint32_t type = cursor.read<uint32_t>("a metadata entry");
-    const std::string value = read_value(cursor, type, 0, path, key);
-    if (key == "general.alignment") {
-      if (type != kU32 || value == "0" || (std::stoull(value) & (std::stoull(value) - 1)) != 0) {
-        fail_file(path, "general.alignment must be a power of two stored as uint32");
-      }
-      alignment = std::stoull(value);
-    }
-    if (type != kArray) file->metadata_[key] = value;
-  }
-
+  const uint64_t alignment = read_metadata(cursor, metadata_count, path, file->metadata_);
   std::set<std::string> names;
   for (uint64_t i = 0; i < tensor_count; ++i) {
-    GgufTensorEntry entry;
-    entry.name = cursor.string("a tensor name");
+    GgufTensorEntry entry = read_tensor_entry(cursor, path, alignment);
     if (!names.insert(entry.name).second) fail_file(path, "tensor '" + entry.name + "' appears twice");
-    const uint32_t dims = cursor.read<uint32_t>("a tensor entry");
-    if (dims == 0 || dims > kMaxDims) {
-      fail_file(path, "tensor '" + entry.name + "' has " + std::to_string(dims) + " dimensions (1 to 4 expected)");
-    }
-    uint64_t values = 1;
-    for (uint32_t d = 0; d < dims; ++d) {
-      const uint64_t extent = cursor.read<uint64_t>("a tensor entry");
-      if (extent == 0 || extent > (1ull << 40) || values > (1ull << 40) / extent) {
-        fail_file(path, "tensor '" + entry.name + "' has an empty or impossibly large dimension");
-      }
-      values *= extent;
-      entry.shape.insert(entry.shape.begin(), static_cast<int64_t>(extent));
-    }
-    const uint32_t type = cursor.read<uint32_t>("a tensor entry");
-    TypeLayout layout{};
-    if (!layout_of(type, &layout)) {
-      fail_file(path, "tensor '" + entry.name + "' has ggml type " + std::to_string(type) +
-                          ", not one of F32, F16, BF16, Q8_0, Q4_0, Q4_K");
-    }
-    entry.type = static_cast<GgmlType>(type);
-    if (entry.shape.back() % layout.block_values != 0) {
-      fail_file(path, "tensor '" + entry.name + "' has rows of " + std::to_string(entry.shape.back()) +
-                          " values, not whole blocks of " + std::to_string(layout.block_values));
-    }
-    entry.bytes = values / static_cast<uint64_t>(layout.block_values) * static_cast<uint64_t>(layout.block_bytes);
-    entry.offset = cursor.read<uint64_t>("a tensor entry");
-    if (entry.offset % alignment != 0) fail_file(path, "tensor '" + entry.name + "' is not aligned");
     file->entries_.push_back(std::move(entry));
   }
-  const uint64_t data_start = (cursor.position() + alignment - 1) / alignment * alignment;
-  std::vector<const GgufTensorEntry*> by_offset;
-  for (auto& entry : file->entries_) {
-    if (entry.offset > file_size || data_start > file_size - entry.offset ||
-        entry.bytes > file_size - data_start - entry.offset) {
-      fail_file(path, "truncated GGUF file: tensor '" + entry.name + "' ends past the end of the file");
-    }
-    entry.offset += data_start;
-    by_offset.push_back(&entry);
-  }
-  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
-  for (size_t i = 1; i < by_offset.size(); ++i) {
-    if (by_offset[i - 1]->offset + by_offset[i - 1]->bytes > by_offset[i]->offset) {
-      fail_file(path, "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap");
-    }
-  }
+  place_tensors(file->entries_, (cursor.position() + alignment - 1) / alignment * alignment, file_size, path);
   return file;
 }
 
