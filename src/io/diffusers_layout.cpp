@@ -1,90 +1,17 @@
 #include "io/diffusers_layout.h"
 
-#include <set>
-
-#include "util/errors.h"
+#include "io/layout_converter.h"
 
 namespace untwist {
 
 namespace {
 
-// Moves tensors from a diffusers map into a reference map, remembering which
-// source names were used so that leftovers can be reported.
-class Converter {
- public:
-  Converter(const TensorMap& source, std::string path) : source_(source), path_(std::move(path)) {}
-
-  bool has(const std::string& name) const { return source_.count(name) != 0; }
-
-  at::Tensor take(const std::string& name) {
-    const auto it = source_.find(name);
-    if (it == source_.end()) fail_file(path_, "diffusers layout: missing tensor '" + name + "'");
-    used_.insert(name);
-    return it->second;
-  }
-
-  // from.weight/.bias -> to.weight/.bias (whichever exist).
-  void rename(const std::string& from, const std::string& to) {
-    for (const char* suffix : {".weight", ".bias"}) {
-      if (has(from + suffix)) out_[to + suffix] = take(from + suffix);
-    }
-  }
-
-  // RMSNorm: from.weight -> to.scale.
-  void rename_scale(const std::string& from, const std::string& to) { out_[to + ".scale"] = take(from + ".weight"); }
-
-  // Several linears stacked along the output dimension into one.
-  void fuse(const std::vector<std::string>& parts, const std::string& to) {
-    for (const char* suffix : {".weight", ".bias"}) {
-      if (!has(parts.front() + suffix)) continue;
-      std::vector<at::Tensor> pieces;
-      for (const auto& part : parts) pieces.push_back(take(part + suffix));
-      out_[to + suffix] = at::cat(pieces, 0);
-    }
-  }
-
-  // Linear [C, C] attention projections become the reference's 1x1 convolutions.
-  void rename_as_conv1x1(const std::string& from, const std::string& to) {
-    rename(from, to);
-    at::Tensor& weight = out_.at(to + ".weight");
-    if (weight.dim() == 2) weight = weight.reshape({weight.size(0), weight.size(1), 1, 1});
-  }
-
-  void put(const std::string& name, at::Tensor tensor) { out_[name] = std::move(tensor); }
-
-  TensorMap finish() {
-    for (const auto& entry : source_) {
-      if (!used_.count(entry.first)) {
-        fail_file(path_, "diffusers layout: tensor '" + entry.first + "' has no place in the reference model");
-      }
-    }
-    return std::move(out_);
-  }
-
- private:
-  const TensorMap& source_;
-  std::string path_;
-  TensorMap out_;
-  std::set<std::string> used_;
-};
-
-bool any_name_starts_with(const TensorMap& tensors, const std::string& prefix) {
-  const auto it = tensors.lower_bound(prefix);
-  return it != tensors.end() && it->first.compare(0, prefix.size(), prefix) == 0;
-}
-
-// diffusers norm_out is (scale, shift); the reference's final adaLN is (shift, scale).
-at::Tensor swap_halves(const at::Tensor& tensor) {
-  const auto halves = tensor.chunk(2, 0);
-  return at::cat({halves[1], halves[0]}, 0);
-}
-
-void convert_resnet(Converter& c, const std::string& from, const std::string& to) {
+void convert_resnet(LayoutConverter& c, const std::string& from, const std::string& to) {
   for (const char* part : {"norm1", "conv1", "norm2", "conv2"}) c.rename(from + "." + part, to + "." + part);
   c.rename(from + ".conv_shortcut", to + ".nin_shortcut");
 }
 
-void convert_mid(Converter& c, const std::string& coder) {
+void convert_mid(LayoutConverter& c, const std::string& coder) {
   const std::string from = coder + ".mid_block.";
   const std::string to = coder + ".mid.";
   convert_resnet(c, from + "resnets.0", to + "block_1");
@@ -109,8 +36,8 @@ bool looks_like_diffusers_autoencoder(const TensorMap& tensors) {
   return any_name_starts_with(tensors, "encoder.down_blocks.") || any_name_starts_with(tensors, "decoder.up_blocks.");
 }
 
-TensorMap convert_diffusers_flux(const TensorMap& tensors, const std::string& source) {
-  Converter c(tensors, source);
+StoredMap convert_diffusers_flux(const StoredMap& tensors, const std::string& source) {
+  LayoutConverter c(tensors, source, "FLUX.1 transformer");
   c.rename("x_embedder", "img_in");
   c.rename("context_embedder", "txt_in");
   c.rename("time_text_embed.timestep_embedder.linear_1", "time_in.in_layer");
@@ -125,8 +52,8 @@ TensorMap convert_diffusers_flux(const TensorMap& tensors, const std::string& so
     const std::string to = "double_blocks." + std::to_string(n) + ".";
     c.rename(from + "norm1.linear", to + "img_mod.lin");
     c.rename(from + "norm1_context.linear", to + "txt_mod.lin");
-    c.fuse({from + "attn.to_q", from + "attn.to_k", from + "attn.to_v"}, to + "img_attn.qkv");
-    c.fuse({from + "attn.add_q_proj", from + "attn.add_k_proj", from + "attn.add_v_proj"}, to + "txt_attn.qkv");
+    c.join({from + "attn.to_q", from + "attn.to_k", from + "attn.to_v"}, to + "img_attn.qkv");
+    c.join({from + "attn.add_q_proj", from + "attn.add_k_proj", from + "attn.add_v_proj"}, to + "txt_attn.qkv");
     c.rename_scale(from + "attn.norm_q", to + "img_attn.norm.query_norm");
     c.rename_scale(from + "attn.norm_k", to + "img_attn.norm.key_norm");
     c.rename_scale(from + "attn.norm_added_q", to + "txt_attn.norm.query_norm");
@@ -142,21 +69,18 @@ TensorMap convert_diffusers_flux(const TensorMap& tensors, const std::string& so
     const std::string from = "single_transformer_blocks." + std::to_string(n) + ".";
     const std::string to = "single_blocks." + std::to_string(n) + ".";
     c.rename(from + "norm.linear", to + "modulation.lin");
-    c.fuse({from + "attn.to_q", from + "attn.to_k", from + "attn.to_v", from + "proj_mlp"}, to + "linear1");
+    c.join({from + "attn.to_q", from + "attn.to_k", from + "attn.to_v", from + "proj_mlp"}, to + "linear1");
     c.rename_scale(from + "attn.norm_q", to + "norm.query_norm");
     c.rename_scale(from + "attn.norm_k", to + "norm.key_norm");
     c.rename(from + "proj_out", to + "linear2");
   }
-  for (const char* suffix : {".weight", ".bias"}) {
-    const std::string name = std::string("norm_out.linear") + suffix;
-    if (c.has(name)) c.put(std::string("final_layer.adaLN_modulation.1") + suffix, swap_halves(c.take(name)));
-  }
+  c.rename_swapping_halves("norm_out.linear", "final_layer.adaLN_modulation.1");
   c.rename("proj_out", "final_layer.linear");
   return c.finish();
 }
 
-TensorMap convert_diffusers_autoencoder(const TensorMap& tensors, const std::string& source) {
-  Converter c(tensors, source);
+StoredMap convert_diffusers_autoencoder(const StoredMap& tensors, const std::string& source) {
+  LayoutConverter c(tensors, source, "FLUX autoencoder");
   for (const std::string coder : {"encoder", "decoder"}) {
     c.rename(coder + ".conv_in", coder + ".conv_in");
     c.rename(coder + ".conv_out", coder + ".conv_out");

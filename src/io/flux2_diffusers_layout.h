@@ -20,7 +20,6 @@ bool looks_like_diffusers_flux2(const TensorMap& tensors);
 
 // Throws DataError (naming `source`) on a tensor it cannot place and on parts
 // of one reference tensor whose shapes do not fit together.
-std::map<std::string, StoredTensor> convert_diffusers_flux2(const std::map<std::string, StoredTensor>& tensors,
-                                                            const std::string& source);
+StoredMap convert_diffusers_flux2(const StoredMap& tensors, const std::string& source);
 
 }  // namespace untwist

@@ -5,6 +5,7 @@
 // A model that asks for its weights layer by layer through `as` holds the
 // stored bytes plus one layer's converted copy, not a converted model.
 #pragma once
+#include <map>
 #include <ATen/ATen.h>
 
 #include <cstdint>
@@ -53,5 +54,7 @@ class StoredTensor {
   Encoding encoding_ = Encoding::F8_E4M3;
   std::vector<int64_t> shape_;
 };
+
+using StoredMap = std::map<std::string, StoredTensor>;
 
 }  // namespace untwist

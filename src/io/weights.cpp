@@ -21,8 +21,6 @@ bool starts_with(const std::string& text, const std::string& prefix) {
   return text.compare(0, prefix.size(), prefix) == 0;
 }
 
-using StoredMap = std::map<std::string, StoredTensor>;
-
 // The longest known prefix that any name carries, or "".
 std::string known_prefix(const StoredMap& tensors) {
   for (const char* prefix : kKnownPrefixes) {
@@ -68,6 +66,10 @@ std::vector<int> indices_under(const TensorMap& tensors, const std::string& pref
   return indices_in(tensors, prefix);
 }
 
+std::vector<int> indices_under(const StoredMap& tensors, const std::string& prefix) {
+  return indices_in(tensors, prefix);
+}
+
 Weights Weights::load(const std::vector<std::string>& paths) {
   if (paths.empty()) throw DataError("no weight files given");
   StoredMap tensors;
@@ -101,10 +103,10 @@ Weights Weights::load(const std::vector<std::string>& paths) {
     weights.tensors_ = convert_diffusers_flux2(weights.tensors_, weights.source_);
     weights.layout_ = WeightLayout::Diffusers;
   } else if (looks_like_diffusers_flux(every_name)) {
-    weights.tensors_ = wrap_plain(convert_diffusers_flux(weights.tensors(), weights.source_));
+    weights.tensors_ = convert_diffusers_flux(weights.tensors_, weights.source_);
     weights.layout_ = WeightLayout::Diffusers;
   } else if (looks_like_diffusers_autoencoder(every_name)) {
-    weights.tensors_ = wrap_plain(convert_diffusers_autoencoder(weights.tensors(), weights.source_));
+    weights.tensors_ = convert_diffusers_autoencoder(weights.tensors_, weights.source_);
     weights.layout_ = WeightLayout::Diffusers;
   }
   return weights;

@@ -24,6 +24,7 @@ using TensorMap = std::map<std::string, at::Tensor>;
 // Every name under `prefix` ("double_blocks.") as the integer that follows
 // it, sorted and unique: the block indices of a stack.
 std::vector<int> indices_under(const TensorMap& tensors, const std::string& prefix);
+std::vector<int> indices_under(const StoredMap& tensors, const std::string& prefix);
 
 class Weights {
  public:
