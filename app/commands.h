@@ -10,6 +10,7 @@ void add_te_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_style_command(CLI::App& app);
+void add_invert_command(CLI::App& app);
 void add_toy_command(CLI::App& app);
 void add_toy_eval_command(CLI::App& toy);
 void add_toy_probe_command(CLI::App& toy);

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   untwist::add_tokenize_command(app);
   untwist::add_generate_command(app);
   untwist::add_style_command(app);
+  untwist::add_invert_command(app);
   untwist::add_toy_command(app);
   untwist::add_demo_command(app);
   untwist::add_serve_command(app);

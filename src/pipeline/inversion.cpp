@@ -1,0 +1,102 @@
+#include "pipeline/inversion.h"
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <tuple>
+
+#include "io/component_files.h"
+#include "sample/dit_sampler.h"
+#include "util/errors.h"
+#include "util/memory.h"
+
+namespace untwist {
+
+at::Tensor encode_image_tokens(const Pipeline& pipeline, const at::Tensor& image) {
+  const at::Tensor latent = require_finite_output(pipeline.ae->encode(image.unsqueeze(0) * 2 - 1), pipeline.paths.ae,
+                                                  "the autoencoder");
+  return pipeline.ae->to_tokens(latent);
+}
+
+at::Tensor decode_image_tokens(const Pipeline& pipeline, const at::Tensor& tokens, int64_t rows, int64_t cols) {
+  return_free_memory_to_system();  // the transformer's working memory is not the decoder's
+  const at::Tensor decoded = require_finite_output(pipeline.ae->decode(pipeline.ae->from_tokens(tokens, rows, cols)),
+                                                   pipeline.paths.ae, "the autoencoder");
+  return ((decoded + 1) / 2).clamp(0, 1);
+}
+
+DitInputs prompt_conditioning(Pipeline& pipeline, const std::string& prompt, const ImageSettings& settings) {
+  const DiffusionTransformer& dit = *pipeline.dit;
+  const auto [rows, cols] = token_grid_for(pipeline, settings);
+  const TextConditioning text = pipeline.text->encode({prompt});
+  DitInputs conditioning;
+  conditioning.img_ids = dit.image_ids(1, rows, cols);
+  conditioning.txt = text.txt;
+  conditioning.txt_mask = text.mask;
+  conditioning.txt_ids = dit.text_ids(1, text.txt.size(1));
+  conditioning.y = text.y;
+  conditioning.guidance = at::full({1}, settings.guidance_for(dit));
+  return conditioning;
+}
+
+VelocityFn conditional_velocity(const DiffusionTransformer& model, const DitInputs& conditioning, int steps,
+                                std::function<void()> on_call) {
+  if (model.guidance_embedded() && !conditioning.guidance.defined()) {
+    throw InputError("a guidance-embedded model needs a guidance value");
+  }
+  struct Call {
+    DitInputs inputs;
+    at::Tensor pe;
+  };
+  auto call = std::make_shared<Call>(Call{conditioning, model.position_table(conditioning)});
+  return [&model, call, steps, on_call = std::move(on_call)](const at::Tensor& state, double t, int step) {
+    DitInputs& inputs = call->inputs;
+    if (state.dim() != 3 || state.size(0) != inputs.txt.size(0) || state.size(1) != inputs.img_ids.size(1)) {
+      throw InputError("the latent " + shape_string(state.sizes().vec()) + " does not fit the conditioning's " +
+                       std::to_string(inputs.txt.size(0)) + " rows of " + std::to_string(inputs.img_ids.size(1)) +
+                       " image tokens");
+    }
+    inputs.img = state;
+    inputs.timesteps = at::full({state.size(0)}, t);
+    const at::Tensor velocity = model.forward(inputs, call->pe);
+    require_finite_velocity(velocity, model, inputs, call->pe, nullptr, step, steps);
+    if (on_call) on_call();
+    return velocity;
+  };
+}
+
+ImageInversion invert_image(Pipeline& pipeline, const at::Tensor& image, const std::string& prompt,
+                            const ImageSettings& settings, InversionSolver solver, std::function<void()> on_call) {
+  ImageInversion inversion;
+  std::tie(inversion.rows, inversion.cols) = token_grid_for(pipeline, settings);
+  if (image.dim() != 3 || image.size(1) != settings.height || image.size(2) != settings.width) {
+    throw InputError("the image to invert is " + shape_string(image.sizes().vec()) + ", expected [3, " +
+                     std::to_string(settings.height) + ", " + std::to_string(settings.width) + "]");
+  }
+  const at::Tensor clean = encode_image_tokens(pipeline, image);  // [1, rows*cols, C]
+  inversion.conditioning = prompt_conditioning(pipeline, prompt, settings);
+  inversion.times = settings.times(*pipeline.dit, inversion.rows * inversion.cols);
+  const int steps = static_cast<int>(inversion.times.size()) - 1;
+  const VelocityFn velocity = conditional_velocity(*pipeline.dit, inversion.conditioning, steps, std::move(on_call));
+  inversion.trajectory = invert_trajectory(velocity, clean, inversion.times, solver);
+  return inversion;
+}
+
+at::Tensor regenerate_tokens(const Pipeline& pipeline, const ImageInversion& inversion, InversionSolver solver,
+                             std::function<void()> on_call) {
+  const int steps = static_cast<int>(inversion.times.size()) - 1;
+  const VelocityFn velocity = conditional_velocity(*pipeline.dit, inversion.conditioning, steps, std::move(on_call));
+  return sample_with_solver(velocity, inversion.trajectory[0], inversion.times, solver);
+}
+
+double image_psnr(const at::Tensor& image, const at::Tensor& reference) {
+  if (image.sizes() != reference.sizes()) {
+    throw InputError("PSNR of images of different shapes: " + shape_string(image.sizes().vec()) + " and " +
+                     shape_string(reference.sizes().vec()));
+  }
+  const double mse = (image.to(at::kDouble) - reference.to(at::kDouble)).pow(2).mean().item<double>();
+  if (mse == 0) return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(1.0 / mse);
+}
+
+}  // namespace untwist
