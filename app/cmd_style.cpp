@@ -1,4 +1,4 @@
-// `untwist style`: a style-aligned set from a reference prompt or image and
+// `untwist style`: a style-aligned set from reference prompts or images and
 // target prompts, in one sharing mode or side by side (--compare).
 #include <filesystem>
 #include <iostream>
@@ -22,7 +22,8 @@ namespace {
 struct StyleOptions {
   PipelineFlags pipeline;
   ShareFlags share;
-  std::string ref_prompt, ref_image;
+  std::vector<std::string> ref_prompts, ref_images;
+  std::vector<double> ref_weights;
   std::vector<std::string> prompts;
   bool compare = false;
   bool meter = false;
@@ -55,19 +56,59 @@ std::vector<ShareSettings> modes_to_render(const StyleOptions& options) {
   return modes;
 }
 
+struct Reference {
+  std::string prompt, image;  // image: empty where the reference is generated from its prompt
+  double weight = 1.0;
+};
+
+// The references in order: each --ref-image, captioned by the --ref-prompt at
+// its position when there is one; without images, each --ref-prompt. One
+// --ref-weight per reference, or none (all 1).
+std::vector<Reference> references_of(const StyleOptions& options) {
+  const bool images = !options.ref_images.empty();
+  if (!images && options.ref_prompts.empty()) {
+    throw UsageError("give the reference: --ref-prompt TEXT or --ref-image FILE (each may be repeated)");
+  }
+  if (images && options.ref_prompts.size() > options.ref_images.size()) {
+    throw UsageError("with --ref-image, each --ref-prompt is the caption of the image at its position: " +
+                     std::to_string(options.ref_prompts.size()) + " prompts for " +
+                     std::to_string(options.ref_images.size()) + " images");
+  }
+  std::vector<Reference> references(images ? options.ref_images.size() : options.ref_prompts.size());
+  for (size_t r = 0; r < references.size(); ++r) {
+    if (r < options.ref_prompts.size()) references[r].prompt = options.ref_prompts[r];
+    if (images) references[r].image = options.ref_images[r];
+  }
+  if (!options.ref_weights.empty()) {
+    if (options.ref_weights.size() != references.size()) {
+      throw UsageError("give one --ref-weight per reference: " + std::to_string(options.ref_weights.size()) +
+                       " weights for " + std::to_string(references.size()) + " references");
+    }
+    for (size_t r = 0; r < references.size(); ++r) references[r].weight = options.ref_weights[r];
+  }
+  return references;
+}
+
+// The image file of row `i` of a set with `references` reference rows.
+std::string image_name(int64_t i, int64_t references, const std::string& prompt) {
+  if (i >= references) return std::to_string(i - references + 1) + "-" + slug(prompt) + ".png";
+  return references == 1 ? "reference.png" : "reference-" + std::to_string(i + 1) + ".png";
+}
+
 // One mode's images as PNGs in DIR/SUBFOLDER, each with its recipe (`recipe`
 // plus its share settings, prompt, seed and role): -> the manifest's entry.
 nlohmann::json write_set(const at::Tensor& images, const RenderRequest& request, const ShareSettings& settings,
                          const nlohmann::json& recipe, const std::string& dir, const std::string& subfolder) {
   nlohmann::json set = {{"share", share_json(settings)}, {"images", nlohmann::json::array()}};
+  const auto references = static_cast<int64_t>(std::max<size_t>(1, settings.reference_weights.size()));
   for (int64_t i = 0; i < images.size(0); ++i) {
     const auto n = static_cast<size_t>(i);
-    const std::string name = i == 0 ? "reference.png" : std::to_string(i) + "-" + slug(request.prompts[n]) + ".png";
+    const std::string name = image_name(i, references, request.prompts[n]);
     nlohmann::json image_recipe = recipe;
     image_recipe["share"] = share_json(settings);
     image_recipe["prompt"] = request.prompts[n];
     image_recipe["seed"] = request.seeds[n];
-    image_recipe["role"] = i == 0 ? "reference" : "target";
+    image_recipe["role"] = i < references ? "reference" : "target";
     write_png(dir + "/" + subfolder + name, images[i], {{"untwist", image_recipe.dump()}});
     set["images"].push_back({{"file", subfolder + name}, {"prompt", request.prompts[n]}, {"seed", request.seeds[n]}});
   }
@@ -75,14 +116,19 @@ nlohmann::json write_set(const at::Tensor& images, const RenderRequest& request,
 }
 
 void run_style(const StyleOptions& options) {
-  if (options.ref_prompt.empty() && options.ref_image.empty()) {
-    throw UsageError("give the reference: --ref-prompt TEXT or --ref-image FILE");
+  const std::vector<Reference> references = references_of(options);
+  std::vector<ShareSettings> modes = modes_to_render(options);
+  if (references.size() > 1 || references[0].weight != 1.0) {
+    for (ShareSettings& settings : modes) {
+      for (const Reference& reference : references) settings.reference_weights.push_back(reference.weight);
+    }
   }
-  const std::vector<ShareSettings> modes = modes_to_render(options);
   const ImageSettings image_settings = options.pipeline.settings;
-  at::Tensor reference_image;  // read before the models load, so a bad image fails fast
-  if (!options.ref_image.empty()) {
-    reference_image = resize_and_crop(read_image(options.ref_image), image_settings.height, image_settings.width);
+  std::vector<at::Tensor> reference_images;  // read before the models load, so a bad image fails fast
+  for (const Reference& reference : references) {
+    reference_images.push_back(reference.image.empty() ? at::Tensor()
+                                                       : resize_and_crop(read_image(reference.image),
+                                                                         image_settings.height, image_settings.width));
   }
   const auto pipeline = load_pipeline(options.pipeline.paths, options.pipeline.load_settings());
   for (const auto& settings : modes) {
@@ -90,11 +136,11 @@ void run_style(const StyleOptions& options) {
   }
 
   RenderRequest request;
-  request.prompts.push_back(options.ref_prompt);
+  for (const Reference& reference : references) request.prompts.push_back(reference.prompt);
   for (const auto& prompt : options.prompts) request.prompts.push_back(prompt);
   for (size_t i = 0; i < request.prompts.size(); ++i) request.seeds.push_back(options.pipeline.seed + i);
   request.settings = image_settings;
-  request.reference_image = reference_image;
+  request.reference_images = reference_images;
   const EncodedText text = encode_text(*pipeline, request.prompts, image_settings);  // once for every mode
   request.text = &text;
   const int steps = image_settings.steps_for(*pipeline->dit);
@@ -105,13 +151,19 @@ void run_style(const StyleOptions& options) {
   std::filesystem::create_directories(dir);
   nlohmann::json manifest = options.pipeline.recipe(*pipeline);
   manifest["command"] = "style";
-  manifest["reference"] = options.ref_image.empty() ? nlohmann::json{{"prompt", options.ref_prompt}}
-                                                    : nlohmann::json{{"image", options.ref_image},
-                                                                     {"prompt", options.ref_prompt}};
-  manifest["sets"] = nlohmann::json::array();
+  manifest["references"] = nlohmann::json::array();
   ImageGrid grid;
-  grid.title = "reference: " + (options.ref_image.empty() ? options.ref_prompt : options.ref_image);
-  grid.column_labels.push_back("reference");
+  grid.title = "reference: ";
+  for (const Reference& reference : references) {
+    nlohmann::json entry = {{"prompt", reference.prompt}, {"weight", reference.weight}};
+    if (!reference.image.empty()) entry["image"] = reference.image;
+    manifest["references"].push_back(entry);
+    grid.title += (&reference == &references.front() ? "" : ", ") +
+                  (reference.image.empty() ? reference.prompt : reference.image);
+    const std::string number = std::to_string(manifest["references"].size());
+    grid.column_labels.push_back(references.size() == 1 ? "reference" : "reference " + number);
+  }
+  manifest["sets"] = nlohmann::json::array();
   for (const auto& prompt : options.prompts) grid.column_labels.push_back(prompt);
 
   for (const ShareSettings& settings : modes) {
@@ -119,7 +171,7 @@ void run_style(const StyleOptions& options) {
     const auto [grid_h, grid_w] = token_grid_for(*pipeline, image_settings);
     CopyMeter meter(grid_h, grid_w);
     request.observer = options.meter ? &meter : nullptr;
-    const at::Tensor images = render(*pipeline, request);  // [1 + N, 3, H, W]
+    const at::Tensor images = render(*pipeline, request);  // [references + targets, 3, H, W]
     const std::string mode = share_mode_name(settings.mode);
     const std::string subfolder = options.compare ? mode + "/" : "";
     std::filesystem::create_directories(dir + "/" + subfolder);
@@ -142,11 +194,17 @@ void run_style(const StyleOptions& options) {
 void add_style_command(CLI::App& app) {
   auto options = std::make_shared<StyleOptions>();
   CLI::App* command = app.add_subcommand("style", "A style-aligned set: a reference and targets that share its style");
-  command->add_option("--ref-prompt", options->ref_prompt,
-                      "the reference, generated from this prompt (with --ref-image: the reference's caption)")
+  command->add_option("--ref-prompt", options->ref_prompts,
+                      "a reference, generated from this prompt (with --ref-image: the caption of the image at the "
+                      "same position); repeat for several")
       ->check(utf8_text());
-  command->add_option("--ref-image", options->ref_image, "the reference image (resized and centre-cropped)")
+  command->add_option("--ref-image", options->ref_images,
+                      "a reference image (resized and centre-cropped); repeat for several")
       ->check(CLI::ExistingFile);
+  command->add_option("--ref-weight", options->ref_weights,
+                      "each reference's weight, in order (default 1): log w is added to its attention logits, so 2 "
+                      "doubles its share and 0 removes it")
+      ->check(finite_range(0.0, 1000.0));
   command->add_option("-p,--prompt", options->prompts, "target prompt (repeat for several)")
       ->check(utf8_text())->required();
   command->add_flag("--compare", options->compare, "none | full | untwisted side by side, same seeds");

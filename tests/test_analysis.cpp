@@ -64,7 +64,7 @@ TEST(CopyMeter, UniformAttentionGivesCountedShares) {
   CopyMeter meter(3, 3);
   meter.begin_step(2, 0.5);
   const at::Tensor q = at::randn({2, 1 + 9, 4});  // 1 text token
-  meter.observe({"single", 4}, 1, q, at::zeros({2, 10 + 9, 4}), ImageSpan{1, 9, 3, 3});
+  meter.observe({"single", 4}, 1, q, at::zeros({2, 10 + 9, 4}), at::Tensor(), ImageSpan{1, 9, 3, 3});
   const auto readings = meter.readings();
   ASSERT_EQ(readings.size(), 1u);
   EXPECT_EQ(readings[0].block, "single.4");
@@ -75,12 +75,21 @@ TEST(CopyMeter, UniformAttentionGivesCountedShares) {
   EXPECT_NEAR(readings[0].reference_total, 9.0 / 19, 1e-6);
 }
 
+// A reference of weight 2 (log 2 on its logits) counts twice: 18 of 28.
+TEST(CopyMeter, KeyBiasWeighsTheReference) {
+  CopyMeter meter(3, 3);
+  meter.begin_step(0, 1.0);
+  const at::Tensor bias = at::cat({at::zeros({10}), at::full({9}, std::log(2.0))});
+  meter.observe({"single", 0}, 1, at::randn({2, 10, 4}), at::zeros({2, 19, 4}), bias, ImageSpan{1, 9, 3, 3});
+  EXPECT_NEAR(meter.readings().at(0).reference_total, 18.0 / 28, 1e-6);
+}
+
 TEST(CopyMeter, KeysMatchingTheQueryAtTheSamePositionReadAsCopying) {
   CopyMeter meter(4, 4);
   meter.begin_step(0, 1.0);
   const at::Tensor q = 3.0 * at::eye(16).unsqueeze(0);                    // [1, 16, 16], orthogonal queries
   const at::Tensor keys = at::cat({at::zeros({1, 16, 16}), 10.0 * q}, 1);  // reference key j aligned with query j
-  meter.observe({"double", 0}, 1, q, keys, ImageSpan{0, 16, 4, 4});
+  meter.observe({"double", 0}, 1, q, keys, at::Tensor(), ImageSpan{0, 16, 4, 4});
   const auto reading = meter.readings().at(0);
   EXPECT_GT(reading.same_position, 0.9);
   EXPECT_GE(reading.neighbourhood, reading.same_position);
@@ -114,7 +123,7 @@ TEST(AttentionMaps, AReferenceKeyMatchingInHighPairsOnlyLightsUpTheHighMap) {
   keys[0][own + token] = q[0][txt + token] * 4;  // the reference token at the same position
   AttentionCapture capture(0, {"single", 0}, 1);
   capture.begin_step(0, 1.0);
-  capture.observe({"single", 0}, 1, q, keys, ImageSpan{txt, img, h, w});
+  capture.observe({"single", 0}, 1, q, keys, at::Tensor(), ImageSpan{txt, img, h, w});
   ASSERT_TRUE(capture.captured());
   const auto maps = attention_maps(capture, axes, h, w, {{1, 2}});
   const at::Tensor ref_high = maps[0].reference[static_cast<size_t>(PairBand::High)];

@@ -141,6 +141,40 @@ TEST_F(PipelineEndToEnd, StyleFromAnImageReportsTheImageAsTheReference) {
   EXPECT_LE(test::relative_error(reference, resize_and_crop(read_image(painting), 48, 32)), 0.01);
 }
 
+// Two references, one an image and one generated from its caption alone, the
+// second weighted 3: both reference rows are kept, the weights change the
+// targets, and the manifest lists the references in order.
+TEST_F(PipelineEndToEnd, StyleTakesSeveralWeightedReferences) {
+  const std::string out = test::scratch_dir();
+  const std::string painting = out + "/painting.png";
+  write_png(painting, at::rand({3, 48, 32}));
+  const auto style = [&](const std::string& folder, const std::string& second_weight) {
+    return test::run_untwist(with(with({"style"}, components()),
+                                  {"--ref-image", painting, "--ref-image", painting, "--ref-prompt", "a painting",
+                                   "--ref-weight", "1", "--ref-weight", second_weight, "-p", "a giraffe", "--blocks",
+                                   "all", "--mode", "full", "-o", out + "/" + folder}));
+  };
+  const auto even = style("even", "1"), weighted = style("weighted", "3");
+  ASSERT_EQ(even.status, 0) << even.output;
+  ASSERT_EQ(weighted.status, 0) << weighted.output;
+  for (const char* name : {"reference-1.png", "reference-2.png"}) {
+    EXPECT_LE(test::relative_error(read_image(out + "/weighted/" + name), read_image(painting)), 0.01) << name;
+  }
+  EXPECT_FALSE(at::equal(read_image(out + "/even/1-a-giraffe.png"), read_image(out + "/weighted/1-a-giraffe.png")));
+  std::ifstream manifest_file(out + "/weighted/manifest.json");
+  const auto manifest = nlohmann::json::parse(manifest_file);
+  ASSERT_EQ(manifest["references"].size(), 2u);
+  EXPECT_EQ(manifest["references"][0]["prompt"], "a painting");
+  EXPECT_EQ(manifest["references"][1]["weight"], 3.0);
+
+  const auto mismatched = test::run_untwist(with(with({"style"}, components()),
+                                                 {"--ref-prompt", "a", "--ref-prompt", "b", "--ref-weight", "2", "-p",
+                                                  "c", "-o", out + "/bad"}));
+  EXPECT_EQ(mismatched.status, 2) << mismatched.output;
+  EXPECT_NE(mismatched.output.find("one --ref-weight per reference"), std::string::npos) << mismatched.output;
+  EXPECT_FALSE(fs::exists(out + "/bad"));
+}
+
 TEST_F(PipelineEndToEnd, ComponentsThatDoNotFitAreNamed) {
   const std::string out = test::scratch_dir();
   auto run = test::run_untwist(with(with({"generate"}, components("clip_wide")), {"-p", "x", "-o", out}));

@@ -1,8 +1,11 @@
 // Properties of the method that would catch real bugs: the reference row is
 // untouched by sharing, untwisted with unit scales is full sharing, the key
 // scales hit s_hf and s_lf at the band ends, AdaIN carries the reference's
-// statistics, alignedgen's reference positions never meet a target's.
+// statistics, alignedgen's reference positions never meet a target's, and
+// reference weights act as log w on the logits.
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "io/safetensors.h"
 #include "io/weights.h"
@@ -184,7 +187,8 @@ TEST(SharePlanSpec, ParsesKindsAndRangesAndRejectsNonsense) {
 class RecordingObserver : public SharedAttentionObserver {
  public:
   std::vector<at::Tensor> queries, keys;
-  void observe(const BlockRef&, int64_t, const at::Tensor& q, const at::Tensor& k, const ImageSpan&) override {
+  void observe(const BlockRef&, int64_t, const at::Tensor& q, const at::Tensor& k, const at::Tensor&,
+               const ImageSpan&) override {
     queries.push_back(q.clone());
     keys.push_back(k.clone());
   }
@@ -220,6 +224,66 @@ TEST(StyleAligned, TargetQueriesAndKeysCarryTheReferenceStatistics) {
   EXPECT_LE(relative_error(target_k.std(1), ref_k.std(1)), 1e-3);
   EXPECT_TRUE(at::equal(observer.queries[0].narrow(1, 0, txt), call.q[1].narrow(1, 0, txt)))
       << "text tokens are not normalised";
+}
+
+// Several weighted references (METHOD section 4): rows are drawn from a pool
+// of random rows with real RoPE positions on one 3x4 grid, so that a batch can
+// hold the same row twice.
+class WeightedReferences : public ::testing::Test {
+ protected:
+  static constexpr int64_t kHeads = 2, kTxt = 3, kImg = 12, kDim = 8;
+  const RopeLayout rope_{{2, 2, 4}, {AxisRole::Index, AxisRole::Row, AxisRole::Column}, 10000};
+  at::Tensor q_ = at::randn({4, kHeads, kTxt + kImg, kDim}), k_ = at::randn({4, kHeads, kTxt + kImg, kDim}),
+             v_ = at::randn({4, kHeads, kTxt + kImg, kDim});
+
+  // The untwisted shared attention of the pool rows `rows` (references
+  // first) -> [rows, L, H*D].
+  at::Tensor attend(const std::vector<int64_t>& rows, std::vector<double> weights,
+                    ShareMode mode = ShareMode::Untwisted) const {
+    const at::Tensor index = at::tensor(rows);
+    AttentionCall call;
+    call.block = BlockRef{"single", 0};
+    call.q = q_.index_select(0, index);
+    call.k = k_.index_select(0, index);
+    call.v = v_.index_select(0, index);
+    const auto batch = static_cast<int64_t>(rows.size());
+    const at::Tensor ids = at::cat({at::zeros({batch, kTxt, 3}), image_position_ids(batch, 3, 4)}, 1);
+    call.pe = rope_table(ids, rope_.axes_dim, rope_.theta);
+    call.image.assign(rows.size(), ImageSpan{kTxt, kImg, 3, 4});
+    call.rope = &rope_;
+    ShareSettings settings;
+    settings.mode = mode;
+    settings.blocks = settings.blocks.bind({{"single", 1}}, "single");
+    settings.reference_weights = std::move(weights);
+    return SharedAttention(settings, StepKnobs{true, 0.4, 1.3}, rope_).attend(call);
+  }
+};
+
+TEST_F(WeightedReferences, OneReferenceOfWeightOneIsTheSingleReference) {
+  EXPECT_TRUE(at::equal(attend({0, 2, 3}, {1.0}), attend({0, 2, 3}, {})));
+}
+
+TEST_F(WeightedReferences, TwoIdenticalReferencesOfWeightOneAreOneOfWeightTwo) {
+  const at::Tensor twice = attend({0, 0, 2, 3}, {1.0, 1.0});
+  const at::Tensor doubled = attend({0, 2, 3}, {2.0});
+  EXPECT_LE(relative_error(twice.narrow(0, 2, 2), doubled.narrow(0, 1, 2)), 1e-5);
+  EXPECT_GT(relative_error(doubled.narrow(0, 1, 2), attend({0, 2, 3}, {}).narrow(0, 1, 2)), 1e-3)
+      << "the weight must change the targets";
+  EXPECT_TRUE(at::equal(twice[0], doubled[0])) << "a reference attends to itself alone";
+}
+
+TEST_F(WeightedReferences, WeightZeroRemovesThatReference) {
+  const at::Tensor without_second = attend({0, 1, 2}, {1.0, 0.0});
+  EXPECT_LE(relative_error(without_second[2], attend({0, 2}, {})[1]), 1e-6);
+  const at::Tensor none = attend({0, 2}, {}, ShareMode::None);
+  EXPECT_LE(relative_error(attend({0, 2}, {0.0})[1], none[1]), 1e-6);
+  EXPECT_GT(relative_error(attend({0, 1, 2}, {1.0, 1.0})[2], without_second[2]), 1e-3)
+      << "the second reference counts at weight 1";
+}
+
+TEST_F(WeightedReferences, NegativeOrNonFiniteWeightsAreRefused) {
+  EXPECT_THROW(attend({0, 2}, {-1.0}), UsageError);
+  EXPECT_THROW(attend({0, 2}, {std::nan("")}), UsageError);
 }
 
 TEST(AlignedGen, NoReferenceKeyTakesTheRotationOfAnyTargetQuery) {

@@ -30,10 +30,11 @@ at::Tensor pair_band_mask(const std::vector<int64_t>& axes_dim, PairBand band) {
 }
 
 void AttentionCapture::observe(const BlockRef& block, int64_t row, const at::Tensor& q, const at::Tensor& keys,
-                               const ImageSpan& image) {
+                               const at::Tensor& key_bias, const ImageSpan& image) {
   if (current_step_ != step_ || row != row_ || block.group != block_.group || block.index != block_.index) return;
   q_ = q.to(at::kFloat).clone();
   keys_ = keys.to(at::kFloat).clone();
+  key_bias_ = key_bias.defined() ? key_bias.to(at::kFloat).clone() : at::zeros({keys.size(1)}, at::kFloat);
   image_start_ = image.start;
 }
 
@@ -49,7 +50,8 @@ std::vector<QueryMaps> attention_maps(const AttentionCapture& capture, const std
     const at::Tensor query = q.select(1, txt + row * w + col);  // [H, D]
     for (PairBand band : {PairBand::All, PairBand::High, PairBand::Low}) {
       const at::Tensor mask = pair_band_mask(axes_dim, band);
-      const at::Tensor logits = at::matmul(keys * mask, (query * mask).unsqueeze(-1)).squeeze(-1) * scale;  // [H, L+L_img]
+      const at::Tensor logits =
+          at::matmul(keys * mask, (query * mask).unsqueeze(-1)).squeeze(-1) * scale + capture.key_bias();  // [H, L+L_img]
       const at::Tensor weights = at::softmax(logits, -1).mean(0);                                           // [L+L_img]
       maps.own.push_back(weights.narrow(0, txt, img).reshape({h, w}));
       maps.reference.push_back(weights.narrow(0, own, img).reshape({h, w}));

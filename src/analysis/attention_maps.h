@@ -26,11 +26,12 @@ class AttentionCapture : public SharedAttentionObserver {
   AttentionCapture(int step, BlockRef block, int64_t row) : step_(step), block_(block), row_(row) {}
   void begin_step(int step, double) override { current_step_ = step; }
   void observe(const BlockRef& block, int64_t row, const at::Tensor& q, const at::Tensor& keys,
-               const ImageSpan& image) override;
+               const at::Tensor& key_bias, const ImageSpan& image) override;
 
   bool captured() const { return q_.defined(); }
   const at::Tensor& queries() const { return q_; }   // [H, L, D] after RoPE
   const at::Tensor& keys() const { return keys_; }   // [H, L + L_img, D] own keys, then the reference's
+  const at::Tensor& key_bias() const { return key_bias_; }  // [L + L_img] the keys' logit biases
   int64_t image_start() const { return image_start_; }
 
  private:
@@ -38,7 +39,7 @@ class AttentionCapture : public SharedAttentionObserver {
   BlockRef block_;
   int64_t row_;
   int current_step_ = -1;
-  at::Tensor q_, keys_;
+  at::Tensor q_, keys_, key_bias_;
   int64_t image_start_ = 0;
 };
 

@@ -18,13 +18,15 @@ void CopyMeter::begin_step(int step, double t) {
 }
 
 void CopyMeter::observe(const BlockRef& block, int64_t, const at::Tensor& q, const at::Tensor& keys,
-                        const ImageSpan& image) {
+                        const at::Tensor& key_bias, const ImageSpan& image) {
   const int64_t img = h_ * w_, own = q.size(1);
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));
   Sum sum;
   for (int64_t head = 0; head < q.size(0); ++head) {  // one head at a time bounds the memory
     const at::Tensor queries = q[head].narrow(0, image.start, img).to(at::kFloat);                       // [L_img, D]
-    const at::Tensor weights = at::softmax(at::matmul(queries, keys[head].to(at::kFloat).t()) * scale, -1);
+    at::Tensor logits = at::matmul(queries, keys[head].to(at::kFloat).t()) * scale;  // [L_img, L + L_refs]
+    if (key_bias.defined()) logits = logits + key_bias.to(at::kFloat);
+    const at::Tensor weights = at::softmax(logits, -1);
     const at::Tensor on_reference = weights.narrow(1, own, img);                                     // [L_img, L_img]
     sum.same += on_reference.diagonal().mean().item<double>();
     sum.neighbourhood += (on_reference * neighbours_).sum(1).mean().item<double>();

@@ -28,7 +28,7 @@ class CopyMeter : public SharedAttentionObserver {
 
   void begin_step(int step, double t) override;
   void observe(const BlockRef& block, int64_t row, const at::Tensor& q, const at::Tensor& keys,
-               const ImageSpan& image) override;
+               const at::Tensor& key_bias, const ImageSpan& image) override;
 
   // One reading per (step, block), averaged over target rows, heads and image queries.
   std::vector<CopyReading> readings() const;

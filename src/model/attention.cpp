@@ -19,6 +19,12 @@ constexpr int64_t kMinQueryRows = 512;
 
 }  // namespace
 
+at::Tensor key_logit_bias(const at::Tensor& key_mask) {
+  if (key_mask.is_floating_point()) return key_mask.to(at::kFloat);
+  return at::zeros(key_mask.sizes(), key_mask.options().dtype(at::kFloat))
+      .masked_fill_(at::logical_not(key_mask.to(at::kBool)), -std::numeric_limits<float>::infinity());
+}
+
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                         const at::Tensor& key_mask) {
   const int64_t batch = q.size(0), heads = q.size(1), queries = q.size(2), keys = k.size(2), dim = q.size(3);
@@ -27,7 +33,9 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
   // attention), same 1/sqrt(D) scale.
   if (!q.device().is_cpu()) {
     if (!key_mask.defined()) return at::scaled_dot_product_attention(q, k, v);
-    return at::scaled_dot_product_attention(q, k, v, key_mask.to(q.device()).reshape({batch, 1, 1, keys}));
+    const at::Tensor mask = key_mask.is_floating_point() ? key_mask.to(q.device(), q.scalar_type())
+                                                         : key_mask.to(q.device());
+    return at::scaled_dot_product_attention(q, k, v, mask.reshape({batch, 1, 1, keys}));
   }
 #endif
   const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
@@ -36,12 +44,11 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
   const at::Tensor qq = (q * scale).reshape({batch * heads, queries, dim});
   const at::Tensor kt = k.reshape({batch * heads, keys, dim}).transpose(1, 2);  // [BH, D, Lk]
   const at::Tensor vv = v.reshape({batch * heads, keys, v.size(3)});
-  // Masked keys get -inf before the softmax, one row of biases per problem.
+  // The keys' logit biases (masked keys: -inf), one row per problem.
   at::Tensor bias;
   if (key_mask.defined()) {
-    bias = at::zeros({batch, 1, 1, keys}, q.options().dtype(at::kFloat))
-               .masked_fill_(at::logical_not(key_mask.to(q.device()).reshape({batch, 1, 1, keys})),
-                             -std::numeric_limits<float>::infinity())
+    bias = key_logit_bias(key_mask.to(q.device()))
+               .reshape({batch, 1, 1, keys})
                .expand({batch, heads, 1, keys})
                .reshape({batch * heads, 1, keys});  // [BH, 1, Lk]
   }

@@ -52,9 +52,13 @@ class AttentionHook {
 // no more than a bounded score matrix exists at once; softmax in float32.
 // Off the CPU with libtorch 2.x: libtorch's fused attention instead.
 // q: [B, H, Lq, D], k, v: [B, H, Lk, D], key_mask: [B, Lk] bool (true: may be
-// attended) or undefined (every key) -> [B, H, Lq, D]
+// attended), float (added to the keys' logits: 0 keeps a key, -inf removes it,
+// log w weighs it by w) or undefined (every key) -> [B, H, Lq, D]
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                         const at::Tensor& key_mask = {});
+
+// A key mask as logit biases: float masks as they are, bool ones as 0 / -inf.
+at::Tensor key_logit_bias(const at::Tensor& key_mask);
 
 // [B, H, L, D] -> [B, L, H*D]
 at::Tensor merge_heads(const at::Tensor& x);

@@ -68,7 +68,9 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
   setup.share = request.share;
   setup.on_step = request.on_step;
   setup.observer = request.observer;
-  if (request.reference_image.defined()) setup.reference_latent = image_tokens(pipeline, request.reference_image)[0];
+  for (const at::Tensor& image : request.reference_images) {
+    setup.reference_latents.push_back(image.defined() ? image_tokens(pipeline, image)[0] : at::Tensor());
+  }
   if (!request.edit_images.empty()) {
     std::vector<at::Tensor> tokens, ids;
     for (size_t i = 0; i < request.edit_images.size(); ++i) {
@@ -85,7 +87,9 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
   const at::Tensor decoded = require_finite_output(pipeline.ae->decode(pipeline.ae->from_tokens(latents, h, w)),
                                                    pipeline.paths.ae, "the autoencoder");
   at::Tensor images = ((decoded + 1) / 2).clamp(0, 1);  // [B, 3, H, W]
-  if (request.reference_image.defined()) images[0].copy_(request.reference_image);
+  for (size_t r = 0; r < request.reference_images.size(); ++r) {
+    if (request.reference_images[r].defined()) images[static_cast<int64_t>(r)].copy_(request.reference_images[r]);
+  }
   return images;
 }
 

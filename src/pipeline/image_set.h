@@ -30,11 +30,15 @@ struct EncodedText {
 EncodedText encode_text(Pipeline& pipeline, const std::vector<std::string>& prompts, const ImageSettings& settings);
 
 struct RenderRequest {
-  std::vector<std::string> prompts;  // with sharing, prompts[0] is the reference's
-  std::vector<uint64_t> seeds;       // one per prompt
+  // With sharing, the first prompts are the references' (one per
+  // share->reference_weights, at least one), then the targets'.
+  std::vector<std::string> prompts;
+  std::vector<uint64_t> seeds;  // one per prompt
   ImageSettings settings;
   const ShareSettings* share = nullptr;
-  at::Tensor reference_image;        // [3, H, W] in [0, 1]: row 0 follows its latent
+  // Entry r: the image [3, H, W] in [0, 1] that reference row r follows, or
+  // undefined where that reference is generated from its prompt.
+  std::vector<at::Tensor> reference_images;
   // [3, H, W] in [0, 1] each, H and W multiples of the patch: in-context images
   // every row attends to (FLUX.2's editing input)
   std::vector<at::Tensor> edit_images;
@@ -47,7 +51,7 @@ struct RenderRequest {
 // unless width and height are multiples of the autoencoder's patch.
 std::pair<int64_t, int64_t> token_grid_for(const Pipeline& pipeline, const ImageSettings& settings);
 
-// -> images [B, 3, H, W] in [0, 1] (row 0 is the reference image itself when given).
+// -> images [B, 3, H, W] in [0, 1] (a reference row given as an image is that image).
 at::Tensor render(Pipeline& pipeline, const RenderRequest& request);
 
 }  // namespace untwist

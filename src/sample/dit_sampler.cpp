@@ -108,14 +108,20 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
   DitInputs inputs = setup.conditioning;
   inputs.img = setup.noise;
   const at::Tensor pe = model.position_table(inputs);
-  const bool image_reference = setup.reference_latent.defined();
-  if (image_reference && setup.reference_latent.sizes() != setup.noise[0].sizes()) {
-    throw DataError("reference latent has shape " + shape_string(setup.reference_latent.sizes().vec()) +
-                    ", expected " + shape_string(setup.noise[0].sizes().vec()) + " (one image's tokens)");
+  const std::vector<at::Tensor>& references = setup.reference_latents;
+  if (static_cast<int64_t>(references.size()) > batch) {
+    throw InputError(std::to_string(references.size()) + " reference latents for a batch of " +
+                     std::to_string(batch));
+  }
+  for (const at::Tensor& latent : references) {
+    if (latent.defined() && latent.sizes() != setup.noise[0].sizes()) {
+      throw DataError("reference latent has shape " + shape_string(latent.sizes().vec()) + ", expected " +
+                      shape_string(setup.noise[0].sizes().vec()) + " (one image's tokens)");
+    }
   }
   std::optional<ShareSettings> share;
   if (setup.share) share = bind_to(*setup.share, model);
-  const at::Tensor reference_noise = image_reference ? setup.noise[0].clone() : at::Tensor();
+  const at::Tensor first_noise = setup.noise.clone();  // where image references start
   if (model.guidance_embedded() && !inputs.guidance.defined()) {
     throw InputError("a guidance-embedded model needs a guidance value");
   }
@@ -130,9 +136,11 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
 
   at::Tensor result = euler_sample(setup.noise, setup.times, [&](const at::Tensor& state, double t, int step) {
     inputs.img = state;
-    if (image_reference) {
-      inputs.img = state.clone();
-      inputs.img[0].copy_((1.0 - t) * setup.reference_latent + t * reference_noise);
+    for (size_t r = 0; r < references.size(); ++r) {
+      if (!references[r].defined()) continue;
+      if (inputs.img.is_same(state)) inputs.img = state.clone();
+      const auto row = static_cast<int64_t>(r);
+      inputs.img[row].copy_((1.0 - t) * references[r] + t * first_noise[row]);
     }
     inputs.timesteps = at::full({batch}, t);
     const bool guided = guidance.scale > 1.0 && 1.0 - t <= guidance.truncation;
@@ -155,7 +163,9 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
     if (setup.on_step) setup.on_step(step);
     return velocity;
   });
-  if (image_reference) result[0].copy_(setup.reference_latent);
+  for (size_t r = 0; r < references.size(); ++r) {
+    if (references[r].defined()) result[static_cast<int64_t>(r)].copy_(references[r]);
+  }
   return result;
 }
 

@@ -33,13 +33,16 @@ struct SamplingSetup {
   DitInputs conditioning;
   std::vector<double> times;  // from 1 down to 0
   ClassifierFreeGuidance guidance;
-  // Null: every row samples on its own. Otherwise row 0 is the reference (and,
-  // under classifier-free guidance, the negative rows share with row B, the
-  // reference's negative copy).
+  // Null: every row samples on its own. Otherwise the first rows are the
+  // references (one per share->reference_weights, at least one) and, under
+  // classifier-free guidance, the negative rows share with the references'
+  // negative copies.
   const ShareSettings* share = nullptr;
-  // [L_img, C] clean latent tokens of an image reference: before each model
-  // call row 0 is set to (1 - t) x_ref + t noise[0]; it ends as x_ref.
-  at::Tensor reference_latent;
+  // Image references, entry r for batch row r: the clean latent tokens
+  // [L_img, C] of reference r, or undefined where that reference is generated
+  // from its prompt. Before each model call such a row is set to
+  // (1 - t) x_ref + t noise[r]; it ends as x_ref.
+  std::vector<at::Tensor> reference_latents;
   SharedAttentionObserver* observer = nullptr;
   std::function<void(int step)> on_step;  // after each step, e.g. progress
   // When set, each step's model call shows the probe `probe(step)` its named

@@ -57,7 +57,7 @@ ModeResult PipelineEngine::run(const JobRequest& request, const at::Tensor& refe
   render_request.settings.steps = steps_for(request);
   const ShareSettings share = request.share_for(mode);
   render_request.share = &share;
-  render_request.reference_image = reference;
+  if (reference.defined()) render_request.reference_images = {reference};
   render_request.on_step = on_step;
   const auto [grid_h, grid_w] = token_grid_for(*pipeline_, settings_);
   CopyMeter meter(grid_h, grid_w);

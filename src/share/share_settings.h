@@ -26,6 +26,9 @@ struct ShareSettings {
   Curve curve = Curve::Linear;
   KnobRange window{0.0, 1.0};  // progress interval in which targets share
   double adain = 0.0;          // AdaIN strength of target queries/keys (untwisted)
+  // One weight per reference (the first rows of the batch); empty: one
+  // reference of weight 1.
+  std::vector<double> reference_weights;
 };
 
 // Each setting's names, one table per kind: parse (UsageError listing the

@@ -1,5 +1,8 @@
 #include "share/shared_attention.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "model/rope.h"
 #include "share/adain.h"
 #include "util/errors.h"
@@ -16,6 +19,11 @@ SharedAttention::SharedAttention(const ShareSettings& settings, const StepKnobs&
   if (settings.mode == ShareMode::Untwisted) {
     key_scales_ = key_scale_vector(rope, knobs.s_hf, knobs.s_lf, settings.beta, settings.axis0);
   }
+  for (double weight : settings.reference_weights) {
+    if (!(weight >= 0.0) || !std::isfinite(weight)) {
+      throw UsageError("reference weights must be finite and not negative, got " + std::to_string(weight));
+    }
+  }
   if (settings.mode == ShareMode::AlignedGen && !shift_.defined()) {
     throw std::logic_error("alignedgen needs the column shift");
   }
@@ -24,7 +32,9 @@ SharedAttention::SharedAttention(const ShareSettings& settings, const StepKnobs&
 at::Tensor SharedAttention::attend(const AttentionCall& call) const {
   const int64_t batch = call.q.size(0);
   const int64_t group = group_rows_ > 0 ? group_rows_ : batch;
-  if (!active_ || !settings_.blocks.shares(call.block) || group < 2) return plain_attention(call);
+  const std::vector<double>& weights = settings_.reference_weights;
+  const int64_t references = weights.empty() ? 1 : static_cast<int64_t>(weights.size());
+  if (!active_ || !settings_.blocks.shares(call.block) || group <= references) return plain_attention(call);
   if (batch % group != 0) {
     throw std::logic_error("shared attention: a batch of " + std::to_string(batch) + " rows is not groups of " +
                            std::to_string(group));
@@ -37,8 +47,8 @@ at::Tensor SharedAttention::attend(const AttentionCall& call) const {
     return call.key_mask.defined() ? call.key_mask.narrow(0, row, 1) : at::Tensor();
   };
 
-  // Target image-token queries and keys move toward their reference's
-  // statistics (before RoPE) in the AdaIN-based modes.
+  // Target image-token queries and keys move toward their group's first
+  // reference's statistics (before RoPE) in the AdaIN-based modes.
   double adain_strength = settings_.adain;
   if (settings_.mode == ShareMode::StyleAligned || settings_.mode == ShareMode::AlignedGen) adain_strength = 1.0;
   at::Tensor q = call.q, k = call.k;
@@ -47,33 +57,54 @@ at::Tensor SharedAttention::attend(const AttentionCall& call) const {
     k = k.clone();
     for (int64_t b = 0; b < batch; ++b) {
       const int64_t ref = b - b % group;
-      if (b == ref) continue;
+      if (b - ref < references) continue;
       image_of(q, b).copy_(blend_adain(image_of(call.q, b), image_of(call.q, ref), adain_strength));
       image_of(k, b).copy_(blend_adain(image_of(call.k, b), image_of(call.k, ref), adain_strength));
     }
   }
   const at::Tensor q_rot = apply_rope(q, call.pe);  // [B, H, L, D]
   const at::Tensor k_rot = apply_rope(k, call.pe);
+  // Weights other than 1 add log w to their reference's logits.
+  const bool weighted = std::any_of(weights.begin(), weights.end(), [](double w) { return w != 1.0; });
 
   at::Tensor out = at::empty(call.q.sizes(), call.v.options());  // [B, H, L, D]
-  for (int64_t ref = 0; ref < batch; ref += group) {
-    // The reference's real image keys and values as its group's targets see them.
-    const ImageSpan& span = call.image.at(static_cast<size_t>(ref));
-    at::Tensor ref_keys = k_rot.narrow(0, ref, 1).narrow(2, span.start, span.length);  // [1, H, L_ref, D]
-    if (settings_.mode == ShareMode::AlignedGen) ref_keys = apply_rope(ref_keys, shift_.to(ref_keys.device()));
-    if (key_scales_.defined()) ref_keys = ref_keys * key_scales_.to(ref_keys.options());
-    const at::Tensor ref_values = call.v.narrow(0, ref, 1).narrow(2, span.start, span.length);
-
-    out.narrow(0, ref, 1).copy_(scaled_dot_product_attention(q_rot.narrow(0, ref, 1), k_rot.narrow(0, ref, 1),
-                                                             call.v.narrow(0, ref, 1), mask_of(ref)));
-    for (int64_t b = ref + 1; b < ref + group; ++b) {
-      const at::Tensor keys = at::cat({k_rot.narrow(0, b, 1), ref_keys}, 2);  // [1, H, L + L_ref, D]
-      const at::Tensor values = at::cat({call.v.narrow(0, b, 1), ref_values}, 2);
-      at::Tensor mask = mask_of(b);
-      if (mask.defined()) mask = at::cat({mask, at::ones({1, span.length}, mask.options())}, 1);  // [1, L + L_ref]
+  for (int64_t first = 0; first < batch; first += group) {
+    // Each reference attends to itself; its real image keys and values, as
+    // its group's targets see them, go after every target's own.
+    std::vector<at::Tensor> ref_keys, ref_values, ref_bias;
+    for (int64_t r = first; r < first + references; ++r) {
+      out.narrow(0, r, 1).copy_(scaled_dot_product_attention(q_rot.narrow(0, r, 1), k_rot.narrow(0, r, 1),
+                                                             call.v.narrow(0, r, 1), mask_of(r)));
+      const ImageSpan& span = call.image.at(static_cast<size_t>(r));
+      at::Tensor keys = k_rot.narrow(0, r, 1).narrow(2, span.start, span.length);  // [1, H, L_ref, D]
+      if (settings_.mode == ShareMode::AlignedGen) keys = apply_rope(keys, shift_.to(keys.device()));
+      if (key_scales_.defined()) keys = keys * key_scales_.to(keys.options());
+      ref_keys.push_back(keys);
+      ref_values.push_back(call.v.narrow(0, r, 1).narrow(2, span.start, span.length));
+      if (weighted) {
+        ref_bias.push_back(at::full({1, span.length}, std::log(weights[static_cast<size_t>(r - first)]),
+                                    at::TensorOptions().dtype(at::kFloat).device(call.q.device())));
+      }
+    }
+    const at::Tensor shared_keys = at::cat(ref_keys, 2), shared_values = at::cat(ref_values, 2);
+    const at::Tensor shared_bias = weighted ? at::cat(ref_bias, 1) : at::Tensor();  // [1, L_refs]
+    const int64_t shared = shared_keys.size(2);
+    for (int64_t b = first + references; b < first + group; ++b) {
+      const at::Tensor keys = at::cat({k_rot.narrow(0, b, 1), shared_keys}, 2);  // [1, H, L + L_refs, D]
+      const at::Tensor values = at::cat({call.v.narrow(0, b, 1), shared_values}, 2);
+      at::Tensor mask = mask_of(b);  // [1, L + L_refs]: bool, or logit biases when weighted
+      if (weighted) {
+        const at::Tensor own = mask.defined() ? key_logit_bias(mask)
+                                              : at::zeros({1, call.k.size(2)}, shared_bias.options());
+        mask = at::cat({own, shared_bias}, 1);
+      } else if (mask.defined()) {
+        mask = at::cat({mask, at::ones({1, shared}, mask.options())}, 1);
+      }
       out.narrow(0, b, 1).copy_(scaled_dot_product_attention(q_rot.narrow(0, b, 1), keys, values, mask));
-      if (observer_ && ref == 0) {  // observers work on the CPU
-        observer_->observe(call.block, b, q_rot[b].cpu(), keys[0].cpu(), call.image.at(static_cast<size_t>(b)));
+      if (observer_ && first == 0) {  // observers work on the CPU
+        observer_->observe(call.block, b, q_rot[b].cpu(), keys[0].cpu(),
+                           mask.defined() ? key_logit_bias(mask[0]).cpu() : at::Tensor(),
+                           call.image.at(static_cast<size_t>(b)));
       }
     }
   }

@@ -1,11 +1,13 @@
-// Shared attention (METHOD section 4): batch row 0 is the reference and
-// attends to itself only; every target row b >= 1 in a shared block attends to
-// its own tokens and to the reference's real image tokens, whose keys are
-// scaled per RoPE frequency band (untwisted), left alone (full, stylealigned)
-// or rotated to positions past the target's grid (alignedgen). The batch may
-// be several groups of rows (classifier-free guidance: [conditional ;
-// negative]), each sharing with its own first row. Keys a row's mask hides
-// stay hidden.
+// Shared attention (METHOD section 4): the first R batch rows are the
+// references (R = the number of reference weights, at least 1) and attend to
+// themselves only; every target row in a shared block attends to its own
+// tokens and to every reference's real image tokens, whose keys are scaled
+// per RoPE frequency band (untwisted), left alone (full, stylealigned) or
+// rotated to positions past the target's grid (alignedgen). A reference of
+// weight w has log w added to its keys' logits (w = 2 doubles its share before
+// normalisation, w = 0 removes it). The batch may be several groups of rows
+// (classifier-free guidance: [conditional ; negative]), each sharing with its
+// own first R rows. Keys a row's mask hides stay hidden.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -18,15 +20,18 @@
 namespace untwist {
 
 // Sees every shared attention call of a target row (the copying meter of
-// analysis/ implements it). q: [H, L, D] after RoPE; keys: [H, L + L_ref, D],
-// the row's own keys then the reference image keys as the target sees them;
-// `image` is where the row's own image tokens sit.
+// analysis/ implements it). q: [H, L, D] after RoPE; keys: [H, L + L_refs, D],
+// the row's own keys then each reference's image keys as the target sees
+// them (the first reference's right after the row's own); key_bias: [L +
+// L_refs] logit biases (masked keys -inf, weighted references log w), or
+// undefined when every key counts alike; `image` is where the row's own image
+// tokens sit.
 class SharedAttentionObserver {
  public:
   virtual ~SharedAttentionObserver() = default;
   virtual void begin_step(int step, double t) {}
   virtual void observe(const BlockRef& block, int64_t row, const at::Tensor& q, const at::Tensor& keys,
-                       const ImageSpan& image) = 0;
+                       const at::Tensor& key_bias, const ImageSpan& image) = 0;
 };
 
 class SharedAttention : public AttentionHook {

@@ -28,7 +28,7 @@ at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request) {
   setup.observer = request.observer;
   setup.on_step = request.on_step;
   if (request.reference_image.defined()) {
-    setup.reference_latent = pack_latents(request.reference_image.unsqueeze(0) * 2 - 1)[0];  // [256, 12]
+    setup.reference_latents = {pack_latents(request.reference_image.unsqueeze(0) * 2 - 1)[0]};  // [256, 12]
   }
   at::NoGradGuard no_grad;
   return unpack_pixels(sample_dit(*model.dit, setup));
