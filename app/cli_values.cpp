@@ -127,4 +127,10 @@ std::string dtype_name(at::ScalarType dtype) {
   return c10::toString(dtype);
 }
 
+std::string joined_names(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : " | ") + name;
+  return text;
+}
+
 }  // namespace untwist

@@ -36,4 +36,7 @@ CLI::Validator utf8_text();
 // A CLI11 check for a finite number in [low, high] (CLI::Range lets NaN through).
 CLI::Validator finite_range(double low, double high);
 
+// "a | b | c", for a flag's help.
+std::string joined_names(const std::vector<std::string>& names);
+
 }  // namespace untwist

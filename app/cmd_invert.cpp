@@ -101,10 +101,8 @@ void add_invert_command(CLI::App& app) {
       ->check(CLI::ExistingFile)->required();
   command->add_option("-p,--prompt", options->prompt, "the prompt the image is inverted and regenerated under")
       ->check(utf8_text())->required();
-  const std::vector<std::string> names = inversion_solver_names();
-  std::string listed;
-  for (const auto& name : names) listed += (listed.empty() ? "" : ", ") + name;
-  command->add_option("--solver", options->solver, "ODE solver: " + listed + " (euler: first order; rf-solver: "
+  command->add_option("--solver", options->solver,
+                      "ODE solver: " + joined_names(inversion_solver_names()) + " (euler: first order; rf-solver: "
                       "second order, 2 model calls a step; fireflow: second order, 1 call a step)")
       ->check(parsed_by([](const std::string& text) { parse_inversion_solver(text); }))->capture_default_str();
   options->pipeline.add_to(*command);

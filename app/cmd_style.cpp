@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "io/atomic_file.h"
 #include "io/image_file.h"
+#include "pipeline/inversion.h"
 #include "pipeline_options.h"
 #include "sample/dit_sampler.h"
 #include "share_options.h"
@@ -24,6 +25,7 @@ struct StyleOptions {
   ShareFlags share;
   std::vector<std::string> ref_prompts, ref_images;
   std::vector<double> ref_weights;
+  std::string ref_mode = "noise", ref_solver = "fireflow";
   std::vector<std::string> prompts;
   bool compare = false;
   bool meter = false;
@@ -115,8 +117,34 @@ nlohmann::json write_set(const at::Tensor& images, const RenderRequest& request,
   return set;
 }
 
+// --ref-mode invert: each image reference's inversion trajectory under its
+// caption (entry r, [T + 1, L, C]), which its row then follows; undefined
+// for references generated from their prompts.
+std::vector<at::Tensor> inverted_paths(Pipeline& pipeline, const std::vector<Reference>& references,
+                                       const std::vector<at::Tensor>& images, const StyleOptions& options) {
+  const InversionSolver solver = parse_inversion_solver(options.ref_solver);
+  const ImageSettings& settings = options.pipeline.settings;
+  int images_given = 0;
+  for (const at::Tensor& image : images) images_given += image.defined() ? 1 : 0;
+  Progress progress("inverting", images_given * solver_model_calls(solver, settings.steps_for(*pipeline.dit)));
+  std::vector<at::Tensor> paths;
+  for (size_t r = 0; r < references.size(); ++r) {
+    if (!images[r].defined()) {
+      paths.emplace_back();
+      continue;
+    }
+    const ImageInversion inversion =
+        invert_image(pipeline, images[r], references[r].prompt, settings, solver, [&] { progress.step(); });
+    paths.push_back(inversion.trajectory.select(1, 0));  // [T + 1, L, C]
+  }
+  return paths;
+}
+
 void run_style(const StyleOptions& options) {
   const std::vector<Reference> references = references_of(options);
+  if (options.ref_mode == "invert" && options.ref_images.empty()) {
+    throw UsageError("--ref-mode invert inverts reference images: give --ref-image");
+  }
   std::vector<ShareSettings> modes = modes_to_render(options);
   if (references.size() > 1 || references[0].weight != 1.0) {
     for (ShareSettings& settings : modes) {
@@ -141,6 +169,7 @@ void run_style(const StyleOptions& options) {
   for (size_t i = 0; i < request.prompts.size(); ++i) request.seeds.push_back(options.pipeline.seed + i);
   request.settings = image_settings;
   request.reference_images = reference_images;
+  if (options.ref_mode == "invert") request.reference_paths = inverted_paths(*pipeline, references, reference_images, options);
   const EncodedText text = encode_text(*pipeline, request.prompts, image_settings);  // once for every mode
   request.text = &text;
   const int steps = image_settings.steps_for(*pipeline->dit);
@@ -151,6 +180,8 @@ void run_style(const StyleOptions& options) {
   std::filesystem::create_directories(dir);
   nlohmann::json manifest = options.pipeline.recipe(*pipeline);
   manifest["command"] = "style";
+  manifest["reference_mode"] = options.ref_mode;
+  if (options.ref_mode == "invert") manifest["reference_solver"] = options.ref_solver;
   manifest["references"] = nlohmann::json::array();
   ImageGrid grid;
   grid.title = "reference: ";
@@ -205,6 +236,13 @@ void add_style_command(CLI::App& app) {
                       "each reference's weight, in order (default 1): log w is added to its attention logits, so 2 "
                       "doubles its share and 0 removes it")
       ->check(finite_range(0.0, 1000.0));
+  command->add_option("--ref-mode", options->ref_mode,
+                      "how a reference image's row is noised: noise (along the schedule with its seed's noise) | "
+                      "invert (the model's inversion of the image under its caption, reconstructed faithfully)")
+      ->check(CLI::IsMember({"noise", "invert"}))->capture_default_str();
+  command->add_option("--ref-solver", options->ref_solver,
+                      "with --ref-mode invert, the inversion solver: " + joined_names(inversion_solver_names()))
+      ->check(CLI::IsMember(inversion_solver_names()))->capture_default_str();
   command->add_option("-p,--prompt", options->prompts, "target prompt (repeat for several)")
       ->check(utf8_text())->required();
   command->add_flag("--compare", options->compare, "none | full | untwisted side by side, same seeds");

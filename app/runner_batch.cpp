@@ -100,7 +100,7 @@ SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingSettings& s
     }
   }
   setup.times = settings.times(model, setup.noise.size(1));
-  if (batch.ref_latent.defined()) setup.reference_latents = {batch.ref_latent};
+  if (batch.ref_latent.defined()) setup.reference_paths = {noised_path(batch.ref_latent, setup.noise[0], setup.times)};
   return setup;
 }
 

@@ -21,17 +21,10 @@ KnobRange parse_window(const std::string& text) {
   return window;
 }
 
-// "a | b | c"
-std::string joined(const std::vector<std::string>& names) {
-  std::string text;
-  for (const std::string& name : names) text += (text.empty() ? "" : " | ") + name;
-  return text;
-}
-
 }  // namespace
 
 void ShareFlags::add_to(CLI::App& command, const std::string& mode_flag) {
-  command.add_option(mode_flag, mode, "sharing: " + joined(share_mode_names()))
+  command.add_option(mode_flag, mode, "sharing: " + joined_names(share_mode_names()))
       ->check(CLI::IsMember(share_mode_names()));
   command.add_option("--blocks", blocks,
                      "shared blocks: default (the model's choice; FLUX: single) | all | GROUP | GROUP:A-B,... "
@@ -45,7 +38,7 @@ void ShareFlags::add_to(CLI::App& command, const std::string& mode_flag) {
       ->check(finite_range(0.0, 100.0))->capture_default_str();
   command.add_option("--axis0", axis0, "index axis scales: flat (all s_lf) | match (same ramp)")
       ->check(CLI::IsMember(axis0_names()))->capture_default_str();
-  command.add_option("--curve", curve, "knob schedule: " + joined(curve_names()))
+  command.add_option("--curve", curve, "knob schedule: " + joined_names(curve_names()))
       ->check(CLI::IsMember(curve_names()))->capture_default_str();
   command.add_option("--window", window, "progress interval A:B (0..1) in which targets share")
       ->check(parsed_by([](const std::string& text) { parse_window(text); }))->capture_default_str();

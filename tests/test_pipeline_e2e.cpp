@@ -175,6 +175,36 @@ TEST_F(PipelineEndToEnd, StyleTakesSeveralWeightedReferences) {
   EXPECT_FALSE(fs::exists(out + "/bad"));
 }
 
+// --ref-mode invert: the reference row follows the image's inversion instead
+// of the image noised along the schedule, which the targets see.
+TEST_F(PipelineEndToEnd, StyleFollowsAnInvertedReference) {
+  const std::string out = test::scratch_dir();
+  const std::string painting = out + "/painting.png";
+  write_png(painting, at::rand({3, 48, 32}));
+  const auto style = [&](const std::string& mode) {
+    return test::run_untwist(with(with({"style"}, components()),
+                                  {"--ref-image", painting, "--ref-prompt", "a painting", "--ref-mode", mode,
+                                   "--ref-solver", "rf-solver", "-p", "a giraffe", "--blocks", "all", "--mode", "full",
+                                   "-o", out + "/" + mode}));
+  };
+  const auto noised = style("noise"), inverted = style("invert");
+  ASSERT_EQ(noised.status, 0) << noised.output;
+  ASSERT_EQ(inverted.status, 0) << inverted.output;
+  EXPECT_TRUE(at::equal(read_image(out + "/invert/reference.png"), read_image(out + "/noise/reference.png")));
+  EXPECT_FALSE(at::equal(read_image(out + "/invert/1-a-giraffe.png"), read_image(out + "/noise/1-a-giraffe.png")))
+      << "the targets see the inverted reference";
+  std::ifstream manifest_file(out + "/invert/manifest.json");
+  const auto manifest = nlohmann::json::parse(manifest_file);
+  EXPECT_EQ(manifest["reference_mode"], "invert");
+  EXPECT_EQ(manifest["reference_solver"], "rf-solver");
+
+  const auto without_image = test::run_untwist(with(with({"style"}, components()),
+                                                    {"--ref-prompt", "a", "--ref-mode", "invert", "-p", "c", "-o",
+                                                     out + "/bad"}));
+  EXPECT_EQ(without_image.status, 2) << without_image.output;
+  EXPECT_FALSE(fs::exists(out + "/bad"));
+}
+
 TEST_F(PipelineEndToEnd, ComponentsThatDoNotFitAreNamed) {
   const std::string out = test::scratch_dir();
   auto run = test::run_untwist(with(with({"generate"}, components("clip_wide")), {"-p", "x", "-o", out}));

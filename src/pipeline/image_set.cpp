@@ -16,16 +16,18 @@ std::pair<int64_t, int64_t> token_grid_for(const Pipeline& pipeline, const Image
   return {settings.height / patch, settings.width / patch};
 }
 
-namespace {
-
-// The image tokens [1, h*w, C] of an image [3, H, W] in [0, 1].
-at::Tensor image_tokens(const Pipeline& pipeline, const at::Tensor& image) {
+at::Tensor encode_image_tokens(const Pipeline& pipeline, const at::Tensor& image) {
   const at::Tensor latent = require_finite_output(pipeline.ae->encode(image.unsqueeze(0) * 2 - 1), pipeline.paths.ae,
                                                   "the autoencoder");
   return pipeline.ae->to_tokens(latent);
 }
 
-}  // namespace
+at::Tensor decode_image_tokens(const Pipeline& pipeline, const at::Tensor& tokens, int64_t rows, int64_t cols) {
+  return_free_memory_to_system();  // the transformer's working memory is not the decoder's
+  const at::Tensor decoded = require_finite_output(pipeline.ae->decode(pipeline.ae->from_tokens(tokens, rows, cols)),
+                                                   pipeline.paths.ae, "the autoencoder");
+  return ((decoded + 1) / 2).clamp(0, 1);
+}
 
 EncodedText encode_text(Pipeline& pipeline, const std::vector<std::string>& prompts, const ImageSettings& settings) {
   EncodedText text;
@@ -68,25 +70,29 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
   setup.share = request.share;
   setup.on_step = request.on_step;
   setup.observer = request.observer;
-  for (const at::Tensor& image : request.reference_images) {
-    setup.reference_latents.push_back(image.defined() ? image_tokens(pipeline, image)[0] : at::Tensor());
+  for (size_t r = 0; r < request.reference_images.size(); ++r) {
+    const at::Tensor& image = request.reference_images[r];
+    at::Tensor path;
+    if (r < request.reference_paths.size() && request.reference_paths[r].defined()) {
+      path = request.reference_paths[r];
+    } else if (image.defined()) {
+      path = noised_path(encode_image_tokens(pipeline, image)[0], setup.noise[static_cast<int64_t>(r)], setup.times);
+    }
+    setup.reference_paths.push_back(path);
   }
   if (!request.edit_images.empty()) {
     std::vector<at::Tensor> tokens, ids;
     for (size_t i = 0; i < request.edit_images.size(); ++i) {
       const at::Tensor& image = request.edit_images[i];
       const int64_t rows = image.size(1) / pipeline.ae->patch(), cols = image.size(2) / pipeline.ae->patch();
-      tokens.push_back(image_tokens(pipeline, image).expand({batch, rows * cols, -1}));
+      tokens.push_back(encode_image_tokens(pipeline, image).expand({batch, rows * cols, -1}));
       ids.push_back(dit.in_context_ids(batch, static_cast<int>(i), rows, cols));
     }
     setup.conditioning.cond = at::cat(tokens, 1);  // [B, L_cond, C]
     setup.conditioning.cond_ids = at::cat(ids, 1);
   }
   const at::Tensor latents = sample_dit(dit, setup);
-  return_free_memory_to_system();  // nor do the transformer's blocks fit the decoder's
-  const at::Tensor decoded = require_finite_output(pipeline.ae->decode(pipeline.ae->from_tokens(latents, h, w)),
-                                                   pipeline.paths.ae, "the autoencoder");
-  at::Tensor images = ((decoded + 1) / 2).clamp(0, 1);  // [B, 3, H, W]
+  at::Tensor images = decode_image_tokens(pipeline, latents, h, w);  // [B, 3, H, W]
   for (size_t r = 0; r < request.reference_images.size(); ++r) {
     if (request.reference_images[r].defined()) images[static_cast<int64_t>(r)].copy_(request.reference_images[r]);
   }

@@ -39,6 +39,10 @@ struct RenderRequest {
   // Entry r: the image [3, H, W] in [0, 1] that reference row r follows, or
   // undefined where that reference is generated from its prompt.
   std::vector<at::Tensor> reference_images;
+  // Entry r, where defined: the latent path [T + 1, L_img, C] reference row r
+  // follows instead of its image noised along the schedule (an inversion's
+  // trajectory; see SamplingSetup::reference_paths).
+  std::vector<at::Tensor> reference_paths;
   // [3, H, W] in [0, 1] each, H and W multiples of the patch: in-context images
   // every row attends to (FLUX.2's editing input)
   std::vector<at::Tensor> edit_images;
@@ -46,6 +50,13 @@ struct RenderRequest {
   std::function<void(int)> on_step;
   const EncodedText* text = nullptr;  // the prompts already encoded; encoded by render when null
 };
+
+// image [3, H, W] in [0, 1], H and W multiples of the autoencoder's patch ->
+// its latent tokens [1, h*w, C]; DataError naming the autoencoder's file when
+// they are not finite.
+at::Tensor encode_image_tokens(const Pipeline& pipeline, const at::Tensor& image);
+// tokens [B, rows*cols, C] -> images [B, 3, H, W] in [0, 1].
+at::Tensor decode_image_tokens(const Pipeline& pipeline, const at::Tensor& tokens, int64_t rows, int64_t cols);
 
 // Token grid (rows, columns) of an image of the request's size; UsageError
 // unless width and height are multiples of the autoencoder's patch.

@@ -5,25 +5,10 @@
 #include <memory>
 #include <tuple>
 
-#include "io/component_files.h"
 #include "sample/dit_sampler.h"
 #include "util/errors.h"
-#include "util/memory.h"
 
 namespace untwist {
-
-at::Tensor encode_image_tokens(const Pipeline& pipeline, const at::Tensor& image) {
-  const at::Tensor latent = require_finite_output(pipeline.ae->encode(image.unsqueeze(0) * 2 - 1), pipeline.paths.ae,
-                                                  "the autoencoder");
-  return pipeline.ae->to_tokens(latent);
-}
-
-at::Tensor decode_image_tokens(const Pipeline& pipeline, const at::Tensor& tokens, int64_t rows, int64_t cols) {
-  return_free_memory_to_system();  // the transformer's working memory is not the decoder's
-  const at::Tensor decoded = require_finite_output(pipeline.ae->decode(pipeline.ae->from_tokens(tokens, rows, cols)),
-                                                   pipeline.paths.ae, "the autoencoder");
-  return ((decoded + 1) / 2).clamp(0, 1);
-}
 
 DitInputs prompt_conditioning(Pipeline& pipeline, const std::string& prompt, const ImageSettings& settings) {
   const DiffusionTransformer& dit = *pipeline.dit;

@@ -1,6 +1,6 @@
-// A real image inverted with a pipeline: its latent tokens, one prompt's
-// conditioning and velocity, the inversion trajectory under that prompt, the
-// regeneration from the inverted noise, and tokens back to pixels.
+// A real image inverted with a pipeline: one prompt's conditioning and
+// velocity, the inversion trajectory under that prompt, and the regeneration
+// from the inverted noise.
 //
 // The velocity is the model's conditional one: families whose guidance is
 // embedded (FLUX) get the settings' guidance value; families with
@@ -17,14 +17,6 @@
 #include "sample/inversion.h"
 
 namespace untwist {
-
-// image [3, H, W] in [0, 1], H and W multiples of the autoencoder's patch ->
-// its latent tokens [1, h*w, C]; DataError naming the autoencoder's file when
-// they are not finite.
-at::Tensor encode_image_tokens(const Pipeline& pipeline, const at::Tensor& image);
-
-// tokens [B, rows*cols, C] -> images [B, 3, H, W] in [0, 1].
-at::Tensor decode_image_tokens(const Pipeline& pipeline, const at::Tensor& tokens, int64_t rows, int64_t cols);
 
 // Everything the model takes for one image of the settings' size under
 // `prompt` but img and timesteps: image and text ids, text states and mask,

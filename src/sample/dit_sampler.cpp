@@ -34,6 +34,12 @@ void require_finite_velocity(const at::Tensor& velocity, const DiffusionTransfor
   throw DataError((steps > 0 ? "sampling stopped: " : "") + message);
 }
 
+at::Tensor noised_path(const at::Tensor& latent, const at::Tensor& noise, const std::vector<double>& times) {
+  std::vector<at::Tensor> states;
+  for (double t : times) states.push_back((1.0 - t) * latent + t * noise);
+  return at::stack(states);
+}
+
 ShareSettings bind_to(const ShareSettings& settings, const DiffusionTransformer& model) {
   ShareSettings bound = settings;
   bound.blocks = settings.blocks.bind(model.block_groups(), model.default_shared_blocks());
@@ -108,20 +114,20 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
   DitInputs inputs = setup.conditioning;
   inputs.img = setup.noise;
   const at::Tensor pe = model.position_table(inputs);
-  const std::vector<at::Tensor>& references = setup.reference_latents;
+  const std::vector<at::Tensor>& references = setup.reference_paths;
   if (static_cast<int64_t>(references.size()) > batch) {
-    throw InputError(std::to_string(references.size()) + " reference latents for a batch of " +
-                     std::to_string(batch));
+    throw InputError(std::to_string(references.size()) + " reference paths for a batch of " + std::to_string(batch));
   }
-  for (const at::Tensor& latent : references) {
-    if (latent.defined() && latent.sizes() != setup.noise[0].sizes()) {
-      throw DataError("reference latent has shape " + shape_string(latent.sizes().vec()) + ", expected " +
-                      shape_string(setup.noise[0].sizes().vec()) + " (one image's tokens)");
+  std::vector<int64_t> path_shape = {static_cast<int64_t>(setup.times.size())};
+  for (int64_t extent : setup.noise[0].sizes()) path_shape.push_back(extent);
+  for (const at::Tensor& path : references) {
+    if (path.defined() && path.sizes().vec() != path_shape) {
+      throw DataError("reference path has shape " + shape_string(path.sizes().vec()) + ", expected " +
+                      shape_string(path_shape) + " (one image's tokens at every time of the schedule)");
     }
   }
   std::optional<ShareSettings> share;
   if (setup.share) share = bind_to(*setup.share, model);
-  const at::Tensor first_noise = setup.noise.clone();  // where image references start
   if (model.guidance_embedded() && !inputs.guidance.defined()) {
     throw InputError("a guidance-embedded model needs a guidance value");
   }
@@ -139,8 +145,7 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
     for (size_t r = 0; r < references.size(); ++r) {
       if (!references[r].defined()) continue;
       if (inputs.img.is_same(state)) inputs.img = state.clone();
-      const auto row = static_cast<int64_t>(r);
-      inputs.img[row].copy_((1.0 - t) * references[r] + t * first_noise[row]);
+      inputs.img[static_cast<int64_t>(r)].copy_(references[r][step]);
     }
     inputs.timesteps = at::full({batch}, t);
     const bool guided = guidance.scale > 1.0 && 1.0 - t <= guidance.truncation;
@@ -164,7 +169,7 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
     return velocity;
   });
   for (size_t r = 0; r < references.size(); ++r) {
-    if (references[r].defined()) result[static_cast<int64_t>(r)].copy_(references[r]);
+    if (references[r].defined()) result[static_cast<int64_t>(r)].copy_(references[r][-1]);
   }
   return result;
 }

@@ -38,17 +38,22 @@ struct SamplingSetup {
   // classifier-free guidance, the negative rows share with the references'
   // negative copies.
   const ShareSettings* share = nullptr;
-  // Image references, entry r for batch row r: the clean latent tokens
-  // [L_img, C] of reference r, or undefined where that reference is generated
-  // from its prompt. Before each model call such a row is set to
-  // (1 - t) x_ref + t noise[r]; it ends as x_ref.
-  std::vector<at::Tensor> reference_latents;
+  // Image references, entry r for batch row r: the states [T + 1, L_img, C]
+  // row r takes at each of `times`, the last its clean latent (noised_path,
+  // or an inversion's trajectory), or undefined where that reference is
+  // generated from its prompt. Before each model call such a row is set to
+  // its state at that time; it ends as the clean latent.
+  std::vector<at::Tensor> reference_paths;
   SharedAttentionObserver* observer = nullptr;
   std::function<void(int step)> on_step;  // after each step, e.g. progress
   // When set, each step's model call shows the probe `probe(step)` its named
   // intermediates (e.g. to dump them).
   std::function<StageProbe(int step)> probe;
 };
+
+// An image reference noised along the schedule: (1 - t) latent + t noise at
+// every time of `times`. latent, noise: [L_img, C] -> [T + 1, L_img, C].
+at::Tensor noised_path(const at::Tensor& latent, const at::Tensor& noise, const std::vector<double>& times);
 
 // A DataError unless `velocity` (the model's output for `inputs`) is finite,
 // saying where NaN/Inf first appeared: the sampling step (steps = 0: not

@@ -1,17 +1,13 @@
 #include "sample/inversion.h"
 
 #include "util/errors.h"
+#include "util/named_values.h"
 
 namespace untwist {
 
 namespace {
 
-struct NamedSolver {
-  InversionSolver solver;
-  const char* name;
-};
-
-constexpr NamedSolver kSolvers[] = {{InversionSolver::Euler, "euler"},
+constexpr Named<InversionSolver> kSolvers[] = {{InversionSolver::Euler, "euler"},
                                     {InversionSolver::RfSolver, "rf-solver"},
                                     {InversionSolver::FireFlow, "fireflow"}};
 
@@ -78,30 +74,9 @@ class SolverPass {
 
 }  // namespace
 
-InversionSolver parse_inversion_solver(const std::string& text) {
-  for (const auto& entry : kSolvers) {
-    if (text == entry.name) return entry.solver;
-  }
-  const std::vector<std::string> names = inversion_solver_names();
-  std::string listed;
-  for (size_t i = 0; i < names.size(); ++i) {
-    listed += (i == 0 ? "" : (i + 1 == names.size() ? " or " : ", ")) + names[i];
-  }
-  throw UsageError("solver '" + text + "' is not " + listed);
-}
-
-const char* inversion_solver_name(InversionSolver solver) {
-  for (const auto& entry : kSolvers) {
-    if (entry.solver == solver) return entry.name;
-  }
-  return "?";
-}
-
-std::vector<std::string> inversion_solver_names() {
-  std::vector<std::string> names;
-  for (const auto& entry : kSolvers) names.emplace_back(entry.name);
-  return names;
-}
+InversionSolver parse_inversion_solver(const std::string& text) { return parse_in(kSolvers, text, "solver"); }
+const char* inversion_solver_name(InversionSolver solver) { return name_in(kSolvers, solver); }
+std::vector<std::string> inversion_solver_names() { return names_of(kSolvers); }
 
 int solver_model_calls(InversionSolver solver, int steps) {
   switch (solver) {

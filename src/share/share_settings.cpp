@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "util/errors.h"
+#include "util/named_values.h"
 
 namespace untwist {
 
@@ -22,16 +23,6 @@ double parse_number(const std::string& text, const std::string& option, const st
   return value;
 }
 
-}  // namespace
-
-namespace {
-
-template <typename Value>
-struct Named {
-  Value value;
-  const char* name;
-};
-
 constexpr Named<ShareMode> kShareModes[] = {{ShareMode::None, "none"},
                                             {ShareMode::Full, "full"},
                                             {ShareMode::Untwisted, "untwisted"},
@@ -40,32 +31,6 @@ constexpr Named<ShareMode> kShareModes[] = {{ShareMode::None, "none"},
 constexpr Named<Axis0Mode> kAxis0[] = {{Axis0Mode::Flat, "flat"}, {Axis0Mode::Match, "match"}};
 constexpr Named<Curve> kCurves[] = {
     {Curve::Linear, "linear"}, {Curve::Smoothstep, "smoothstep"}, {Curve::Cosine, "cosine"}};
-
-template <typename Value, size_t N>
-std::vector<std::string> names_of(const Named<Value> (&table)[N]) {
-  std::vector<std::string> names;
-  for (const auto& entry : table) names.emplace_back(entry.name);
-  return names;
-}
-
-template <typename Value, size_t N>
-const char* name_in(const Named<Value> (&table)[N], Value value) {
-  for (const auto& entry : table) {
-    if (entry.value == value) return entry.name;
-  }
-  return "?";
-}
-
-// UsageError: "`what` 'text' is not a, b or c".
-template <typename Value, size_t N>
-Value parse_in(const Named<Value> (&table)[N], const std::string& text, const std::string& what) {
-  for (const auto& entry : table) {
-    if (text == entry.name) return entry.value;
-  }
-  std::string names;
-  for (size_t i = 0; i < N; ++i) names += std::string(i == 0 ? "" : (i + 1 == N ? " or " : ", ")) + table[i].name;
-  throw UsageError(what + " '" + text + "' is not " + names);
-}
 
 }  // namespace
 

@@ -28,7 +28,8 @@ at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request) {
   setup.observer = request.observer;
   setup.on_step = request.on_step;
   if (request.reference_image.defined()) {
-    setup.reference_latents = {pack_latents(request.reference_image.unsqueeze(0) * 2 - 1)[0]};  // [256, 12]
+    const at::Tensor latent = pack_latents(request.reference_image.unsqueeze(0) * 2 - 1)[0];  // [256, 12]
+    setup.reference_paths = {noised_path(latent, setup.noise[0], setup.times)};
   }
   at::NoGradGuard no_grad;
   return unpack_pixels(sample_dit(*model.dit, setup));
