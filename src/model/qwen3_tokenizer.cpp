@@ -91,6 +91,38 @@ const icu::Normalizer2& nfc() {
   return *normalizer;
 }
 
+// model.vocab: token -> id, every id a non-negative int32.
+std::unordered_map<std::string, int32_t> read_vocab(const nlohmann::json& vocab_json, const std::string& path) {
+  std::unordered_map<std::string, int32_t> vocab;
+  vocab.reserve(vocab_json.size());
+  for (const auto& [token, id] : vocab_json.items()) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
+      fail_file(path, "model.vocab[\"" + token + "\"] is " + id.dump() + ", expected a non-negative integer id");
+    }
+    vocab.emplace(token, id.get<int32_t>());
+  }
+  return vocab;
+}
+
+// added_tokens as (content, id); DataError for options this tokenizer does not implement.
+std::vector<std::pair<std::string, int64_t>> read_added_tokens(const nlohmann::json& root, const std::string& path) {
+  std::vector<std::pair<std::string, int64_t>> added;
+  if (!root.contains("added_tokens") || root["added_tokens"].is_null()) return added;
+  if (!root["added_tokens"].is_array()) fail_file(path, "added_tokens is not an array");
+  for (const auto& token : root["added_tokens"]) {
+    if (!token.is_object() || !token.contains("content") || !token["content"].is_string() ||
+        token["content"].get<std::string>().empty() || !token.contains("id") || !token["id"].is_number_integer()) {
+      fail_file(path, "added token " + token.dump() + " lacks a non-empty content or an integer id");
+    }
+    if (token.value("lstrip", false) || token.value("rstrip", false) || token.value("single_word", false)) {
+      fail_file(path, "added token " + token["content"].get<std::string>() +
+                          " uses lstrip, rstrip or single_word, which are not supported");
+    }
+    added.emplace_back(token["content"].get<std::string>(), token["id"].get<int64_t>());
+  }
+  return added;
+}
+
 }  // namespace
 
 Qwen3Tokenizer Qwen3Tokenizer::load(const std::string& given) {
@@ -111,14 +143,7 @@ Qwen3Tokenizer Qwen3Tokenizer::load(const std::string& given) {
   if (!vocab_json.is_object()) fail_file(path, "model.vocab is not an object of token: id");
   if (!merges_json.is_array()) fail_file(path, "model.merges is not an array");
 
-  std::unordered_map<std::string, int32_t> vocab;
-  vocab.reserve(vocab_json.size());
-  for (const auto& [token, id] : vocab_json.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
-      fail_file(path, "model.vocab[\"" + token + "\"] is " + id.dump() + ", expected a non-negative integer id");
-    }
-    vocab.emplace(token, id.get<int32_t>());
-  }
+  const std::unordered_map<std::string, int32_t> vocab = read_vocab(vocab_json, path);
 
   const std::vector<std::string> symbols = byte_symbols();
   tokenizer.byte_ids_.resize(256);
@@ -141,20 +166,7 @@ Qwen3Tokenizer Qwen3Tokenizer::load(const std::string& given) {
     tokenizer.merges_[pair_key(l->second, r->second)] = Merge{static_cast<int32_t>(i), merged->second};
   }
 
-  if (root.contains("added_tokens") && !root["added_tokens"].is_null()) {
-    if (!root["added_tokens"].is_array()) fail_file(path, "added_tokens is not an array");
-    for (const auto& token : root["added_tokens"]) {
-      if (!token.is_object() || !token.contains("content") || !token["content"].is_string() ||
-          token["content"].get<std::string>().empty() || !token.contains("id") || !token["id"].is_number_integer()) {
-        fail_file(path, "added token " + token.dump() + " lacks a non-empty content or an integer id");
-      }
-      if (token.value("lstrip", false) || token.value("rstrip", false) || token.value("single_word", false)) {
-        fail_file(path, "added token " + token["content"].get<std::string>() +
-                            " uses lstrip, rstrip or single_word, which are not supported");
-      }
-      tokenizer.added_.push_back({token["content"].get<std::string>(), token["id"].get<int64_t>()});
-    }
-  }
+  for (const auto& [content, id] : read_added_tokens(root, path)) tokenizer.added_.push_back({content, id});
 
   const auto pad_added = std::find_if(tokenizer.added_.begin(), tokenizer.added_.end(),
                                       [](const AddedToken& t) { return t.content == kPadToken; });

@@ -29,6 +29,25 @@ SharedAttention::SharedAttention(const ShareSettings& settings, const StepKnobs&
   }
 }
 
+std::pair<at::Tensor, at::Tensor> SharedAttention::with_target_adain(const AttentionCall& call, int64_t group,
+                                                                     int64_t references) const {
+  double strength = settings_.adain;
+  if (settings_.mode == ShareMode::StyleAligned || settings_.mode == ShareMode::AlignedGen) strength = 1.0;
+  if (strength <= 0.0) return {call.q, call.k};
+  const auto image_of = [&](const at::Tensor& x, int64_t row) {  // [H, L_img, D]
+    const ImageSpan& span = call.image.at(static_cast<size_t>(row));
+    return x[row].narrow(1, span.start, span.length);
+  };
+  at::Tensor q = call.q.clone(), k = call.k.clone();
+  for (int64_t b = 0; b < call.q.size(0); ++b) {
+    const int64_t ref = b - b % group;
+    if (b - ref < references) continue;
+    image_of(q, b).copy_(blend_adain(image_of(call.q, b), image_of(call.q, ref), strength));
+    image_of(k, b).copy_(blend_adain(image_of(call.k, b), image_of(call.k, ref), strength));
+  }
+  return {q, k};
+}
+
 at::Tensor SharedAttention::attend(const AttentionCall& call) const {
   const int64_t batch = call.q.size(0);
   const int64_t group = group_rows_ > 0 ? group_rows_ : batch;
@@ -39,29 +58,11 @@ at::Tensor SharedAttention::attend(const AttentionCall& call) const {
     throw std::logic_error("shared attention: a batch of " + std::to_string(batch) + " rows is not groups of " +
                            std::to_string(group));
   }
-  const auto image_of = [&](const at::Tensor& x, int64_t row) {  // [H, L_img, D]
-    const ImageSpan& span = call.image.at(static_cast<size_t>(row));
-    return x[row].narrow(1, span.start, span.length);
-  };
   const auto mask_of = [&](int64_t row) {  // [1, L] or undefined
     return call.key_mask.defined() ? call.key_mask.narrow(0, row, 1) : at::Tensor();
   };
 
-  // Target image-token queries and keys move toward their group's first
-  // reference's statistics (before RoPE) in the AdaIN-based modes.
-  double adain_strength = settings_.adain;
-  if (settings_.mode == ShareMode::StyleAligned || settings_.mode == ShareMode::AlignedGen) adain_strength = 1.0;
-  at::Tensor q = call.q, k = call.k;
-  if (adain_strength > 0.0) {
-    q = q.clone();
-    k = k.clone();
-    for (int64_t b = 0; b < batch; ++b) {
-      const int64_t ref = b - b % group;
-      if (b - ref < references) continue;
-      image_of(q, b).copy_(blend_adain(image_of(call.q, b), image_of(call.q, ref), adain_strength));
-      image_of(k, b).copy_(blend_adain(image_of(call.k, b), image_of(call.k, ref), adain_strength));
-    }
-  }
+  const auto [q, k] = with_target_adain(call, group, references);
   const at::Tensor q_rot = apply_rope(q, call.pe);  // [B, H, L, D]
   const at::Tensor k_rot = apply_rope(k, call.pe);
   // Weights other than 1 add log w to their reference's logits.

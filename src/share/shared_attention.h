@@ -11,6 +11,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <utility>
 #include <vector>
 
 #include "model/attention.h"
@@ -47,6 +48,11 @@ class SharedAttention : public AttentionHook {
   at::Tensor attend(const AttentionCall& call) const override;
 
  private:
+  // q and k with the targets' image tokens moved toward their group's first
+  // reference's statistics (before RoPE) in the AdaIN-based modes.
+  std::pair<at::Tensor, at::Tensor> with_target_adain(const AttentionCall& call, int64_t group,
+                                                      int64_t references) const;
+
   ShareSettings settings_;  // a copy: the hook outlives no caller's settings
   bool active_;
   at::Tensor key_scales_;  // [D] scales of the reference keys, undefined when none
