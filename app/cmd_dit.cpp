@@ -32,6 +32,7 @@ struct DitOptions {
   std::string device = "cpu";
   ShareFlags share;
   std::string meter;
+  std::vector<double> ref_weights;
   std::vector<std::string> dump;  // NAME_PATTERN DIR
 };
 
@@ -50,7 +51,8 @@ void run_dit(const DitOptions& options) {
   const at::Device device = parse_device(options.device);
   const at::ScalarType dtype = parse_compute_dtype(options.dtype, device);
   const bool sharing = !options.share.mode.empty();
-  const ShareSettings share = options.share.settings();
+  ShareSettings share = options.share.settings();
+  share.reference_weights = options.ref_weights;
   const int steps = options.sampling.steps;
   if (!options.meter.empty() && (!sharing || steps == 0)) {
     throw UsageError("--meter records a shared sampling run: give --share and --steps");
@@ -114,7 +116,7 @@ void add_dit_command(CLI::App& app) {
       ->required()->check(CLI::ExistingFile);
   command->add_option("--inputs", options->inputs,
                       "in.* tensors: img, img_ids, txt, txt_ids[, y, timesteps, guidance, noise, img_cond_seq, "
-                      "img_cond_seq_ids, ref_latent]; or latents/noise, cap_feats_N[, timesteps, neg_cap_feats]")
+                      "img_cond_seq_ids, ref_latent or ref_latent_K with ref_img_ids_K]; or latents/noise, cap_feats_N[, timesteps, neg_cap_feats]")
       ->required()->check(CLI::ExistingFile);
   command->add_option("--output", options->output, "where to write out.* tensors (.safetensors)")->required();
   add_sampling_options(*command, options->sampling, "Euler sampling steps (default: none, the single prediction only)");
@@ -124,6 +126,10 @@ void add_dit_command(CLI::App& app) {
   add_dtype_option(*command, options->dtype);
   command->add_option("--device", options->device, "where the transformer runs: cpu, cuda or cuda:N");
   options->share.add_to(*command, "--share");
+  command->add_option("--ref-weights", options->ref_weights,
+                      "with --share: W0,W1,...: the first rows are that many references of these weights (log w on "
+                      "their attention logits); default one reference of weight 1")
+      ->delimiter(',')->check(finite_range(0.0, 1000.0));
   command->add_option("--meter", options->meter, "record the copying meter per block and step as JSON");
   command->add_option("--dump", options->dump,
                       "NAME_PATTERN DIR: write the forward passes' intermediates whose names match the glob "

@@ -58,6 +58,24 @@ RunnerBatch read_latent_batch(const RunnerInputs& inputs, const DiffusionTransfo
   return batch;
 }
 
+// in.ref_latent (row 0), or in.ref_latent_0, in.ref_latent_1, ... (rows 0,
+// 1, ...), each on its row's grid: in.ref_img_ids_K, when given, must be the
+// row's own image ids.
+std::vector<at::Tensor> reference_latents(const RunnerInputs& inputs, const at::Tensor& img_ids) {
+  if (inputs.has("in.ref_latent")) return {inputs.required("in.ref_latent")};
+  std::vector<at::Tensor> latents;
+  for (int64_t k = 0; inputs.has("in.ref_latent_" + std::to_string(k)); ++k) {
+    if (k >= img_ids.size(0)) fail_file(inputs.path(), "has more reference latents than batch rows");
+    latents.push_back(inputs.required("in.ref_latent_" + std::to_string(k)));
+    const at::Tensor ids = inputs.optional("in.ref_img_ids_" + std::to_string(k));
+    if (ids.defined() && (ids.sizes() != img_ids[k].sizes() || !at::equal(ids, img_ids[k]))) {
+      fail_file(inputs.path(), "'in.ref_img_ids_" + std::to_string(k) + "' differs from row " + std::to_string(k) +
+                                   "'s image ids: references of another grid than the targets are not supported yet");
+    }
+  }
+  return latents;
+}
+
 }  // namespace
 
 RunnerBatch read_runner_batch(const RunnerInputs& inputs, const DiffusionTransformer& model) {
@@ -80,7 +98,7 @@ RunnerBatch read_runner_batch(const RunnerInputs& inputs, const DiffusionTransfo
     fail_file(inputs.path(), "has only one of 'in.img_cond_seq' and 'in.img_cond_seq_ids'; give both or neither");
   }
   batch.noise = inputs.optional("in.noise");
-  batch.ref_latent = inputs.optional("in.ref_latent");
+  batch.ref_latents = reference_latents(inputs, batch.in.img_ids);
   return batch;
 }
 
@@ -100,7 +118,10 @@ SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingSettings& s
     }
   }
   setup.times = settings.times(model, setup.noise.size(1));
-  if (batch.ref_latent.defined()) setup.reference_paths = {noised_path(batch.ref_latent, setup.noise[0], setup.times)};
+  for (size_t r = 0; r < batch.ref_latents.size(); ++r) {
+    const at::Tensor& noise = setup.noise[static_cast<int64_t>(r)];
+    setup.reference_paths.push_back(noised_path(batch.ref_latents[r], noise, setup.times));
+  }
   return setup;
 }
 

@@ -20,7 +20,9 @@ struct RunnerBatch {
   // in.img_cond_seq_ids) when the file has them
   DitInputs in;
   at::Tensor noise;         // in.noise: where sampling starts when present (else in.img)
-  at::Tensor ref_latent;    // [L_img, C] when the file holds an image reference
+  // Image references, entry K for row K: in.ref_latent_K [L_img, C] (or the
+  // one in.ref_latent for row 0); empty when the file has none.
+  std::vector<at::Tensor> ref_latents;
   at::Tensor negative_txt;  // [B, L, C] in.neg_cap_feats for every row, when present
   bool latents = false;     // the latents form: outputs go back to latents on this token grid
   int64_t rows = 0, cols = 0;
@@ -31,8 +33,8 @@ struct RunnerBatch {
 RunnerBatch read_runner_batch(const RunnerInputs& inputs, const DiffusionTransformer& model);
 
 
-// A sampling run of the batch from in.noise or in.img (row 0 following
-// in.ref_latent when present) with the settings' guidance: embedded, or
+// A sampling run of the batch from in.noise or in.img (reference rows
+// following their in.ref_latent_K when present) with the settings' guidance: embedded, or
 // classifier-free with the batch's negative text where the family takes it.
 SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingSettings& settings,
                              const DiffusionTransformer& model);
