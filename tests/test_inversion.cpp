@@ -4,6 +4,8 @@
 // golden FLUX.1 pipeline.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -12,7 +14,6 @@
 
 #include "io/image_file.h"
 #include "io/safetensors.h"
-#include "model/text_encoders_random.h"
 #include "sample/inversion.h"
 #include "test_support.h"
 #include "util/errors.h"
@@ -225,21 +226,7 @@ class InvertCommand : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(test::scratch_dir());
-    T5Config t5;
-    t5.vocab_size = 300;
-    t5.d_model = 48;
-    t5.num_heads = 2;
-    t5.d_kv = 16;
-    t5.d_ff = 64;
-    t5.num_layers = 2;
-    write_safetensors(*dir_ + "/t5.safetensors", random_t5_weights(t5, 5));
-    ClipTextConfig clip;
-    clip.width = 32;
-    clip.num_heads = 2;
-    clip.intermediate = 128;
-    clip.num_layers = 1;
-    write_safetensors(*dir_ + "/clip.safetensors", random_clip_weights(clip, 6),
-                      {{"config", R"({"num_attention_heads": 2})"}});
+    components_ = new std::vector<std::string>(test::tiny_flux1_components(*dir_));
     // A smooth picture of another size and aspect: resized and centre-cropped to 32x48.
     const at::Tensor y = at::linspace(0, 1, 70).view({1, 70, 1}), x = at::linspace(0, 1, 50).view({1, 1, 50});
     const at::Tensor channel = at::arange(3).view({3, 1, 1}).to(at::kFloat);
@@ -250,14 +237,10 @@ class InvertCommand : public ::testing::Test {
   // `image` and `width` replace the defaults.
   static std::vector<std::string> args(const std::vector<std::string>& more, const std::string& image = "",
                                        const std::string& width = "32") {
-    const std::string golden = test::golden_dir();
-    std::vector<std::string> all = {"invert", "--model", golden + "/flux_dev_tiny.safetensors", "--ae",
-                                    golden + "/ae_tiny.safetensors", "--t5", *dir_ + "/t5.safetensors", "--clip",
-                                    *dir_ + "/clip.safetensors", "--t5-tokenizer",
-                                    golden + "/../tokenizers/t5_tiny/spiece.model", "--clip-tokenizer",
-                                    golden + "/../tokenizers/clip/bpe_simple_vocab_16e6.txt.gz", "-W", width, "-H",
-                                    "48", "--t5-max-length", "16", "--dtype", "float32", "--image",
-                                    image.empty() ? *dir_ + "/picture.png" : image, "-p", "a striped painting"};
+    std::vector<std::string> all = {"invert"};
+    all.insert(all.end(), components_->begin(), components_->end());
+    *(std::find(all.begin(), all.end(), "-W") + 1) = width;
+    all.insert(all.end(), {"--image", image.empty() ? *dir_ + "/picture.png" : image, "-p", "a striped painting"});
     all.insert(all.end(), more.begin(), more.end());
     return all;
   }
@@ -277,9 +260,11 @@ class InvertCommand : public ::testing::Test {
   }
 
   static std::string* dir_;
+  static std::vector<std::string>* components_;
 };
 
 std::string* InvertCommand::dir_ = nullptr;
+std::vector<std::string>* InvertCommand::components_ = nullptr;
 
 TEST_F(InvertCommand, WritesTheRegeneratedImageWithItsRecipeAndPrintsBothPsnrs) {
   const std::string out = test::scratch_dir() + "/sub/regenerated.png";

@@ -3,6 +3,8 @@
 // widths written here, the real CLIP vocabulary and the tiny T5 model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -13,7 +15,6 @@
 #include "model/flux1/packing.h"
 #include "model/seeded_noise.h"
 #include "model/t5_tokenizer.h"
-#include "model/text_encoders_random.h"
 #include "pipeline/image_set.h"
 #include "test_support.h"
 
@@ -25,43 +26,19 @@ namespace fs = std::filesystem;
 std::string golden(const std::string& name) { return test::golden_dir() + "/" + name + ".safetensors"; }
 std::string tokenizers() { return test::golden_dir() + "/../tokenizers"; }
 
-// Random T5 v1.1 encoder weights, 2 layers of width d_model.
-NamedTensors tiny_t5(int64_t d_model, int64_t vocab) {
-  T5Config config;
-  config.vocab_size = vocab;
-  config.d_model = d_model;
-  config.num_heads = 2;
-  config.d_kv = 16;
-  config.d_ff = 64;
-  config.num_layers = 2;
-  return random_t5_weights(config, 5);
-}
-
-// Random CLIP text weights, 1 layer of width `width` (2 heads), the real vocabulary size.
-NamedTensors tiny_clip(int64_t width) {
-  ClipTextConfig config;
-  config.width = width;
-  config.num_heads = 2;
-  config.intermediate = 4 * width;
-  config.num_layers = 1;
-  return random_clip_weights(config, 6);
-}
-
 class PipelineEndToEnd : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(test::scratch_dir());
-    write_safetensors(*dir_ + "/t5.safetensors", tiny_t5(48, 300));
-    write_safetensors(*dir_ + "/clip.safetensors", tiny_clip(32), {{"config", R"({"num_attention_heads": 2})"}});
-    write_safetensors(*dir_ + "/clip_wide.safetensors", tiny_clip(64), {{"config", R"({"num_attention_heads": 2})"}});
+    test::tiny_flux1_components(*dir_, 64);  // a CLIP too wide for the transformer
   }
 
-  static std::vector<std::string> components(const std::string& clip = "clip", const std::string& width = "32") {
-    return {"--model", golden("flux_dev_tiny"), "--t5", *dir_ + "/t5.safetensors", "--clip",
-            *dir_ + "/" + clip + ".safetensors", "--ae", golden("ae_tiny"), "--t5-tokenizer",
-            tokenizers() + "/t5_tiny/spiece.model", "--clip-tokenizer",
-            tokenizers() + "/clip/bpe_simple_vocab_16e6.txt.gz", "-W", width, "-H", "48", "--steps", "3",
-            "--t5-max-length", "16", "--dtype", "float32"};
+  // The tiny FLUX.1 pipeline (CLIP of `clip_width`, images `width` x 48), 3 steps.
+  static std::vector<std::string> components(int64_t clip_width = 32, const std::string& width = "32") {
+    std::vector<std::string> args = test::tiny_flux1_components(*dir_, clip_width);
+    *(std::find(args.begin(), args.end(), "-W") + 1) = width;
+    args.insert(args.end(), {"--steps", "3"});
+    return args;
   }
 
   static std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
@@ -207,26 +184,28 @@ TEST_F(PipelineEndToEnd, StyleFollowsAnInvertedReference) {
 
 TEST_F(PipelineEndToEnd, ComponentsThatDoNotFitAreNamed) {
   const std::string out = test::scratch_dir();
-  auto run = test::run_untwist(with(with({"generate"}, components("clip_wide")), {"-p", "x", "-o", out}));
+  auto run = test::run_untwist(with(with({"generate"}, components(64)), {"-p", "x", "-o", out}));
   EXPECT_EQ(run.status, 1) << run.output;
-  EXPECT_NE(run.output.find("clip_wide.safetensors"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("clip_64.safetensors"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("vec_in_dim"), std::string::npos) << run.output;
   run = test::run_untwist({"generate", "-p", "x", "--model", golden("flux_dev_tiny"), "-o", out});
   EXPECT_EQ(run.status, 2) << run.output;
   EXPECT_NE(run.output.find("missing component"), std::string::npos) << run.output;
-  run = test::run_untwist(with(with({"generate"}, components("clip", "34")), {"-p", "x", "-o", out}));
+  run = test::run_untwist(with(with({"generate"}, components(32, "34")), {"-p", "x", "-o", out}));
   EXPECT_EQ(run.status, 2) << run.output;
   EXPECT_NE(run.output.find("multiples of 4"), std::string::npos) << run.output;
   EXPECT_TRUE(fs::is_empty(out));
 }
 
 TEST_F(PipelineEndToEnd, NanInATextEncoderIsNamed) {
-  NamedTensors t5 = tiny_t5(48, 300);
-  for (auto& [name, tensor] : t5) {
-    if (name == "encoder.block.1.layer.1.DenseReluDense.wo.weight") tensor[3][7] = NAN;
+  std::vector<std::string> args = with({"generate"}, components());
+  const auto clean = SafetensorsFile::open(*dir_ + "/t5.safetensors");
+  NamedTensors t5;
+  for (const auto& entry : clean->entries()) {
+    t5.emplace_back(entry.name, clean->tensor(entry.name).clone());
+    if (entry.name == "encoder.block.1.layer.1.DenseReluDense.wo.weight") t5.back().second[3][7] = NAN;
   }
   write_safetensors(*dir_ + "/t5_nan.safetensors", t5);
-  std::vector<std::string> args = with({"generate"}, components());
   *std::find(args.begin(), args.end(), *dir_ + "/t5.safetensors") = *dir_ + "/t5_nan.safetensors";
   const std::string out = test::scratch_dir();
   const auto run = test::run_untwist(with(args, {"-p", "x", "-o", out}));
@@ -266,7 +245,7 @@ TEST_F(PipelineEndToEnd, DiffusersFolderGivesTheSameImagesAsSingleFiles) {
   std::ofstream(dir + "/transformer/config.json") << R"({"_class_name": "FluxTransformer2DModel", "axes_dims_rope": [8, 12, 12]})";
   write_sharded(golden("ae_tiny_diffusers"), dir + "/vae", "diffusion_pytorch_model", 1);
   fs::create_directories(dir + "/text_encoder");
-  fs::copy_file(*dir_ + "/clip.safetensors", dir + "/text_encoder/model.safetensors");
+  fs::copy_file(*dir_ + "/clip_32.safetensors", dir + "/text_encoder/model.safetensors");
   fs::create_directories(dir + "/text_encoder_2");
   const auto t5 = SafetensorsFile::open(*dir_ + "/t5.safetensors");
   NamedTensors first, second;
@@ -305,7 +284,7 @@ TEST_F(PipelineEndToEnd, GenerateEqualsTheStepByStepRouteThroughTheRunners) {
   run = test::run_untwist({"te", "--kind", "t5", "--weights", *dir_ + "/t5.safetensors", "--inputs",
                            out + "/t5_in.safetensors", "--output", out + "/t5_out.safetensors"});
   ASSERT_EQ(run.status, 0) << run.output;
-  run = test::run_untwist({"te", "--kind", "clip", "--weights", *dir_ + "/clip.safetensors", "--inputs",
+  run = test::run_untwist({"te", "--kind", "clip", "--weights", *dir_ + "/clip_32.safetensors", "--inputs",
                            out + "/clip_in.safetensors", "--output", out + "/clip_out.safetensors"});
   ASSERT_EQ(run.status, 0) << run.output;
 

@@ -4,6 +4,8 @@
 // submissions; then the same API over a tiny real FLUX.1 pipeline. Every
 // wait is bounded.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -17,7 +19,6 @@
 
 #include "io/image_file.h"
 #include "io/safetensors.h"
-#include "model/text_encoders_random.h"
 #include "test_support.h"
 
 namespace untwist::serve {
@@ -432,27 +433,9 @@ TEST(ServeApi, BurstOfConcurrentSubmissions) {
 // With component flags the server runs the style command's pipeline: the
 // golden tiny FLUX.1 DiT and autoencoder, random T5 and CLIP of matching widths.
 TEST(ServeApi, RealPipelineWithTheCopyingMeter) {
-  const std::string dir = test::scratch_dir(), golden = test::golden_dir();
-  T5Config t5;
-  t5.vocab_size = 300;
-  t5.d_model = 48;
-  t5.num_heads = 2;
-  t5.d_kv = 16;
-  t5.d_ff = 64;
-  t5.num_layers = 2;
-  write_safetensors(dir + "/t5.safetensors", random_t5_weights(t5, 5));
-  ClipTextConfig clip;
-  clip.width = 32;
-  clip.num_heads = 2;
-  clip.intermediate = 128;
-  clip.num_layers = 1;
-  write_safetensors(dir + "/clip.safetensors", random_clip_weights(clip, 6), {{"config", R"({"num_attention_heads": 2})"}});
-  ServerProcess server(test::scratch_dir(),
-                       {"--model", golden + "/flux_dev_tiny.safetensors", "--ae", golden + "/ae_tiny.safetensors",
-                        "--t5", dir + "/t5.safetensors", "--clip", dir + "/clip.safetensors", "--t5-tokenizer",
-                        golden + "/../tokenizers/t5_tiny/spiece.model", "--clip-tokenizer",
-                        golden + "/../tokenizers/clip/bpe_simple_vocab_16e6.txt.gz", "-W", "32", "-H", "48",
-                        "--t5-max-length", "16"});
+  std::vector<std::string> components = test::tiny_flux1_components(test::scratch_dir());
+  components.erase(std::find(components.begin(), components.end(), "--dtype"), components.end());  // serve's default
+  ServerProcess server(test::scratch_dir(), components);
   httplib::Client client = server.client();
   const json health = body_of(client.Get("/api/health"));
   EXPECT_EQ(health["family"], "flux1");

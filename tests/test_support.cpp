@@ -10,6 +10,7 @@
 #include <random>
 
 #include "io/safetensors.h"
+#include "model/text_encoders_random.h"
 
 namespace untwist::test {
 
@@ -184,6 +185,34 @@ int expect_outputs_match(const SafetensorsFile& golden, const SafetensorsFile& r
     ++compared;
   }
   return compared;
+}
+
+std::vector<std::string> tiny_flux1_components(const std::string& dir, int64_t clip_width) {
+  const std::string t5_path = dir + "/t5.safetensors";
+  const std::string clip_path = dir + "/clip_" + std::to_string(clip_width) + ".safetensors";
+  if (!std::filesystem::exists(t5_path)) {
+    T5Config t5;
+    t5.vocab_size = 300;
+    t5.d_model = 48;
+    t5.num_heads = 2;
+    t5.d_kv = 16;
+    t5.d_ff = 64;
+    t5.num_layers = 2;
+    write_safetensors(t5_path, random_t5_weights(t5, 5));
+  }
+  if (!std::filesystem::exists(clip_path)) {
+    ClipTextConfig clip;
+    clip.width = clip_width;
+    clip.num_heads = 2;
+    clip.intermediate = 4 * clip_width;
+    clip.num_layers = 1;
+    write_safetensors(clip_path, random_clip_weights(clip, 6), {{"config", R"({"num_attention_heads": 2})"}});
+  }
+  const std::string golden = golden_dir(), tokenizers = golden + "/../tokenizers";
+  return {"--model", golden + "/flux_dev_tiny.safetensors", "--ae", golden + "/ae_tiny.safetensors", "--t5", t5_path,
+          "--clip", clip_path, "--t5-tokenizer", tokenizers + "/t5_tiny/spiece.model", "--clip-tokenizer",
+          tokenizers + "/clip/bpe_simple_vocab_16e6.txt.gz", "-W", "32", "-H", "48", "--t5-max-length", "16",
+          "--dtype", "float32"};
 }
 
 }  // namespace untwist::test

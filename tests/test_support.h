@@ -45,6 +45,12 @@ constexpr double kSamplingTolerance = 5e-4;  // after a sampling loop
 int expect_outputs_match(const SafetensorsFile& golden, const SafetensorsFile& result,
                          double tolerance = kForwardTolerance);
 
+// The tiny FLUX.1 pipeline as component flags: the golden tiny transformer and
+// autoencoder, random T5 (width 48, 2 layers) and CLIP (width `clip_width`,
+// 1 layer) text encoders written into `dir` (once), the real tokenizers, and
+// -W 32 -H 48 --t5-max-length 16 --dtype float32.
+std::vector<std::string> tiny_flux1_components(const std::string& dir, int64_t clip_width = 32);
+
 // A fresh empty folder under the system temp dir, removed at exit.
 std::string scratch_dir();
 
