@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "io/atomic_file.h"
 #include "toy/evaluation.h"
+#include "toy/toy_checkpoint.h"
 #include "toy/toy_sampler.h"
 #include "toy_paths.h"
 

@@ -49,13 +49,13 @@ std::string decibels(double psnr) {
 void run_invert(const InvertOptions& options) {
   const InversionSolver solver = parse_inversion_solver(options.solver);
   refuse_overwriting_inputs(options.output, {options.image});
-  const ImageSettings& given = options.pipeline.settings;
-  // Read before the models load, so a bad image fails fast.
-  const at::Tensor image = resize_and_crop(read_image(options.image), given.height, given.width);  // [3, H, W]
+  const at::Tensor read = read_image(options.image);  // before the models load, so a bad image fails fast
   const auto pipeline = load_pipeline(options.pipeline.paths, options.pipeline.load_settings());
   const PipelineFlags flags = flags_for(options.pipeline, *pipeline->dit);
   const ImageSettings& settings = flags.settings;
   token_grid_for(*pipeline, settings);  // a size that is not a multiple of the patch fails before any work
+  const DiffusionTransformer& dit = *pipeline->dit;
+  const at::Tensor image = resize_and_crop(read, settings.height_for(dit), settings.width_for(dit));  // [3, H, W]
 
   const int calls = solver_model_calls(solver, settings.steps_for(*pipeline->dit));
   std::optional<Progress> progress(std::in_place, "inverting", calls);

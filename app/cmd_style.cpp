@@ -154,11 +154,13 @@ void run_style(const StyleOptions& options) {
   const ImageSettings image_settings = options.pipeline.settings;
   std::vector<at::Tensor> reference_images;  // read before the models load, so a bad image fails fast
   for (const Reference& reference : references) {
-    reference_images.push_back(reference.image.empty() ? at::Tensor()
-                                                       : resize_and_crop(read_image(reference.image),
-                                                                         image_settings.height, image_settings.width));
+    reference_images.push_back(reference.image.empty() ? at::Tensor() : read_image(reference.image));
   }
   const auto pipeline = load_pipeline(options.pipeline.paths, options.pipeline.load_settings());
+  for (at::Tensor& image : reference_images) {  // resampled to the set's size (the model's default where none is given)
+    if (image.defined()) image = resize_and_crop(image, image_settings.height_for(*pipeline->dit),
+                                                 image_settings.width_for(*pipeline->dit));
+  }
   for (const auto& settings : modes) {
     bind_to(settings, *pipeline->dit);  // a --blocks naming what the model lacks fails before sampling
   }

@@ -25,10 +25,12 @@ void PipelineFlags::add_to(CLI::App& command) {
       ->check(CLI::ExistingPath);
   command.add_option("--tokenizer", paths.text.tokenizer, "FLUX.2 [klein], Z-Image: Qwen3 tokenizer.json (or its folder)")
       ->check(CLI::ExistingPath);
-  command.add_option("-W,--width", settings.width, "image width (multiple of 16)")
-      ->check(CLI::Range(16, 8192))->capture_default_str();
-  command.add_option("-H,--height", settings.height, "image height (multiple of 16)")
-      ->check(CLI::Range(16, 8192))->capture_default_str();
+  command.add_option("-W,--width", settings.width,
+                     "image width, a multiple of the token patch (default: the model's; FLUX and Z-Image 1024, "
+                     "patch 16; the toy 32, patch 2)")
+      ->check(CLI::Range(16, 8192));
+  command.add_option("-H,--height", settings.height, "image height (default: the model's, as -W)")
+      ->check(CLI::Range(16, 8192));
   add_sampling_options(command, settings,
                        "sampling steps (default: FLUX.1 dev 28, schnell 4; FLUX.2 dev 50, klein 4; Z-Image 8)");
   command.add_option("--negative-prompt", settings.negative_prompt, "Z-Image with guidance: the negative prompt")
@@ -55,14 +57,14 @@ nlohmann::json PipelineFlags::recipe(const Pipeline& pipeline) const {
   nlohmann::json recipe = {{"family", dit.family()},
                            {"variant", dit.variant()},
                            {"model", pipeline.paths.model},
-                           {"ae", pipeline.paths.ae},
-                           {"width", s.width},
-                           {"height", s.height},
+                           {"width", s.width_for(dit)},
+                           {"height", s.height_for(dit)},
                            {"steps", s.steps_for(dit)},
                            {"guidance", s.guidance_for(dit)},
                            {"dtype", dtype_name(load_settings().dtype)}};
   const TextFiles& text = pipeline.paths.text;
-  for (const auto& [key, path] : {std::pair{"t5", text.t5}, {"clip", text.clip}, {"text_encoder", text.text_encoder}}) {
+  for (const auto& [key, path] : {std::pair{"ae", pipeline.paths.ae}, {"t5", text.t5}, {"clip", text.clip},
+                                  {"text_encoder", text.text_encoder}}) {
     if (!path.empty()) recipe[key] = path;
   }
   if (s.shift) recipe["shift"] = *s.shift;

@@ -15,14 +15,16 @@
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "model/flux1/flux_config.h"
+#include "model/toy/pixel_latents.h"
+#include "model/toy/toy_model.h"
+#include "model/toy/toy_text.h"
 #include "share/share_settings.h"
 #include "test_support.h"
 #include "toy/evaluation.h"
 #include "toy/metrics.h"
 #include "toy/probe.h"
-#include "toy/toy_model.h"
+#include "toy/toy_checkpoint.h"
 #include "toy/toy_sampler.h"
-#include "toy/toy_text.h"
 #include "toy/trainer.h"
 #include "toy/world.h"
 #include "util/errors.h"
@@ -92,19 +94,21 @@ TEST(ToyText, PromptsTokenizeAndUnknownWordsAreUsageErrors) {
   EXPECT_EQ(prompt_for(scene), "striped red ring on blue");
   PromptParts content_only{true, false, false, false};
   EXPECT_EQ(prompt_for(scene, content_only), "ring");
-  const auto ids = tokenize("Striped red ring on blue");
+  const auto ids = tokenize(vocabulary(), "Striped red ring on blue");
   EXPECT_EQ(ids.size(), static_cast<size_t>(kMaxWords));
   EXPECT_EQ(vocabulary()[static_cast<size_t>(ids[0])], "striped");
   EXPECT_EQ(ids[5], kPad);
-  EXPECT_EQ(tokenize(""), std::vector<int64_t>(kMaxWords, kPad));
-  EXPECT_THROW(tokenize("a fluffy cat"), UsageError);
+  EXPECT_EQ(tokenize(vocabulary(), ""), std::vector<int64_t>(kMaxWords, kPad));
+  EXPECT_THROW(tokenize(vocabulary(), "a fluffy cat"), UsageError);
+  EXPECT_EQ(tokenize(vocabulary(), "A red circle on the blue"), tokenize(vocabulary(), "red circle on blue"))
+      << "articles name nothing in the toy world";
 }
 
 TEST(ToyText, PooledVectorIsTheMeanOfTheRealWords) {
   const int64_t words = static_cast<int64_t>(vocabulary().size());
   const TextEmbedding embedding{at::randn({words, 6}), at::randn({words, 6})};
-  const at::Tensor ids = tokenize_batch({"red circle", ""});
-  const TextEncoding encoding = encode_text(embedding, ids);
+  const at::Tensor ids = tokenize_batch(vocabulary(), {"red circle", ""});
+  const TextConditioning encoding = encode_text(embedding, ids);
   EXPECT_EQ(encoding.txt.sizes().vec(), (std::vector<int64_t>{2, kMaxWords, 6}));
   const at::Tensor red = embedding.word[ids[0][0]] + embedding.previous[kPad];
   const at::Tensor circle = embedding.word[ids[0][1]] + embedding.previous[ids[0][0]];
@@ -116,8 +120,8 @@ TEST(ToyText, PooledVectorIsTheMeanOfTheRealWords) {
 TEST(ToyText, WordOrderTellsForegroundFromBackground) {
   const int64_t words = static_cast<int64_t>(vocabulary().size());
   const TextEmbedding embedding{at::randn({words, 6}), at::randn({words, 6})};
-  const TextEncoding a = encode_text(embedding, tokenize_batch({"red square on blue"}));
-  const TextEncoding b = encode_text(embedding, tokenize_batch({"blue square on red"}));
+  const TextConditioning a = encode_text(embedding, tokenize_batch(vocabulary(), {"red square on blue"}));
+  const TextConditioning b = encode_text(embedding, tokenize_batch(vocabulary(), {"blue square on red"}));
   EXPECT_GT((a.y - b.y).abs().max().item<double>(), 1e-3) << "a bag of words would make these equal";
 }
 
@@ -169,7 +173,7 @@ TEST(ToyModel, CheckpointLoadsLikeAnyFluxModel) {
   EXPECT_FALSE(config.guidance_embed);
   const ToyModel model = load_toy(path);
   const at::Tensor images = at::rand({2, 3, kImageSize, kImageSize});
-  EXPECT_LE(test::relative_error(unpack_pixels(pack_pixels(images)), images), 1e-6);
+  EXPECT_LE(test::relative_error(unpack_pixels(pack_pixels(images), kTokenSide, kTokenSide), images), 1e-6);
 }
 
 // A checkpoint brings its own RoPE settings: one trained with another theta

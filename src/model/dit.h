@@ -61,6 +61,9 @@ class DiffusionTransformer {
   // The reference pipeline's defaults for text-to-image.
   virtual int default_steps() const = 0;
   virtual double default_guidance() const = 0;
+  // The image side in pixels when the user gives no size: 1024 for FLUX.1,
+  // FLUX.2 and Z-Image; a model trained at one size (the toy) says its own.
+  virtual int64_t default_image_size() const { return 1024; }
   virtual int64_t in_channels() const = 0;
   virtual at::ScalarType compute_dtype() const = 0;
   virtual at::Device device() const = 0;

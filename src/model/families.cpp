@@ -11,6 +11,9 @@
 #include "model/flux2/flux2.h"
 #include "model/flux2/klein_conditioner.h"
 #include "model/flux2/latent_format.h"
+#include "model/toy/pixel_latents.h"
+#include "model/toy/toy_conditioner.h"
+#include "model/toy/toy_model.h"
 #include "model/zimage/comfy_names.h"
 #include "model/zimage/zimage.h"
 #include "model/zimage/zimage_conditioner.h"
@@ -23,6 +26,7 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<DiffusionTransformer> load_dit(const Weights& weights, const RopeOverride& rope,
                                                at::ScalarType compute_dtype, at::Device device) {
+  if (toy::is_toy_checkpoint(weights)) return toy::load_toy_transformer(weights, rope, compute_dtype, device);
   if (is_zimage_transformer(weights)) {
     const Weights named = zimage_reference_names(weights);
     return std::make_unique<ZImageModel>(named, detect_zimage_config(named, weights.metadata_config(), rope),
@@ -40,6 +44,11 @@ std::unique_ptr<LatentAutoencoder> load_latent_autoencoder(const Weights& weight
     return std::make_unique<Flux2Latents>(weights, compute_dtype, device);
   }
   return std::make_unique<Flux1Latents>(weights, compute_dtype, device);
+}
+
+std::unique_ptr<LatentAutoencoder> built_in_latent_autoencoder(const DiffusionTransformer& model) {
+  if (dynamic_cast<const toy::ToyTransformer*>(&model)) return std::make_unique<toy::PixelLatents>();
+  return nullptr;
 }
 
 std::unique_ptr<LatentAutoencoder> load_latent_autoencoder(const DiffusionTransformer& model, const Weights& weights,
@@ -71,6 +80,7 @@ void fill_text_files_from_folder(const DiffusionTransformer& model, const std::s
   const auto fill = [&](std::string& slot, const fs::path& path) {
     if (slot.empty() && fs::exists(dir / path)) slot = (dir / path).string();
   };
+  if (dynamic_cast<const toy::ToyTransformer*>(&model)) return;
   if (model.family() == "flux1") {
     fill(files.clip, "text_encoder");
     fill(files.t5, "text_encoder_2");
@@ -84,6 +94,7 @@ void fill_text_files_from_folder(const DiffusionTransformer& model, const std::s
 
 std::vector<std::string> missing_text_files(const DiffusionTransformer& model, const TextFiles& files) {
   std::vector<std::pair<std::string, std::string>> needed;
+  if (dynamic_cast<const toy::ToyTransformer*>(&model)) return {};
   if (model.family() == "flux1") {
     needed = {{files.t5, "--t5 (T5-XXL encoder)"},
               {files.clip, "--clip (CLIP-L text encoder)"},
@@ -102,6 +113,9 @@ std::vector<std::string> missing_text_files(const DiffusionTransformer& model, c
 
 std::unique_ptr<TextConditioner> load_text_conditioner(const DiffusionTransformer& model, const TextFiles& files,
                                                        const TextSettings& settings) {
+  if (const auto* toy_model = dynamic_cast<const toy::ToyTransformer*>(&model)) {
+    return std::make_unique<toy::ToyConditioner>(toy_model->text());
+  }
   if (const auto* flux1 = dynamic_cast<const FluxModel*>(&model)) {
     const FluxConfig& config = flux1->config();
     const int64_t length = settings.t5_max_length > 0 ? settings.t5_max_length : (config.guidance_embed ? 512 : 256);

@@ -16,8 +16,9 @@ namespace untwist {
 
 class Weights;
 
-// Z-Image (its learned pad tokens), FLUX.2 (its shared modulations) or
-// FLUX.1; a DataError naming the file when the weights are none of them.
+// The toy (toy_text tensors or metadata kind "untwist-toy"), Z-Image (its
+// learned pad tokens), FLUX.2 (its shared modulations) or FLUX.1; a DataError
+// naming the file when the weights are none of them.
 std::unique_ptr<DiffusionTransformer> load_dit(const Weights& weights, const RopeOverride& rope = {},
                                                at::ScalarType compute_dtype = at::kFloat,
                                                at::Device device = at::kCPU);
@@ -26,6 +27,10 @@ std::unique_ptr<DiffusionTransformer> load_dit(const Weights& weights, const Rop
 std::unique_ptr<LatentAutoencoder> load_latent_autoencoder(const Weights& weights,
                                                            at::ScalarType compute_dtype = at::kFloat,
                                                            at::Device device = at::kCPU);
+// The latent format of a family that works without an autoencoder file (the
+// toy: pixels packed 2x2), or null when `model` needs one.
+std::unique_ptr<LatentAutoencoder> built_in_latent_autoencoder(const DiffusionTransformer& model);
+
 // The latent format `model` takes: Z-Image's patchify over FLUX.1's
 // autoencoder; for the FLUX families as the weights say.
 std::unique_ptr<LatentAutoencoder> load_latent_autoencoder(const DiffusionTransformer& model, const Weights& weights,
@@ -33,7 +38,7 @@ std::unique_ptr<LatentAutoencoder> load_latent_autoencoder(const DiffusionTransf
                                                            at::Device device = at::kCPU);
 
 // A latent [B, C, H, W] as the image tokens [B, rows * cols, C'] `model`
-// takes (FLUX.1: 2x2 packed, channels (c, 2, 2); Z-Image: its own 2x2
+// takes (FLUX.1 and the toy: 2x2 packed, channels (c, 2, 2); Z-Image: its own 2x2
 // patchify, channels (2, 2, c)), and back; UsageError for FLUX.2, whose
 // latents are tokens already.
 struct ImageTokens {
@@ -43,7 +48,8 @@ struct ImageTokens {
 ImageTokens latent_to_tokens(const DiffusionTransformer& model, const at::Tensor& latent);
 at::Tensor tokens_to_latent(const DiffusionTransformer& model, const at::Tensor& tokens, int64_t rows, int64_t cols);
 
-// The text files a family may need; each family reads the ones it uses.
+// The text files a family may need; each family reads the ones it uses (the
+// toy none: its text side is in its checkpoint).
 struct TextFiles {
   std::string t5, clip, t5_tokenizer, clip_tokenizer;  // FLUX.1
   std::string text_encoder, tokenizer;                 // FLUX.2 [klein], Z-Image: Qwen3 weights, tokenizer.json

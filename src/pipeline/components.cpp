@@ -61,10 +61,18 @@ std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, const LoadS
     if (paths.ae.empty() && fs::is_directory(dir / "vae")) paths.ae = (dir / "vae").string();
   }
   require_exists(paths.model, "--model (the transformer)");
-  require_exists(paths.ae, "--ae (the autoencoder)");
   pipeline->dit = load_dit(load_component(paths.model), rope_from_folder(paths.model), settings.dtype,
                            settings.device);
   const DiffusionTransformer& dit = *pipeline->dit;
+  pipeline->ae = built_in_latent_autoencoder(dit);  // the toy works on pixels
+  if (pipeline->ae) {
+    if (!given.ae.empty()) {
+      throw UsageError("this " + dit.family() + " " + dit.variant() + " model takes no autoencoder: leave out --ae");
+    }
+    paths.ae.clear();
+  } else {
+    require_exists(paths.ae, "--ae (the autoencoder)");
+  }
 
   if (!paths.model_dir.empty()) fill_text_files_from_folder(dit, paths.model_dir, paths.text);
   const std::vector<std::string> missing = missing_text_files(dit, paths.text);
@@ -78,11 +86,13 @@ std::unique_ptr<Pipeline> load_pipeline(const ComponentPaths& given, const LoadS
   }
   pipeline->text = load_text_conditioner(dit, paths.text, settings.text);
 
-  pipeline->ae = load_latent_autoencoder(dit, load_component(paths.ae), settings.dtype, settings.device);
+  if (!pipeline->ae) {
+    pipeline->ae = load_latent_autoencoder(dit, load_component(paths.ae), settings.dtype, settings.device);
+  }
   if (pipeline->ae->token_channels() != dit.in_channels()) {
-    fail_file(paths.ae, "autoencoder tokens have " + std::to_string(pipeline->ae->token_channels()) +
-                            " channels; the transformer (" + paths.model + ") takes " +
-                            std::to_string(dit.in_channels()));
+    fail_file(paths.ae.empty() ? paths.model : paths.ae,
+              "autoencoder tokens have " + std::to_string(pipeline->ae->token_channels()) +
+                  " channels; the transformer (" + paths.model + ") takes " + std::to_string(dit.in_channels()));
   }
   return pipeline;
 }

@@ -2,7 +2,8 @@
 // users have: BFL/ComfyUI single files, or a diffusers folder (transformer/,
 // vae/, the family's text encoders and tokenizers, with sharded weights and
 // their *.index.json). The family comes from the transformer's weights; the
-// parts are checked to fit together.
+// parts are checked to fit together. The toy checkpoint is a whole pipeline
+// by itself: its text side is in the file and it works on pixels.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -18,7 +19,7 @@ namespace untwist {
 
 struct ComponentPaths {
   std::string model_dir;  // a diffusers folder; fills whatever is not given below
-  std::string model, ae;
+  std::string model, ae;  // ae: empty for a family without an autoencoder file (the toy)
   TextFiles text;
 };
 

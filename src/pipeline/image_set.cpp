@@ -9,11 +9,12 @@ namespace untwist {
 
 std::pair<int64_t, int64_t> token_grid_for(const Pipeline& pipeline, const ImageSettings& settings) {
   const int64_t patch = pipeline.ae->patch();
-  if (settings.width < patch || settings.height < patch || settings.width % patch || settings.height % patch) {
-    throw UsageError("-W/-H must be multiples of " + std::to_string(patch) + ", got " +
-                     std::to_string(settings.width) + "x" + std::to_string(settings.height));
+  const int64_t width = settings.width_for(*pipeline.dit), height = settings.height_for(*pipeline.dit);
+  if (width < patch || height < patch || width % patch || height % patch) {
+    throw UsageError("-W/-H must be multiples of " + std::to_string(patch) + ", got " + std::to_string(width) + "x" +
+                     std::to_string(height));
   }
-  return {settings.height / patch, settings.width / patch};
+  return {height / patch, width / patch};
 }
 
 at::Tensor encode_image_tokens(const Pipeline& pipeline, const at::Tensor& image) {

@@ -17,8 +17,15 @@
 namespace untwist {
 
 struct ImageSettings : SamplingSettings {
-  int64_t width = 1024, height = 1024;  // multiples of the autoencoder's token patch (16 for FLUX)
-  std::string negative_prompt;          // classifier-free guidance's negative prompt (the reference's default: empty)
+  // Pixels, multiples of the autoencoder's token patch (16 for FLUX); 0: the
+  // model's default size (DiffusionTransformer::default_image_size).
+  int64_t width = 0, height = 0;
+  std::string negative_prompt;  // classifier-free guidance's negative prompt (the reference's default: empty)
+
+  int64_t width_for(const DiffusionTransformer& model) const { return width > 0 ? width : model.default_image_size(); }
+  int64_t height_for(const DiffusionTransformer& model) const {
+    return height > 0 ? height : model.default_image_size();
+  }
 };
 
 // A request's prompts, and the negative prompt where the family guides with
@@ -58,8 +65,9 @@ at::Tensor encode_image_tokens(const Pipeline& pipeline, const at::Tensor& image
 // tokens [B, rows*cols, C] -> images [B, 3, H, W] in [0, 1].
 at::Tensor decode_image_tokens(const Pipeline& pipeline, const at::Tensor& tokens, int64_t rows, int64_t cols);
 
-// Token grid (rows, columns) of an image of the request's size; UsageError
-// unless width and height are multiples of the autoencoder's patch.
+// Token grid (rows, columns) of an image of the settings' size (the model's
+// default where they give none); UsageError unless width and height are
+// multiples of the autoencoder's patch.
 std::pair<int64_t, int64_t> token_grid_for(const Pipeline& pipeline, const ImageSettings& settings);
 
 // -> images [B, 3, H, W] in [0, 1] (a reference row given as an image is that image).

@@ -54,9 +54,10 @@ ImageInversion invert_image(Pipeline& pipeline, const at::Tensor& image, const s
                             const ImageSettings& settings, InversionSolver solver, std::function<void()> on_call) {
   ImageInversion inversion;
   std::tie(inversion.rows, inversion.cols) = token_grid_for(pipeline, settings);
-  if (image.dim() != 3 || image.size(1) != settings.height || image.size(2) != settings.width) {
+  const int64_t height = settings.height_for(*pipeline.dit), width = settings.width_for(*pipeline.dit);
+  if (image.dim() != 3 || image.size(1) != height || image.size(2) != width) {
     throw InputError("the image to invert is " + shape_string(image.sizes().vec()) + ", expected [3, " +
-                     std::to_string(settings.height) + ", " + std::to_string(settings.width) + "]");
+                     std::to_string(height) + ", " + std::to_string(width) + "]");
   }
   const at::Tensor clean = encode_image_tokens(pipeline, image);  // [1, rows*cols, C]
   inversion.conditioning = prompt_conditioning(pipeline, prompt, settings);

@@ -38,9 +38,9 @@ struct ImageInversion {
   at::Tensor trajectory;
 };
 
-// Encodes `image` ([3, H, W] in [0, 1] at the settings' size; UsageError for
-// a size that is not a multiple of the patch) and inverts it under `prompt`
-// on the settings' schedule.
+// Encodes `image` ([3, H, W] in [0, 1] at the settings' size, the model's
+// default where they give none; UsageError for a size that is not a multiple
+// of the patch) and inverts it under `prompt` on the settings' schedule.
 ImageInversion invert_image(Pipeline& pipeline, const at::Tensor& image, const std::string& prompt,
                             const ImageSettings& settings, InversionSolver solver,
                             std::function<void()> on_call = {});

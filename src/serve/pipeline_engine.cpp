@@ -25,7 +25,7 @@ nlohmann::json PipelineEngine::describe() const {
           {"variant", dit.variant()},
           {"steps", settings_.steps_for(dit)},
           {"blocks", dit.default_shared_blocks()},
-          {"size", {settings_.width, settings_.height}},
+          {"size", {settings_.width_for(dit), settings_.height_for(dit)}},
           {"attention", false}};
 }
 
@@ -34,7 +34,8 @@ void PipelineEngine::check(const JobRequest& request) const {
 }
 
 at::Tensor PipelineEngine::fit_reference(const at::Tensor& rgb) const {
-  return resize_and_crop(rgb, settings_.height, settings_.width);  // [3, H, W]
+  const DiffusionTransformer& dit = *pipeline_->dit;
+  return resize_and_crop(rgb, settings_.height_for(dit), settings_.width_for(dit));  // [3, H, W]
 }
 
 int PipelineEngine::steps_for(const JobRequest& request) const {

@@ -9,10 +9,10 @@
 #include "analysis/line_plot.h"
 #include "analysis/rope_bands.h"
 #include "io/image_file.h"
+#include "model/toy/toy_text.h"
 #include "sample/dit_sampler.h"
 #include "toy/metrics.h"
 #include "toy/toy_sampler.h"
-#include "toy/toy_text.h"
 #include "toy/world.h"
 
 namespace untwist::serve {
@@ -70,6 +70,7 @@ nlohmann::json summary_of(const std::vector<nlohmann::json>& metrics) {
 ToyEngine::ToyEngine(const std::string& model_path) : model_path_(model_path), model_(toy::load_toy(model_path)) {}
 
 nlohmann::json ToyEngine::describe() const {
+  const std::vector<std::string>& words = model_.text().vocabulary;
   return {{"model", "toy"},
           {"family", model_.dit->family()},
           {"file", model_path_},
@@ -77,12 +78,12 @@ nlohmann::json ToyEngine::describe() const {
           {"blocks", toy::kDefaultSharedBlocks},
           {"size", {toy::kImageSize, toy::kImageSize}},
           {"attention", true},
-          {"vocabulary", std::vector<std::string>(toy::vocabulary().begin() + 1, toy::vocabulary().end())}};
+          {"vocabulary", std::vector<std::string>(words.begin() + 1, words.end())}};  // without "<pad>"
 }
 
 void ToyEngine::check(const JobRequest& request) const {
-  toy::tokenize(request.reference_prompt);
-  for (const auto& target : request.targets) toy::tokenize(target);
+  toy::tokenize(model_.text().vocabulary, request.reference_prompt);
+  for (const auto& target : request.targets) toy::tokenize(model_.text().vocabulary, target);
   for (ShareMode mode : request.modes) bind_to(request.share_for(mode), *model_.dit);
 }
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "serve/engine.h"
-#include "toy/toy_model.h"
+#include "model/toy/toy_model.h"
 
 namespace untwist::serve {
 

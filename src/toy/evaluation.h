@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "model/toy/toy_model.h"
 #include "share/share_settings.h"
-#include "toy/toy_model.h"
 #include "toy/toy_sampler.h"
 #include "toy/world.h"
 

@@ -5,8 +5,10 @@
 
 #include <random>
 
+#include "model/toy/pixel_latents.h"
+#include "model/toy/toy_text.h"
 #include "toy/metrics.h"
-#include "toy/toy_text.h"
+#include "toy/toy_checkpoint.h"
 
 namespace untwist::toy {
 
@@ -72,9 +74,9 @@ Denoising denoise_from(const ToyModel& model, const std::vector<Scene>& scenes, 
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor noise = at::randn(x0.sizes(), generator);
   const at::Tensor xt = (1 - t) * x0 + t * noise;
-  const at::Tensor velocity = predict_velocity(model, xt, tokenize_batch(full_prompts(scenes)), at::full({batch}, t),
-                                              toy_position_table(model, batch));
-  const at::Tensor predicted = unpack_pixels(xt - t * velocity);  // [N, 3, 32, 32]
+  const at::Tensor ids = tokenize_batch(model.text().vocabulary, full_prompts(scenes));
+  const at::Tensor velocity = predict_velocity(model, xt, ids, at::full({batch}, t), toy_position_table(model, batch));
+  const at::Tensor predicted = unpack_pixels(xt - t * velocity, kTokenSide, kTokenSide);  // [N, 3, 32, 32]
 
   Denoising result;
   result.t = t;

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "toy/toy_model.h"
+#include "model/toy/toy_model.h"
 #include "toy/world.h"
 
 namespace untwist::toy {

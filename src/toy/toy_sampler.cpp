@@ -2,37 +2,36 @@
 
 #include <ATen/core/grad_mode.h>
 
-#include "model/flux1/packing.h"
-#include "model/seeded_noise.h"
+#include "model/toy/pixel_latents.h"
+#include "model/toy/toy_text.h"
 #include "sample/dit_sampler.h"
-#include "model/flow_schedule.h"
-#include "toy/toy_text.h"
-#include "toy/world.h"
 
 namespace untwist::toy {
 
 at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request) {
-  const int64_t batch = static_cast<int64_t>(request.prompts.size()), side = kTokenSide;
+  const DiffusionTransformer& dit = *model.dit;
+  const int64_t batch = static_cast<int64_t>(request.prompts.size());
+  const int64_t side = dit.default_image_size() / kPixelPatch;
   std::vector<at::Tensor> noise;
-  for (uint64_t seed : request.seeds) noise.push_back(pack_latents(seeded_randn(seed, {1, 3, kImageSize, kImageSize})));
-  const TextEncoding text = encode_text(model.text, tokenize_batch(request.prompts));
+  for (uint64_t seed : request.seeds) noise.push_back(pixel_noise(seed, side, side));
+  const TextConditioning text = encode_prompts(model.text(), request.prompts);
   SamplingSetup setup;
-  setup.noise = at::cat(noise, 0);  // [B, 256, 12]
-  setup.conditioning.img_ids = model.dit->image_ids(batch, side, side);
+  setup.noise = at::cat(noise, 0);  // [B, side * side, 12]
+  setup.conditioning.img_ids = dit.image_ids(batch, side, side);
   setup.conditioning.txt = text.txt;
-  setup.conditioning.txt_ids = model.dit->text_ids(batch, kMaxWords);
+  setup.conditioning.txt_ids = dit.text_ids(batch, kMaxWords);
   setup.conditioning.y = text.y;
   setup.conditioning.guidance = at::ones({batch});
-  setup.times = flux_schedule(request.steps, side * side, /*shift=*/false);
+  setup.times = dit.schedule(request.steps, side * side, std::nullopt);
   setup.share = request.share;
   setup.observer = request.observer;
   setup.on_step = request.on_step;
   if (request.reference_image.defined()) {
-    const at::Tensor latent = pack_latents(request.reference_image.unsqueeze(0) * 2 - 1)[0];  // [256, 12]
+    const at::Tensor latent = pack_pixels(request.reference_image.unsqueeze(0))[0];  // [side * side, 12]
     setup.reference_paths = {noised_path(latent, setup.noise[0], setup.times)};
   }
   at::NoGradGuard no_grad;
-  return unpack_pixels(sample_dit(*model.dit, setup));
+  return unpack_pixels(sample_dit(dit, setup), side, side);
 }
 
 }  // namespace untwist::toy

@@ -1,5 +1,6 @@
-// Sampling the toy model: prompts to 32x32 images, plainly or as a
-// style-aligned set (row 0 the reference).
+// Sampling the toy model: prompts to images of its training size (32x32),
+// plainly or as a style-aligned set (row 0 the reference). The same noise,
+// text states and schedule as `untwist generate --model toy.safetensors`.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -7,17 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "model/toy/toy_model.h"
 #include "share/share_settings.h"
 #include "share/shared_attention.h"
-#include "toy/toy_model.h"
 
 namespace untwist::toy {
-
-constexpr int kDefaultSteps = 20;
-// Blocks shared by default on the toy model: all of its 2 double and 4 single
-// blocks. FLUX.1's default (its 38 single-stream blocks) leaves too little of
-// so small a model shared to show the effect.
-constexpr const char* kDefaultSharedBlocks = "all";
 
 struct ToyRequest {
   std::vector<std::string> prompts;
@@ -25,11 +20,12 @@ struct ToyRequest {
   int steps = kDefaultSteps;
   const ShareSettings* share = nullptr;
   SharedAttentionObserver* observer = nullptr;
-  at::Tensor reference_image;  // [3, 32, 32] in [0, 1]: row 0 follows this image instead of its prompt
+  // [3, S, S] in [0, 1], S the training size: row 0 follows this image instead of its prompt
+  at::Tensor reference_image;
   std::function<void(int step)> on_step;  // after each step, e.g. progress
 };
 
-// -> [B, 3, 32, 32] in [0, 1]
+// -> [B, 3, S, S] in [0, 1]
 at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request);
 
 }  // namespace untwist::toy

@@ -12,8 +12,9 @@
 #include <random>
 
 #include "io/safetensors.h"
-#include "toy/toy_model.h"
-#include "toy/toy_text.h"
+#include "model/toy/pixel_latents.h"
+#include "model/toy/toy_text.h"
+#include "toy/toy_checkpoint.h"
 #include "toy/world.h"
 #include "util/errors.h"
 
@@ -52,7 +53,7 @@ Batch make_batch(const TrainOptions& options, int step) {
     parts.texture = !drop_attribute(rng);
     prompts.push_back(drop_prompt(rng) ? "" : prompt_for(scene, parts));
   }
-  return {pack_pixels(at::stack(images)), tokenize_batch(prompts)};
+  return {pack_pixels(at::stack(images)), tokenize_batch(vocabulary(), prompts)};
 }
 
 // While alive and enabled, CPU autocast runs matmuls and linears in bfloat16;

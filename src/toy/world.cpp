@@ -59,6 +59,18 @@ const std::vector<std::string>& texture_names() {
   return names;
 }
 
+const std::vector<std::string>& vocabulary() {
+  static const std::vector<std::string> words = [] {
+    std::vector<std::string> v = {"<pad>"};
+    for (const auto* list : {&shape_names(), &colour_names(), &texture_names()}) {
+      v.insert(v.end(), list->begin(), list->end());
+    }
+    v.push_back("on");
+    return v;
+  }();
+  return words;
+}
+
 const std::vector<std::string>& colour_names() {
   static const std::vector<std::string> names = {"red", "green", "blue", "yellow", "purple", "orange", "white", "black"};
   return names;

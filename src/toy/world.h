@@ -23,6 +23,9 @@ const std::vector<std::string>& shape_names();    // index = Shape
 const std::vector<std::string>& texture_names();  // index = Texture: "solid", "striped", "dotted", "checked"
 const std::vector<std::string>& colour_names();   // 8 named colours
 std::array<float, 3> colour_rgb(int colour);
+// The words of the world's prompts as the toy text side numbers them:
+// "<pad>", then every shape, colour and texture word, then "on".
+const std::vector<std::string>& vocabulary();
 
 struct Scene {
   Shape shape = Shape::Circle;

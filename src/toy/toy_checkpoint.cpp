@@ -1,22 +1,17 @@
-#include "toy/toy_model.h"
+#include "toy/toy_checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <nlohmann/json.hpp>
 
-#include "model/flux1/flux_config.h"
 #include "model/flux1/flux_random.h"
-#include "model/flux1/packing.h"
-#include "toy/toy_text.h"
-#include "toy/world.h"
-#include "util/errors.h"
 
 namespace untwist::toy {
 
 FluxConfig toy_config() {
   FluxConfig config;
-  config.in_channels = 12;
-  config.out_channels = 12;
+  config.in_channels = kPixelChannels;
+  config.out_channels = kPixelChannels;
   config.vec_in_dim = 64;
   config.context_in_dim = 64;
   config.hidden_size = 128;
@@ -62,60 +57,11 @@ std::map<std::string, std::string> checkpoint_metadata(const std::string& note) 
                           {"colours", colour_names()},
                           {"textures", texture_names()},
                           {"vocabulary", vocabulary()}};
-  return {{"kind", "untwist-toy"}, {"params", params.dump()}, {"world", world.dump()}, {"note", note}};
+  return {{"kind", kCheckpointKind}, {"params", params.dump()}, {"world", world.dump()}, {"note", note}};
 }
-
-namespace {
-
-ToyModel toy_from_weights(const Weights& weights, const FluxConfig& config) {
-  ToyModel model;
-  model.dit = std::make_unique<FluxModel>(weights, config);
-  const std::vector<int64_t> shape = {static_cast<int64_t>(vocabulary().size()), config.context_in_dim};
-  model.text = {weights.get(kTextEmbedding, shape), weights.get(kTextPrevious, shape)};
-  return model;
-}
-
-}  // namespace
 
 ToyModel toy_from_tensors(const TensorMap& tensors) {
-  return toy_from_weights(Weights::from_tensors(tensors, "toy model"), toy_config());
-}
-
-ToyModel load_toy(const std::string& path) {
-  const Weights weights = Weights::load(path);
-  for (const char* name : {kTextEmbedding, kTextPrevious}) {
-    if (!weights.has(name)) fail_file(path, std::string("not a toy checkpoint of this version: tensor '") + name + "' is missing");
-  }
-  return toy_from_weights(weights, detect_flux_config(weights));
-}
-
-at::Tensor toy_position_table(const ToyModel& model, int64_t batch) {
-  const int64_t side = kTokenSide;
-  DitInputs ids;
-  ids.txt_ids = model.dit->text_ids(batch, kMaxWords);
-  ids.img_ids = model.dit->image_ids(batch, side, side);
-  return model.dit->position_table(ids);
-}
-
-at::Tensor predict_velocity(const ToyModel& model, const at::Tensor& xt, const at::Tensor& ids, const at::Tensor& t,
-                            const at::Tensor& pe) {
-  const TextEncoding text = encode_text(model.text, ids);
-  const int64_t side = kTokenSide;
-  DitInputs inputs;
-  inputs.img = xt;
-  inputs.img_ids = model.dit->image_ids(xt.size(0), side, side);
-  inputs.txt = text.txt;
-  inputs.txt_ids = model.dit->text_ids(xt.size(0), kMaxWords);
-  inputs.y = text.y;
-  inputs.timesteps = t;
-  inputs.guidance = at::ones({xt.size(0)});
-  return model.dit->forward(inputs, pe).to(at::kFloat);
-}
-
-at::Tensor pack_pixels(const at::Tensor& images) { return pack_latents(images * 2 - 1); }
-
-at::Tensor unpack_pixels(const at::Tensor& packed) {
-  return ((unpack_latents(packed, kTokenSide, kTokenSide) + 1) / 2).clamp(0, 1);
+  return toy_from_weights(Weights::from_tensors(tensors, "toy model"), toy_config(), vocabulary(), kImageSize);
 }
 
 }  // namespace untwist::toy
