@@ -128,11 +128,11 @@ std::unique_ptr<TextConditioner> load_text_conditioner(const DiffusionTransforme
       throw UsageError("FLUX.2 [dev]'s text encoder (Mistral Small 3.x) is not supported yet; untwist runs "
                        "FLUX.2 [klein] end to end, and [dev]'s transformer through `untwist dit`");
     }
-    return std::make_unique<KleinConditioner>(KleinTextFiles{files.text_encoder, files.tokenizer},
+    return std::make_unique<KleinConditioner>(Qwen3TextFiles{files.text_encoder, files.tokenizer},
                                               flux2->config().context_in_dim, settings.low_memory);
   }
   if (const auto* zimage = dynamic_cast<const ZImageModel*>(&model)) {
-    return std::make_unique<ZImageConditioner>(ZImageTextFiles{files.text_encoder, files.tokenizer},
+    return std::make_unique<ZImageConditioner>(Qwen3TextFiles{files.text_encoder, files.tokenizer},
                                                zimage->config().cap_feat_dim, settings.low_memory);
   }
   throw UsageError("no text conditioner for the " + model.family() + " family");

@@ -3,22 +3,14 @@
 // keys), the hidden states of layers 9, 18 and 27 stacked on channels; all
 // 512 positions go to the transformer. No pooled vector.
 #pragma once
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "model/qwen3_text.h"
-#include "model/qwen3_tokenizer.h"
-#include "model/text_conditioner.h"
+#include "model/qwen3_conditioner.h"
 
 namespace untwist {
 
-struct KleinTextFiles {
-  std::string text_encoder;  // Qwen3 weights: a file or a diffusers text_encoder/ folder
-  std::string tokenizer;     // tokenizer.json or a folder holding it
-};
-
-class KleinConditioner : public TextConditioner {
+class KleinConditioner : public Qwen3Conditioner {
  public:
   static constexpr int64_t kMaxLength = 512;
   static const std::vector<int64_t>& output_layers();
@@ -26,17 +18,14 @@ class KleinConditioner : public TextConditioner {
   // Checks the encoder fits the transformer (3 x its width = context_in_dim;
   // DataError naming the file) and, unless low_memory, loads it; with
   // low_memory it exists only while it encodes.
-  KleinConditioner(KleinTextFiles files, int64_t context_in_dim, bool low_memory);
+  KleinConditioner(Qwen3TextFiles files, int64_t context_in_dim, bool low_memory);
   TextConditioning encode(const std::vector<std::string>& prompts) override;
 
  private:
-  void load_encoder(bool check_only);
+  std::vector<int64_t> layers_for(const Qwen3Config& config) const override;
 
-  KleinTextFiles files_;
   int64_t context_in_dim_;
-  bool low_memory_;
-  Qwen3Tokenizer tokenizer_;
-  std::unique_ptr<Qwen3TextEncoder> encoder_;
+  std::string text_encoder_;
 };
 
 }  // namespace untwist
