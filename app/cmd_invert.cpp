@@ -60,7 +60,8 @@ void run_invert(const InvertOptions& options) {
   const int calls = solver_model_calls(solver, settings.steps_for(*pipeline->dit));
   std::optional<Progress> progress(std::in_place, "inverting", calls);
   const ImageInversion inversion =
-      invert_image(*pipeline, image, options.prompt, settings, solver, [&] { progress->step(); });
+      invert_image(*pipeline, image, pipeline->text->encode({options.prompt}), settings, solver,
+                   [&] { progress->step(); });
   progress.emplace("regenerating", calls);
   const at::Tensor tokens = regenerate_tokens(*pipeline, inversion, solver, [&] { progress->step(); });
   progress.reset();

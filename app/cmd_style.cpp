@@ -118,9 +118,9 @@ nlohmann::json write_set(const at::Tensor& images, const RenderRequest& request,
 }
 
 // --ref-mode invert: each image reference's inversion trajectory under its
-// caption (entry r, [T + 1, L, C]), which its row then follows; undefined
-// for references generated from their prompts.
-std::vector<at::Tensor> inverted_paths(Pipeline& pipeline, const std::vector<Reference>& references,
+// caption, encoded as row r of `captions` (entry r, [T + 1, L, C]), which its
+// row then follows; undefined for references generated from their prompts.
+std::vector<at::Tensor> inverted_paths(const Pipeline& pipeline, const TextConditioning& captions,
                                        const std::vector<at::Tensor>& images, const StyleOptions& options) {
   const InversionSolver solver = parse_inversion_solver(options.ref_solver);
   const ImageSettings& settings = options.pipeline.settings;
@@ -128,13 +128,13 @@ std::vector<at::Tensor> inverted_paths(Pipeline& pipeline, const std::vector<Ref
   for (const at::Tensor& image : images) images_given += image.defined() ? 1 : 0;
   Progress progress("inverting", images_given * solver_model_calls(solver, settings.steps_for(*pipeline.dit)));
   std::vector<at::Tensor> paths;
-  for (size_t r = 0; r < references.size(); ++r) {
+  for (size_t r = 0; r < images.size(); ++r) {
     if (!images[r].defined()) {
       paths.emplace_back();
       continue;
     }
-    const ImageInversion inversion =
-        invert_image(pipeline, images[r], references[r].prompt, settings, solver, [&] { progress.step(); });
+    const ImageInversion inversion = invert_image(pipeline, images[r], text_row(captions, static_cast<int64_t>(r)),
+                                                  settings, solver, [&] { progress.step(); });
     paths.push_back(inversion.trajectory.select(1, 0));  // [T + 1, L, C]
   }
   return paths;
@@ -171,8 +171,10 @@ void run_style(const StyleOptions& options) {
   for (size_t i = 0; i < request.prompts.size(); ++i) request.seeds.push_back(options.pipeline.seed + i);
   request.settings = image_settings;
   request.reference_images = reference_images;
-  if (options.ref_mode == "invert") request.reference_paths = inverted_paths(*pipeline, references, reference_images, options);
   const EncodedText text = encode_text(*pipeline, request.prompts, image_settings);  // once for every mode
+  if (options.ref_mode == "invert") {
+    request.reference_paths = inverted_paths(*pipeline, text.prompts, reference_images, options);
+  }
   request.text = &text;
   const int steps = image_settings.steps_for(*pipeline->dit);
   Progress progress("sampling", steps * static_cast<int>(modes.size()));

@@ -14,6 +14,12 @@ struct TextConditioning {
   at::Tensor y;     // [B, vec], or undefined for families without a pooled vector
 };
 
+// Row `row` of a batch of conditionings, as a batch of one.
+inline TextConditioning text_row(const TextConditioning& text, int64_t row) {
+  const auto one = [row](const at::Tensor& x) { return x.defined() ? x.narrow(0, row, 1) : x; };
+  return {one(text.txt), one(text.mask), one(text.y)};
+}
+
 class TextConditioner {
  public:
   virtual ~TextConditioner() = default;

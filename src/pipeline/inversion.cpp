@@ -10,10 +10,9 @@
 
 namespace untwist {
 
-DitInputs prompt_conditioning(Pipeline& pipeline, const std::string& prompt, const ImageSettings& settings) {
+DitInputs prompt_conditioning(const Pipeline& pipeline, const TextConditioning& text, const ImageSettings& settings) {
   const DiffusionTransformer& dit = *pipeline.dit;
   const auto [rows, cols] = token_grid_for(pipeline, settings);
-  const TextConditioning text = pipeline.text->encode({prompt});
   DitInputs conditioning;
   conditioning.img_ids = dit.image_ids(1, rows, cols);
   conditioning.txt = text.txt;
@@ -50,7 +49,7 @@ VelocityFn conditional_velocity(const DiffusionTransformer& model, const DitInpu
   };
 }
 
-ImageInversion invert_image(Pipeline& pipeline, const at::Tensor& image, const std::string& prompt,
+ImageInversion invert_image(const Pipeline& pipeline, const at::Tensor& image, const TextConditioning& text,
                             const ImageSettings& settings, InversionSolver solver, std::function<void()> on_call) {
   ImageInversion inversion;
   std::tie(inversion.rows, inversion.cols) = token_grid_for(pipeline, settings);
@@ -60,7 +59,7 @@ ImageInversion invert_image(Pipeline& pipeline, const at::Tensor& image, const s
                      std::to_string(height) + ", " + std::to_string(width) + "]");
   }
   const at::Tensor clean = encode_image_tokens(pipeline, image);  // [1, rows*cols, C]
-  inversion.conditioning = prompt_conditioning(pipeline, prompt, settings);
+  inversion.conditioning = prompt_conditioning(pipeline, text, settings);
   inversion.times = settings.times(*pipeline.dit, inversion.rows * inversion.cols);
   const int steps = static_cast<int>(inversion.times.size()) - 1;
   const VelocityFn velocity = conditional_velocity(*pipeline.dit, inversion.conditioning, steps, std::move(on_call));

@@ -18,10 +18,10 @@
 
 namespace untwist {
 
-// Everything the model takes for one image of the settings' size under
-// `prompt` but img and timesteps: image and text ids, text states and mask,
-// pooled vector, the guidance value (batch 1).
-DitInputs prompt_conditioning(Pipeline& pipeline, const std::string& prompt, const ImageSettings& settings);
+// Everything the model takes for one image of the settings' size under the
+// encoded prompt `text` (one row) but img and timesteps: image and text ids,
+// text states and mask, pooled vector, the guidance value (batch 1).
+DitInputs prompt_conditioning(const Pipeline& pipeline, const TextConditioning& text, const ImageSettings& settings);
 
 // The model's velocity under `conditioning` (its rows must match the state's),
 // without classifier-free guidance; stops with require_finite_velocity's
@@ -40,8 +40,9 @@ struct ImageInversion {
 
 // Encodes `image` ([3, H, W] in [0, 1] at the settings' size, the model's
 // default where they give none; UsageError for a size that is not a multiple
-// of the patch) and inverts it under `prompt` on the settings' schedule.
-ImageInversion invert_image(Pipeline& pipeline, const at::Tensor& image, const std::string& prompt,
+// of the patch) and inverts it under the encoded prompt `text` (one row) on
+// the settings' schedule.
+ImageInversion invert_image(const Pipeline& pipeline, const at::Tensor& image, const TextConditioning& text,
                             const ImageSettings& settings, InversionSolver solver,
                             std::function<void()> on_call = {});
 
