@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <random>
 
+#include "io/image_file.h"
 #include "io/safetensors.h"
 #include "model/text_encoders_random.h"
 
@@ -213,6 +214,17 @@ std::vector<std::string> tiny_flux1_components(const std::string& dir, int64_t c
           "--clip", clip_path, "--t5-tokenizer", tokenizers + "/t5_tiny/spiece.model", "--clip-tokenizer",
           tokenizers + "/clip/bpe_simple_vocab_16e6.txt.gz", "-W", "32", "-H", "48", "--t5-max-length", "16",
           "--dtype", "float32"};
+}
+
+void expect_runner_decode_matches_png(const at::Tensor& latent, const std::string& ae, const std::string& dir,
+                                      const std::string& png) {
+  write_safetensors(dir + "/ae_in.safetensors", {{"in.latent", latent}});
+  const RunResult run =
+      run_untwist({"ae", "--weights", ae, "--inputs", dir + "/ae_in.safetensors", "--output", dir + "/ae_out.safetensors"});
+  ASSERT_EQ(run.status, 0) << run.output;
+  const at::Tensor stepwise =
+      ((SafetensorsFile::open(dir + "/ae_out.safetensors")->tensor("out.image")[0] + 1) / 2).clamp(0, 1);
+  EXPECT_LE((stepwise - read_image(png)).abs().max().item<float>(), 0.5f / 255 + 1e-4f) << "equal up to 8-bit rounding";
 }
 
 }  // namespace untwist::test

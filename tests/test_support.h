@@ -51,6 +51,13 @@ int expect_outputs_match(const SafetensorsFile& golden, const SafetensorsFile& r
 // -W 32 -H 48 --t5-max-length 16 --dtype float32.
 std::vector<std::string> tiny_flux1_components(const std::string& dir, int64_t clip_width = 32);
 
+// The last step of a pipeline's step-by-step route through the runners:
+// `latent` [1, C, H, W] decoded by `untwist ae --weights ae` (its files in
+// `dir`) equals the image `png` the pipeline wrote, up to the PNG's 8-bit
+// rounding (gtest failures otherwise).
+void expect_runner_decode_matches_png(const at::Tensor& latent, const std::string& ae, const std::string& dir,
+                                      const std::string& png);
+
 // A fresh empty folder under the system temp dir, removed at exit.
 std::string scratch_dir();
 
