@@ -9,6 +9,7 @@
 
 #include "io/safetensors.h"
 #include "io/weights.h"
+#include "model/families.h"
 #include "model/flux1/flux.h"
 #include "model/flux1/packing.h"
 #include "model/rope.h"
@@ -92,6 +93,73 @@ TEST_F(ShareProperties, ModeNoneAndAnEmptyWindowAreIndependentGeneration) {
   ShareSettings closed;
   closed.window = {0.5, 0.6};  // no step of 4 has progress in [0.5, 0.6]
   EXPECT_LE(relative_error(sample(&closed), sample(nullptr)), 1e-7);
+}
+
+// References sampled apart from the targets (each in a model call of its own,
+// their tokens handed over in a ReferenceBank), here on the targets' own grid,
+// give the targets of sampling them as rows of the batch, in every mode and
+// with two weighted references; the references' own rows come back zero.
+TEST_F(ShareProperties, ReferencesApartFromTheBatchSampleAsInIt) {
+  for (ShareMode mode : {ShareMode::Full, ShareMode::Untwisted, ShareMode::StyleAligned, ShareMode::AlignedGen}) {
+    for (const std::vector<double>& weights : {std::vector<double>{}, std::vector<double>{1.0, 3.0}}) {
+      SCOPED_TRACE(std::string(share_mode_name(mode)) + " with " + std::to_string(weights.size()) + " weights");
+      ShareSettings settings;
+      settings.mode = mode;
+      settings.blocks = SharePlan::parse("all");
+      settings.reference_weights = weights;
+      const int64_t references = weights.empty() ? 1 : 2;
+      const int64_t targets = 3 - references;  // the golden file's three rows
+      SamplingSetup in_batch = setup(3);
+      for (int64_t r = 0; r < references; ++r) {  // image references: a latent of the golden file each
+        in_batch.reference_paths.push_back(noised_path(golden_->tensor("in.img")[2 - r] * 0.5, in_batch.noise[r],
+                                                       in_batch.times));
+      }
+      in_batch.share = &settings;
+      SamplingSetup apart = in_batch;
+      for (int64_t r = 0; r < references; ++r) apart.reference_ids.push_back(in_batch.conditioning.img_ids[r]);
+      const at::Tensor together = sample_dit(*model_, in_batch), separately = sample_dit(*model_, apart);
+      EXPECT_LE(relative_error(separately.narrow(0, references, targets), together.narrow(0, references, targets)),
+                1e-5);
+      EXPECT_EQ(separately.narrow(0, 0, references).abs().max().item<double>(), 0.0);
+    }
+  }
+}
+
+// The same under classifier-free guidance (Z-Image): the references' calls
+// carry their conditional and negative rows, each group sharing with its own.
+TEST(ReferencesApart, SampleAsInTheBatchUnderClassifierFreeGuidance) {
+  const std::string path = test::golden_dir() + "/zimage_cfg_tiny.safetensors";
+  const auto golden = SafetensorsFile::open(path);
+  const auto model = load_dit(Weights::load(path));
+  at::manual_seed(5);
+  const at::Tensor short_caption = golden->tensor("in.cap_feats_0"), long_caption = golden->tensor("in.cap_feats_1");
+  const int64_t length = long_caption.size(0);
+  SamplingSetup in_batch;
+  in_batch.noise = at::randn({3, 16, 16});
+  in_batch.conditioning.img_ids = model->image_ids(3, 4, 4);
+  const at::Tensor padded = at::constant_pad_nd(short_caption, {0, 0, 0, length - short_caption.size(0)});
+  in_batch.conditioning.txt = at::stack({padded, long_caption, padded});  // [3, 31, 24]
+  in_batch.conditioning.txt_mask =
+      at::arange(length).unsqueeze(0) < at::tensor({short_caption.size(0), length, short_caption.size(0)}).unsqueeze(1);
+  in_batch.conditioning.txt_ids = model->text_ids(3, length);
+  in_batch.times = model->schedule(4, 16, std::nullopt);
+  in_batch.guidance = {4.0, 1.0, 0.0, golden->tensor("in.neg_cap_feats").unsqueeze(0).expand({3, -1, -1}), {}};
+  in_batch.reference_paths = {noised_path(at::randn({16, 16}) * 0.7, in_batch.noise[0], in_batch.times)};
+  for (ShareMode mode : {ShareMode::Untwisted, ShareMode::StyleAligned}) {
+    SCOPED_TRACE(share_mode_name(mode));
+    ShareSettings settings;
+    settings.mode = mode;
+    settings.blocks = SharePlan::parse("all");
+    in_batch.share = &settings;
+    SamplingSetup apart = in_batch;
+    apart.reference_ids = {in_batch.conditioning.img_ids[0]};
+    const at::Tensor together = sample_dit(*model, in_batch), separately = sample_dit(*model, apart);
+    EXPECT_LE(relative_error(separately.narrow(0, 1, 2), together.narrow(0, 1, 2)), 1e-5);
+    SamplingSetup alone = in_batch;
+    alone.share = nullptr;
+    EXPECT_GT(relative_error(separately.narrow(0, 1, 2), sample_dit(*model, alone).narrow(0, 1, 2)), 1e-3)
+        << "the targets must feel the reference";
+  }
 }
 
 TEST_F(ShareProperties, BlockRangesPastTheModelAreUsageErrors) {

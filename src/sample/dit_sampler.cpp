@@ -1,5 +1,7 @@
 #include "sample/dit_sampler.h"
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
 #include <tuple>
 #include <utility>
@@ -48,10 +50,18 @@ ShareSettings bind_to(const ShareSettings& settings, const DiffusionTransformer&
 
 SharedAttention shared_attention_for(const ShareSettings& bound, const DiffusionTransformer& model,
                                      const at::Tensor& img_ids, int step, int steps,
-                                     SharedAttentionObserver* observer, int64_t group_rows) {
+                                     SharedAttentionObserver* observer, int64_t group_rows,
+                                     ReferenceSource source, const at::Tensor& reference_ids) {
   at::Tensor shift;
-  if (bound.mode == ShareMode::AlignedGen) shift = column_shift(model.rope(), token_grid(img_ids, model.rope()).second);
-  return SharedAttention(bound, knobs_at(bound, step, steps), model.rope(), shift, observer, group_rows);
+  if (bound.mode == ShareMode::AlignedGen) {
+    int64_t columns = token_grid(img_ids, model.rope()).second;
+    if (reference_ids.defined()) {  // a reference reaching left of the targets moves further
+      const double leftmost = reference_ids.select(-1, model.rope().axis(AxisRole::Column)).min().item<double>();
+      columns += static_cast<int64_t>(std::ceil(std::max(0.0, -leftmost)));
+    }
+    shift = column_shift(model.rope(), columns);
+  }
+  return SharedAttention(bound, knobs_at(bound, step, steps), model.rope(), shift, observer, group_rows, source);
 }
 
 namespace {
@@ -106,6 +116,70 @@ at::Tensor guided_velocity(const at::Tensor& cond, const at::Tensor& negative, c
   return velocity;
 }
 
+// The rows `index` of every per-row tensor of `in`.
+DitInputs rows_of(const DitInputs& in, const at::Tensor& index) {
+  DitInputs rows;
+  const auto pick = [&](const at::Tensor& x) { return x.defined() ? x.index_select(0, index.to(x.device())) : x; };
+  rows.img = pick(in.img);
+  rows.img_ids = pick(in.img_ids);
+  rows.txt = pick(in.txt);
+  rows.txt_mask = pick(in.txt_mask);
+  rows.txt_ids = pick(in.txt_ids);
+  rows.y = pick(in.y);
+  rows.timesteps = pick(in.timesteps);
+  rows.guidance = pick(in.guidance);
+  rows.cond = pick(in.cond);
+  rows.cond_ids = pick(in.cond_ids);
+  return rows;
+}
+
+// One model call's inputs (img and timesteps set each step) and rotations.
+struct ModelCall {
+  DitInputs inputs;
+  at::Tensor pe;
+};
+
+ModelCall model_call(const DiffusionTransformer& model, DitInputs inputs) {
+  const at::Tensor pe = model.position_table(inputs);
+  return {std::move(inputs), pe};
+}
+
+// The calls of a step whose references are sampled apart from the targets:
+// per reference one call (one row, two under guidance: conditional and
+// negative), then one of the targets; [0] without guidance, [1] with it.
+struct ApartCalls {
+  std::vector<ModelCall> references[2];
+  ModelCall targets[2];
+  at::Tensor reference_ids;  // every reference's ids, joined (alignedgen's shift)
+};
+
+ApartCalls apart_calls(const DiffusionTransformer& model, const SamplingSetup& setup, const DitInputs& plain,
+                       const DitInputs& doubled, int64_t references) {
+  const int64_t batch = setup.noise.size(0);
+  ApartCalls calls;
+  std::vector<at::Tensor> all_ids;
+  for (int guided = 0; guided < 2; ++guided) {
+    if (guided && !doubled.txt.defined()) break;
+    const DitInputs& in = guided ? doubled : plain;
+    for (int64_t r = 0; r < references; ++r) {
+      const at::Tensor index = guided ? at::tensor({r, r + batch}) : at::tensor({r});
+      DitInputs rows = rows_of(in, index);
+      const auto entry = static_cast<size_t>(r);
+      if (entry < setup.reference_ids.size() && setup.reference_ids[entry].defined()) {
+        const at::Tensor& ids = setup.reference_ids[entry];  // [L_r, A]
+        rows.img_ids = ids.unsqueeze(0).expand({index.size(0), -1, -1}).to(in.img_ids.options()).contiguous();
+      }
+      if (!guided) all_ids.push_back(rows.img_ids[0]);
+      calls.references[guided].push_back(model_call(model, rows));
+    }
+    at::Tensor targets = at::arange(references, batch, at::kLong);
+    if (guided) targets = at::cat({targets, targets + batch});
+    calls.targets[guided] = model_call(model, rows_of(in, targets));
+  }
+  calls.reference_ids = at::cat(all_ids, 0);
+  return calls;
+}
+
 }  // namespace
 
 at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& setup) {
@@ -115,19 +189,37 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
   inputs.img = setup.noise;
   const at::Tensor pe = model.position_table(inputs);
   const std::vector<at::Tensor>& references = setup.reference_paths;
-  if (static_cast<int64_t>(references.size()) > batch) {
+  if (static_cast<int64_t>(references.size()) > batch || static_cast<int64_t>(setup.reference_ids.size()) > batch) {
     throw InputError(std::to_string(references.size()) + " reference paths for a batch of " + std::to_string(batch));
   }
-  std::vector<int64_t> path_shape = {static_cast<int64_t>(setup.times.size())};
-  for (int64_t extent : setup.noise[0].sizes()) path_shape.push_back(extent);
-  for (const at::Tensor& path : references) {
-    if (path.defined() && path.sizes().vec() != path_shape) {
+  const auto own_ids = [&](size_t r) {  // reference r's ids on a grid of its own, or undefined
+    return r < setup.reference_ids.size() ? setup.reference_ids[r] : at::Tensor();
+  };
+  const bool apart = std::any_of(setup.reference_ids.begin(), setup.reference_ids.end(),
+                                 [](const at::Tensor& ids) { return ids.defined(); });
+  for (size_t r = 0; r < std::max(references.size(), setup.reference_ids.size()); ++r) {
+    const at::Tensor ids = own_ids(r);
+    const at::Tensor path = r < references.size() ? references[r] : at::Tensor();
+    if (ids.defined() && (!path.defined() || ids.dim() != 2 || ids.size(1) != inputs.img_ids.size(2))) {
+      throw InputError("a reference on a grid of its own needs its path and ids [L, " +
+                       std::to_string(inputs.img_ids.size(2)) + "], got " +
+                       (ids.dim() == 2 ? shape_string(ids.sizes().vec()) : "ids of another rank"));
+    }
+    if (!path.defined()) continue;
+    std::vector<int64_t> path_shape = {static_cast<int64_t>(setup.times.size()),
+                                       ids.defined() ? ids.size(0) : setup.noise.size(1), setup.noise.size(2)};
+    if (path.sizes().vec() != path_shape) {
       throw DataError("reference path has shape " + shape_string(path.sizes().vec()) + ", expected " +
                       shape_string(path_shape) + " (one image's tokens at every time of the schedule)");
     }
   }
   std::optional<ShareSettings> share;
   if (setup.share) share = bind_to(*setup.share, model);
+  const int64_t reference_rows =
+      setup.share ? std::max<int64_t>(1, static_cast<int64_t>(setup.share->reference_weights.size())) : 0;
+  if (apart && (!share || reference_rows > batch)) {
+    throw InputError("references on grids of their own need share settings and a row each");
+  }
   if (model.guidance_embedded() && !inputs.guidance.defined()) {
     throw InputError("a guidance-embedded model needs a guidance value");
   }
@@ -139,37 +231,72 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
     doubled.img = at::cat({setup.noise, setup.noise}, 0);
     doubled_pe = model.position_table(doubled);
   }
+  const ApartCalls calls = apart ? apart_calls(model, setup, inputs, doubled, reference_rows) : ApartCalls();
+
+  // The velocity of `call` at time t for its rows `state` [N, L, C] (twice
+  // over, conditional then negative, when guided), guided to [N, L, C].
+  const auto velocity_of = [&](ModelCall& call, const at::Tensor& state, double t, int step, bool guided,
+                               const AttentionHook* hook, bool probed) {
+    call.inputs.img = guided ? at::cat({state, state}, 0) : state;
+    call.inputs.timesteps = at::full({call.inputs.img.size(0)}, t);
+    at::Tensor velocity = probed ? model.forward_probed(call.inputs, call.pe, hook, setup.probe(step))
+                                 : model.forward(call.inputs, call.pe, hook);
+    require_finite_velocity(velocity, model, call.inputs, call.pe, hook, step, steps);
+    const int64_t rows = state.size(0);
+    return guided ? guided_velocity(velocity.narrow(0, 0, rows), velocity.narrow(0, rows, rows), guidance) : velocity;
+  };
+  ModelCall whole{inputs, pe}, whole_guided{doubled, doubled_pe};
 
   at::Tensor result = euler_sample(setup.noise, setup.times, [&](const at::Tensor& state, double t, int step) {
-    inputs.img = state;
+    at::Tensor img = state;
     for (size_t r = 0; r < references.size(); ++r) {
-      if (!references[r].defined()) continue;
-      if (inputs.img.is_same(state)) inputs.img = state.clone();
-      inputs.img[static_cast<int64_t>(r)].copy_(references[r][step]);
+      if (!references[r].defined() || own_ids(r).defined()) continue;
+      if (img.is_same(state)) img = state.clone();
+      img[static_cast<int64_t>(r)].copy_(references[r][step]);
     }
-    inputs.timesteps = at::full({batch}, t);
     const bool guided = guidance.scale > 1.0 && 1.0 - t <= guidance.truncation;
-    if (guided) {
-      doubled.img = at::cat({inputs.img, inputs.img}, 0);
-      doubled.timesteps = at::full({2 * batch}, t);
+    const bool probed = static_cast<bool>(setup.probe);
+    if (share && setup.observer) setup.observer->begin_step(step, t);
+    if (!apart) {
+      std::optional<SharedAttention> hook;
+      if (share) hook.emplace(shared_attention_for(*share, model, inputs.img_ids, step, steps, setup.observer, batch));
+      const at::Tensor velocity = velocity_of(guided ? whole_guided : whole, img, t, step, guided,
+                                              hook ? &*hook : nullptr, probed);
+      if (setup.on_step) setup.on_step(step);
+      return velocity;
     }
-    const DitInputs& call = guided ? doubled : inputs;
-    const at::Tensor& call_pe = guided ? doubled_pe : pe;
-    std::optional<SharedAttention> hook;
-    if (share) {
-      if (setup.observer) setup.observer->begin_step(step, t);
-      hook.emplace(shared_attention_for(*share, model, call.img_ids, step, steps, setup.observer, batch));
+    // Each reference alone, leaving its tokens in the bank; then the targets.
+    ReferenceBank bank;
+    at::Tensor velocity = at::zeros(state.sizes(), state.options().dtype(at::kFloat));
+    for (int64_t r = 0; r < reference_rows; ++r) {
+      const auto entry = static_cast<size_t>(r);
+      const bool follows = entry < references.size() && references[entry].defined();
+      const at::Tensor reference = follows ? references[entry][step].unsqueeze(0) : img.narrow(0, r, 1);
+      const SharedAttention hook = shared_attention_for(*share, model, inputs.img_ids, step, steps, nullptr, 1,
+                                                        {ReferenceSource::Record, &bank, r}, calls.reference_ids);
+      ModelCall call = calls.references[guided ? 1 : 0][entry];
+      const at::Tensor v = velocity_of(call, reference, t, step, guided, &hook, false);
+      if (!follows) velocity.narrow(0, r, 1).copy_(v);
     }
-    const AttentionHook* attention = hook ? &*hook : nullptr;
-    at::Tensor velocity = setup.probe ? model.forward_probed(call, call_pe, attention, setup.probe(step))
-                                      : model.forward(call, call_pe, attention);
-    require_finite_velocity(velocity, model, call, call_pe, attention, step, steps);
-    if (guided) velocity = guided_velocity(velocity.narrow(0, 0, batch), velocity.narrow(0, batch, batch), guidance);
+    if (reference_rows < batch) {
+      const SharedAttention hook =
+          shared_attention_for(*share, model, inputs.img_ids, step, steps, setup.observer, batch - reference_rows,
+                               {ReferenceSource::FromBank, &bank, 0}, calls.reference_ids);
+      ModelCall call = calls.targets[guided ? 1 : 0];
+      velocity.narrow(0, reference_rows, batch - reference_rows)
+          .copy_(velocity_of(call, img.narrow(0, reference_rows, batch - reference_rows), t, step, guided, &hook,
+                             probed));
+    }
     if (setup.on_step) setup.on_step(step);
     return velocity;
   });
   for (size_t r = 0; r < references.size(); ++r) {
-    if (references[r].defined()) result[static_cast<int64_t>(r)].copy_(references[r][-1]);
+    if (!references[r].defined()) continue;
+    if (own_ids(r).defined()) {
+      result[static_cast<int64_t>(r)].zero_();
+    } else {
+      result[static_cast<int64_t>(r)].copy_(references[r][-1]);
+    }
   }
   return result;
 }

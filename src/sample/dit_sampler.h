@@ -44,6 +44,15 @@ struct SamplingSetup {
   // generated from its prompt. Before each model call such a row is set to
   // its state at that time; it ends as the clean latent.
   std::vector<at::Tensor> reference_paths;
+  // Entry r, where defined: reference r is an image on a token grid of its
+  // own (another size or aspect ratio than the targets'), these its position
+  // ids [L_r, A] (place_reference_ids), and its path [T + 1, L_r, C]. Then the
+  // references are sampled apart from the targets: each step runs every
+  // reference in a model call of its own, then the targets, who attend to the
+  // tokens the references left (SharedAttention's ReferenceBank). Batch row r
+  // of such a reference only keeps its place (its text is the reference's
+  // caption); it comes back zero.
+  std::vector<at::Tensor> reference_ids;
   SharedAttentionObserver* observer = nullptr;
   std::function<void(int step)> on_step;  // after each step, e.g. progress
   // When set, each step's model call shows the probe `probe(step)` its named
@@ -66,10 +75,14 @@ void require_finite_velocity(const at::Tensor& velocity, const DiffusionTransfor
 ShareSettings bind_to(const ShareSettings& settings, const DiffusionTransformer& model);
 
 // The attention hook of one model call of a style-aligned batch whose rows
-// share in groups of `group_rows` (0: the whole batch is one group).
+// share in groups of `group_rows` (0: the whole batch is one group), its
+// references where `source` says. img_ids: the targets' (their grid);
+// reference_ids: the ids of references on grids of their own, where
+// alignedgen must move them past the targets' columns.
 SharedAttention shared_attention_for(const ShareSettings& bound, const DiffusionTransformer& model,
                                      const at::Tensor& img_ids, int step, int steps,
-                                     SharedAttentionObserver* observer = nullptr, int64_t group_rows = 0);
+                                     SharedAttentionObserver* observer = nullptr, int64_t group_rows = 0,
+                                     ReferenceSource source = {}, const at::Tensor& reference_ids = {});
 
 // -> [B, L_img, C] float32; stops with require_finite_velocity's error.
 at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& setup);

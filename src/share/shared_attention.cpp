@@ -9,13 +9,41 @@
 
 namespace untwist {
 
+namespace {
+
+at::Tensor row_of(const at::Tensor& x, int64_t row) { return x.narrow(0, row, 1); }
+
+// [1, 1, L, D/2, 2, 2] the row's rotations (a table of one row serves all).
+at::Tensor rotations_of(const AttentionCall& call, int64_t row) {
+  return call.pe.size(0) == 1 ? call.pe : row_of(call.pe, row);
+}
+
+// [1, L] or undefined
+at::Tensor mask_of(const AttentionCall& call, int64_t row) {
+  return call.key_mask.defined() ? row_of(call.key_mask, row) : at::Tensor();
+}
+
+// [H, L_img, D] the row's image tokens
+at::Tensor image_of(const AttentionCall& call, const at::Tensor& x, int64_t row) {
+  const ImageSpan& span = call.image.at(static_cast<size_t>(row));
+  return x[row].narrow(1, span.start, span.length);
+}
+
+}  // namespace
+
 SharedAttention::SharedAttention(const ShareSettings& settings, const StepKnobs& knobs, const RopeLayout& rope,
-                                 at::Tensor shift, SharedAttentionObserver* observer, int64_t group_rows)
+                                 at::Tensor shift, SharedAttentionObserver* observer, int64_t group_rows,
+                                 ReferenceSource source)
     : settings_(settings),
       active_(knobs.active && settings.mode != ShareMode::None),
+      weighted_(std::any_of(settings.reference_weights.begin(), settings.reference_weights.end(),
+                            [](double w) { return w != 1.0; })),
+      adain_(settings.mode == ShareMode::StyleAligned || settings.mode == ShareMode::AlignedGen ? 1.0
+                                                                                               : settings.adain),
       shift_(std::move(shift)),
       observer_(observer),
-      group_rows_(group_rows) {
+      group_rows_(group_rows),
+      source_(source) {
   if (settings.mode == ShareMode::Untwisted) {
     key_scales_ = key_scale_vector(rope, knobs.s_hf, knobs.s_lf, settings.beta, settings.axis0);
   }
@@ -27,87 +55,101 @@ SharedAttention::SharedAttention(const ShareSettings& settings, const StepKnobs&
   if (settings.mode == ShareMode::AlignedGen && !shift_.defined()) {
     throw std::logic_error("alignedgen needs the column shift");
   }
+  if (source_.rows != ReferenceSource::InBatch && !source_.bank) {
+    throw std::logic_error("references apart from the batch need a reference bank");
+  }
+  if (source_.reference < 0 || source_.reference >= reference_count()) {
+    throw std::logic_error("reference " + std::to_string(source_.reference) + " of " +
+                           std::to_string(reference_count()));
+  }
 }
 
-std::pair<at::Tensor, at::Tensor> SharedAttention::with_target_adain(const AttentionCall& call, int64_t group,
-                                                                     int64_t references) const {
-  double strength = settings_.adain;
-  if (settings_.mode == ShareMode::StyleAligned || settings_.mode == ShareMode::AlignedGen) strength = 1.0;
-  if (strength <= 0.0) return {call.q, call.k};
-  const auto image_of = [&](const at::Tensor& x, int64_t row) {  // [H, L_img, D]
-    const ImageSpan& span = call.image.at(static_cast<size_t>(row));
-    return x[row].narrow(1, span.start, span.length);
-  };
-  at::Tensor q = call.q.clone(), k = call.k.clone();
-  for (int64_t b = 0; b < call.q.size(0); ++b) {
-    const int64_t ref = b - b % group;
-    if (b - ref < references) continue;
-    image_of(q, b).copy_(blend_adain(image_of(call.q, b), image_of(call.q, ref), strength));
-    image_of(k, b).copy_(blend_adain(image_of(call.k, b), image_of(call.k, ref), strength));
+int64_t SharedAttention::reference_count() const {
+  return settings_.reference_weights.empty() ? 1 : static_cast<int64_t>(settings_.reference_weights.size());
+}
+
+ReferenceTokens SharedAttention::reference_row(const AttentionCall& call, int64_t row, int64_t reference,
+                                               at::Tensor& out) const {
+  const at::Tensor rotations = rotations_of(call, row);
+  const at::Tensor q = apply_rope(row_of(call.q, row), rotations);  // [1, H, L, D]
+  const at::Tensor k = apply_rope(row_of(call.k, row), rotations);
+  out.narrow(0, row, 1).copy_(scaled_dot_product_attention(q, k, row_of(call.v, row), mask_of(call, row)));
+  const ImageSpan& span = call.image.at(static_cast<size_t>(row));
+  ReferenceTokens tokens;
+  tokens.keys = k.narrow(2, span.start, span.length);  // [1, H, L_ref, D]
+  if (settings_.mode == ShareMode::AlignedGen) tokens.keys = apply_rope(tokens.keys, shift_.to(k.device()));
+  if (key_scales_.defined()) tokens.keys = tokens.keys * key_scales_.to(k.options());
+  tokens.values = row_of(call.v, row).narrow(2, span.start, span.length);
+  if (weighted_) {
+    tokens.bias = at::full({1, span.length}, std::log(settings_.reference_weights.at(static_cast<size_t>(reference))),
+                           at::TensorOptions().dtype(at::kFloat).device(call.q.device()));
   }
-  return {q, k};
+  if (reference == 0 && adain_ > 0.0) {
+    tokens.first_q = image_of(call, call.q, row);
+    tokens.first_k = image_of(call, call.k, row);
+  }
+  return tokens;
+}
+
+void SharedAttention::target_row(const AttentionCall& call, int64_t row, const ReferenceTokens& refs, at::Tensor& out,
+                                 bool observed) const {
+  at::Tensor q = row_of(call.q, row), k = row_of(call.k, row);  // [1, H, L, D]
+  if (adain_ > 0.0) {  // image tokens moved toward the first reference's statistics, before RoPE
+    if (!refs.first_q.defined()) throw std::logic_error("target AdaIN without the first reference's tokens");
+    const ImageSpan& span = call.image.at(static_cast<size_t>(row));
+    q = q.clone();
+    k = k.clone();
+    q[0].narrow(1, span.start, span.length).copy_(blend_adain(image_of(call, call.q, row), refs.first_q, adain_));
+    k[0].narrow(1, span.start, span.length).copy_(blend_adain(image_of(call, call.k, row), refs.first_k, adain_));
+  }
+  const at::Tensor rotations = rotations_of(call, row);
+  q = apply_rope(q, rotations);
+  const at::Tensor keys = at::cat({apply_rope(k, rotations), refs.keys}, 2);  // [1, H, L + L_refs, D]
+  const at::Tensor values = at::cat({row_of(call.v, row), refs.values}, 2);
+  at::Tensor mask = mask_of(call, row);  // [1, L + L_refs]: bool, or logit biases when weighted
+  if (refs.bias.defined()) {
+    const at::Tensor own = mask.defined() ? key_logit_bias(mask) : at::zeros({1, call.k.size(2)}, refs.bias.options());
+    mask = at::cat({own, refs.bias}, 1);
+  } else if (mask.defined()) {
+    mask = at::cat({mask, at::ones({1, refs.keys.size(2)}, mask.options())}, 1);
+  }
+  out.narrow(0, row, 1).copy_(scaled_dot_product_attention(q, keys, values, mask));
+  if (observer_ && observed) {  // observers work on the CPU
+    observer_->observe(call.block, row, q[0].cpu(), keys[0].cpu(),
+                       mask.defined() ? key_logit_bias(mask[0]).cpu() : at::Tensor(),
+                       call.image.at(static_cast<size_t>(row)));
+  }
 }
 
 at::Tensor SharedAttention::attend(const AttentionCall& call) const {
   const int64_t batch = call.q.size(0);
-  const int64_t group = group_rows_ > 0 ? group_rows_ : batch;
-  const std::vector<double>& weights = settings_.reference_weights;
-  const int64_t references = weights.empty() ? 1 : static_cast<int64_t>(weights.size());
-  if (!active_ || !settings_.blocks.shares(call.block) || group <= references) return plain_attention(call);
+  const int64_t references = reference_count();
+  const bool record = source_.rows == ReferenceSource::Record;
+  const int64_t group = record ? 1 : (group_rows_ > 0 ? group_rows_ : batch);
+  if (!active_ || !settings_.blocks.shares(call.block)) return plain_attention(call);
+  if (source_.rows == ReferenceSource::InBatch && group <= references) return plain_attention(call);
   if (batch % group != 0) {
     throw std::logic_error("shared attention: a batch of " + std::to_string(batch) + " rows is not groups of " +
                            std::to_string(group));
   }
-  const auto mask_of = [&](int64_t row) {  // [1, L] or undefined
-    return call.key_mask.defined() ? call.key_mask.narrow(0, row, 1) : at::Tensor();
-  };
-
-  const auto [q, k] = with_target_adain(call, group, references);
-  const at::Tensor q_rot = apply_rope(q, call.pe);  // [B, H, L, D]
-  const at::Tensor k_rot = apply_rope(k, call.pe);
-  // Weights other than 1 add log w to their reference's logits.
-  const bool weighted = std::any_of(weights.begin(), weights.end(), [](double w) { return w != 1.0; });
-
   at::Tensor out = at::empty(call.q.sizes(), call.v.options());  // [B, H, L, D]
-  for (int64_t first = 0; first < batch; first += group) {
-    // Each reference attends to itself; its real image keys and values, as
-    // its group's targets see them, go after every target's own.
-    std::vector<at::Tensor> ref_keys, ref_values, ref_bias;
-    for (int64_t r = first; r < first + references; ++r) {
-      out.narrow(0, r, 1).copy_(scaled_dot_product_attention(q_rot.narrow(0, r, 1), k_rot.narrow(0, r, 1),
-                                                             call.v.narrow(0, r, 1), mask_of(r)));
-      const ImageSpan& span = call.image.at(static_cast<size_t>(r));
-      at::Tensor keys = k_rot.narrow(0, r, 1).narrow(2, span.start, span.length);  // [1, H, L_ref, D]
-      if (settings_.mode == ShareMode::AlignedGen) keys = apply_rope(keys, shift_.to(keys.device()));
-      if (key_scales_.defined()) keys = keys * key_scales_.to(keys.options());
-      ref_keys.push_back(keys);
-      ref_values.push_back(call.v.narrow(0, r, 1).narrow(2, span.start, span.length));
-      if (weighted) {
-        ref_bias.push_back(at::full({1, span.length}, std::log(weights[static_cast<size_t>(r - first)]),
-                                    at::TensorOptions().dtype(at::kFloat).device(call.q.device())));
-      }
+  for (int64_t first = 0, index = 0; first < batch; first += group, ++index) {
+    if (record) {
+      source_.bank->store(call.block, index, source_.reference, reference_row(call, first, source_.reference, out));
+      continue;
     }
-    const at::Tensor shared_keys = at::cat(ref_keys, 2), shared_values = at::cat(ref_values, 2);
-    const at::Tensor shared_bias = weighted ? at::cat(ref_bias, 1) : at::Tensor();  // [1, L_refs]
-    const int64_t shared = shared_keys.size(2);
-    for (int64_t b = first + references; b < first + group; ++b) {
-      const at::Tensor keys = at::cat({k_rot.narrow(0, b, 1), shared_keys}, 2);  // [1, H, L + L_refs, D]
-      const at::Tensor values = at::cat({call.v.narrow(0, b, 1), shared_values}, 2);
-      at::Tensor mask = mask_of(b);  // [1, L + L_refs]: bool, or logit biases when weighted
-      if (weighted) {
-        const at::Tensor own = mask.defined() ? key_logit_bias(mask)
-                                              : at::zeros({1, call.k.size(2)}, shared_bias.options());
-        mask = at::cat({own, shared_bias}, 1);
-      } else if (mask.defined()) {
-        mask = at::cat({mask, at::ones({1, shared}, mask.options())}, 1);
+    ReferenceTokens refs;
+    int64_t targets = first;
+    if (source_.rows == ReferenceSource::FromBank) {
+      refs = source_.bank->tokens(call.block, index);
+    } else {  // each reference attends to itself; its tokens go after every target's own
+      for (int64_t r = 0; r < references; ++r) {
+        const ReferenceTokens tokens = reference_row(call, first + r, r, out);
+        refs = r == 0 ? tokens : refs.then(tokens);
       }
-      out.narrow(0, b, 1).copy_(scaled_dot_product_attention(q_rot.narrow(0, b, 1), keys, values, mask));
-      if (observer_ && first == 0) {  // observers work on the CPU
-        observer_->observe(call.block, b, q_rot[b].cpu(), keys[0].cpu(),
-                           mask.defined() ? key_logit_bias(mask[0]).cpu() : at::Tensor(),
-                           call.image.at(static_cast<size_t>(b)));
-      }
+      targets = first + references;
     }
+    for (int64_t b = targets; b < first + group; ++b) target_row(call, b, refs, out, index == 0);
   }
   return merge_heads(out);  // [B, L, H*D]
 }
