@@ -25,7 +25,8 @@ struct StyleOptions {
   ShareFlags share;
   std::vector<std::string> ref_prompts, ref_images;
   std::vector<double> ref_weights;
-  std::string ref_mode = "noise", ref_solver = "fireflow";
+  std::string ref_mode = "noise", ref_solver = "fireflow", ref_positions = "centre";
+  std::vector<double> ref_scales;
   std::vector<std::string> prompts;
   bool compare = false;
   bool meter = false;
@@ -61,11 +62,13 @@ std::vector<ShareSettings> modes_to_render(const StyleOptions& options) {
 struct Reference {
   std::string prompt, image;  // image: empty where the reference is generated from its prompt
   double weight = 1.0;
+  double scale = 1.0;  // an image's side as a multiple of the set's
 };
 
 // The references in order: each --ref-image, captioned by the --ref-prompt at
 // its position when there is one; without images, each --ref-prompt. One
-// --ref-weight per reference, or none (all 1).
+// --ref-weight per reference, or none (all 1); one --ref-scale per reference,
+// one for all, or none (all 1).
 std::vector<Reference> references_of(const StyleOptions& options) {
   const bool images = !options.ref_images.empty();
   if (!images && options.ref_prompts.empty()) {
@@ -87,6 +90,14 @@ std::vector<Reference> references_of(const StyleOptions& options) {
                        " weights for " + std::to_string(references.size()) + " references");
     }
     for (size_t r = 0; r < references.size(); ++r) references[r].weight = options.ref_weights[r];
+  }
+  const size_t scales = options.ref_scales.size();
+  if (scales > 1 && scales != references.size()) {
+    throw UsageError("give one --ref-scale for all references or one per reference: " + std::to_string(scales) +
+                     " scales for " + std::to_string(references.size()) + " references");
+  }
+  for (size_t r = 0; r < references.size() && scales > 0; ++r) {
+    references[r].scale = options.ref_scales[scales == 1 ? 0 : r];
   }
   return references;
 }
@@ -111,7 +122,10 @@ nlohmann::json write_set(const at::Tensor& images, const RenderRequest& request,
     image_recipe["prompt"] = request.prompts[n];
     image_recipe["seed"] = request.seeds[n];
     image_recipe["role"] = i < references ? "reference" : "target";
-    write_png(dir + "/" + subfolder + name, images[i], {{"untwist", image_recipe.dump()}});
+    // A reference image is written as it was sampled, at its own size.
+    const bool given = n < request.reference_images.size() && request.reference_images[n].defined();
+    write_png(dir + "/" + subfolder + name, given ? request.reference_images[n] : images[i],
+              {{"untwist", image_recipe.dump()}});
     set["images"].push_back({{"file", subfolder + name}, {"prompt", request.prompts[n]}, {"seed", request.seeds[n]}});
   }
   return set;
@@ -124,6 +138,8 @@ std::vector<at::Tensor> inverted_paths(const Pipeline& pipeline, const TextCondi
                                        const std::vector<at::Tensor>& images, const StyleOptions& options) {
   const InversionSolver solver = parse_inversion_solver(options.ref_solver);
   const ImageSettings& settings = options.pipeline.settings;
+  const auto [rows, cols] = token_grid_for(pipeline, settings);
+  const std::vector<double> times = settings.times(*pipeline.dit, rows * cols);  // the set's, whatever an image's size
   int images_given = 0;
   for (const at::Tensor& image : images) images_given += image.defined() ? 1 : 0;
   Progress progress("inverting", images_given * solver_model_calls(solver, settings.steps_for(*pipeline.dit)));
@@ -134,7 +150,7 @@ std::vector<at::Tensor> inverted_paths(const Pipeline& pipeline, const TextCondi
       continue;
     }
     const ImageInversion inversion = invert_image(pipeline, images[r], text_row(captions, static_cast<int64_t>(r)),
-                                                  settings, solver, [&] { progress.step(); });
+                                                  settings, solver, [&] { progress.step(); }, times);
     paths.push_back(inversion.trajectory.select(1, 0));  // [T + 1, L, C]
   }
   return paths;
@@ -157,9 +173,12 @@ void run_style(const StyleOptions& options) {
     reference_images.push_back(reference.image.empty() ? at::Tensor() : read_image(reference.image));
   }
   const auto pipeline = load_pipeline(options.pipeline.paths, options.pipeline.load_settings());
-  for (at::Tensor& image : reference_images) {  // resampled to the set's size (the model's default where none is given)
-    if (image.defined()) image = resize_and_crop(image, image_settings.height_for(*pipeline->dit),
-                                                 image_settings.width_for(*pipeline->dit));
+  for (size_t r = 0; r < references.size(); ++r) {  // its own shape at its scale of the set's size
+    at::Tensor& image = reference_images[r];
+    if (image.defined()) {
+      image = fit_reference_image(image, image_settings.height_for(*pipeline->dit),
+                                  image_settings.width_for(*pipeline->dit), references[r].scale, pipeline->ae->patch());
+    }
   }
   for (const auto& settings : modes) {
     bind_to(settings, *pipeline->dit);  // a --blocks naming what the model lacks fails before sampling
@@ -171,6 +190,7 @@ void run_style(const StyleOptions& options) {
   for (size_t i = 0; i < request.prompts.size(); ++i) request.seeds.push_back(options.pipeline.seed + i);
   request.settings = image_settings;
   request.reference_images = reference_images;
+  request.reference_positions = parse_reference_positions(options.ref_positions);
   const EncodedText text = encode_text(*pipeline, request.prompts, image_settings);  // once for every mode
   if (options.ref_mode == "invert") {
     request.reference_paths = inverted_paths(*pipeline, text.prompts, reference_images, options);
@@ -186,12 +206,18 @@ void run_style(const StyleOptions& options) {
   manifest["command"] = "style";
   manifest["reference_mode"] = options.ref_mode;
   if (options.ref_mode == "invert") manifest["reference_solver"] = options.ref_solver;
+  manifest["reference_positions"] = options.ref_positions;
   manifest["references"] = nlohmann::json::array();
   ImageGrid grid;
   grid.title = "reference: ";
   for (const Reference& reference : references) {
     nlohmann::json entry = {{"prompt", reference.prompt}, {"weight", reference.weight}};
-    if (!reference.image.empty()) entry["image"] = reference.image;
+    const at::Tensor& image = reference_images[manifest["references"].size()];
+    if (!reference.image.empty()) {
+      entry["image"] = reference.image;
+      entry["scale"] = reference.scale;
+      entry["size"] = {image.size(2), image.size(1)};  // width, height as sampled
+    }
     manifest["references"].push_back(entry);
     grid.title += (&reference == &references.front() ? "" : ", ") +
                   (reference.image.empty() ? reference.prompt : reference.image);
@@ -204,7 +230,12 @@ void run_style(const StyleOptions& options) {
   for (const ShareSettings& settings : modes) {
     request.share = &settings;
     const auto [grid_h, grid_w] = token_grid_for(*pipeline, image_settings);
-    CopyMeter meter(grid_h, grid_w);
+    at::Tensor placed;  // the first reference's positions when it has a grid of its own
+    if (reference_images[0].defined()) {
+      const TokenGrid own = image_token_grid(*pipeline, reference_images[0]);
+      placed = reference_grid_positions(own, {grid_h, grid_w}, request.reference_positions);
+    }
+    CopyMeter meter(grid_h, grid_w, placed);
     request.observer = options.meter ? &meter : nullptr;
     const at::Tensor images = render(*pipeline, request);  // [references + targets, 3, H, W]
     const std::string mode = share_mode_name(settings.mode);
@@ -234,8 +265,18 @@ void add_style_command(CLI::App& app) {
                       "same position); repeat for several")
       ->check(utf8_text());
   command->add_option("--ref-image", options->ref_images,
-                      "a reference image (resized and centre-cropped); repeat for several")
+                      "a reference image, any size: it keeps its aspect ratio (see --ref-scale) and, where that "
+                      "differs from the set's, a token grid of its own; repeat for several")
       ->check(CLI::ExistingFile);
+  command->add_option("--ref-scale", options->ref_scales,
+                      "a reference image's side as a multiple of the set's (default 1: the same area), one for all "
+                      "or one per reference in order")
+      ->check(finite_range(0.125, 4.0));
+  command->add_option("--ref-positions", options->ref_positions,
+                      "where a reference on a grid of its own sits on the set's: centre (centres aligned, whole "
+                      "tokens) | corner (from the top left, as the model would place it alone) | scale (stretched "
+                      "over the set's grid)")
+      ->check(CLI::IsMember(reference_positions_names()))->capture_default_str();
   command->add_option("--ref-weight", options->ref_weights,
                       "each reference's weight, in order (default 1): log w is added to its attention logits, so 2 "
                       "doubles its share and 0 removes it")

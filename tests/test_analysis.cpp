@@ -10,6 +10,7 @@
 #include "analysis/attention_maps.h"
 #include "analysis/copy_meter.h"
 #include "analysis/rope_bands.h"
+#include "share/reference_positions.h"
 #include "test_support.h"
 
 namespace untwist {
@@ -97,6 +98,26 @@ TEST(CopyMeter, KeysMatchingTheQueryAtTheSamePositionReadAsCopying) {
   EXPECT_EQ(meter.to_json()["readings"].size(), 1u);
 }
 
+// A 4x4 reference centred on 2x2 targets: target (r, c) sits at reference
+// token (r + 1, c + 1); keys aligned there read as copying, and uniform
+// attention over the 16 reference tokens puts one 20th at the position.
+TEST(CopyMeter, AReferenceOnItsOwnGridCountsByItsPlacedPositions) {
+  CopyMeter meter(2, 2, reference_grid_positions({4, 4}, {2, 2}, ReferencePositions::Centre));
+  meter.begin_step(0, 1.0);
+  const at::Tensor q = 3.0 * at::eye(4).unsqueeze(0);  // [1, 4, 4]
+  at::Tensor keys = at::zeros({1, 4 + 16, 4});
+  for (int64_t r = 0; r < 2; ++r) {
+    for (int64_t c = 0; c < 2; ++c) keys[0][4 + (r + 1) * 4 + (c + 1)].copy_(10.0 * q[0][r * 2 + c]);
+  }
+  meter.observe({"double", 0}, 1, q, keys, at::Tensor(), ImageSpan{0, 4, 2, 2});
+  EXPECT_GT(meter.readings().at(0).same_position, 0.9);
+
+  CopyMeter uniform(2, 2, reference_grid_positions({4, 4}, {2, 2}, ReferencePositions::Centre));
+  uniform.observe({"double", 0}, 1, q, at::zeros({1, 20, 4}), at::Tensor(), ImageSpan{0, 4, 2, 2});
+  EXPECT_NEAR(uniform.readings().at(0).same_position, 1.0 / 20, 1e-6);
+  EXPECT_NEAR(uniform.readings().at(0).neighbourhood, 9.0 / 20, 1e-6);  // every target has 9 reference neighbours
+  EXPECT_NEAR(uniform.readings().at(0).reference_total, 16.0 / 20, 1e-6);
+}
 
 TEST(AttentionMaps, BandMasksSplitTheSpatialPairsAndLeaveOutTheIndexAxis) {
   const std::vector<int64_t> axes = {4, 12, 12};

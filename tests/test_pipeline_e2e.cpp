@@ -106,16 +106,43 @@ TEST_F(PipelineEndToEnd, StyleCompareKeepsTheReferenceAndChangesTheTargets) {
   EXPECT_EQ(meter["grid"], nlohmann::json({12, 8}));
 }
 
-TEST_F(PipelineEndToEnd, StyleFromAnImageReportsTheImageAsTheReference) {
+// A reference image keeps its aspect ratio at the set's area (--ref-scale
+// times its side): a 60x90 painting for a 32x48 set is sampled at 48x32 on a
+// token grid of its own, a square one at 40x40; the reference files are the
+// images as sampled, the targets the set's size, and where the references sit
+// (--ref-positions) changes what the targets see.
+TEST_F(PipelineEndToEnd, StyleKeepsEachReferenceImagesShapeOnAGridOfItsOwn) {
   const std::string out = test::scratch_dir();
-  const std::string painting = out + "/painting.png";
+  const std::string painting = out + "/painting.png", square = out + "/square.png";
   write_png(painting, at::rand({3, 60, 90}));
+  write_png(square, at::rand({3, 100, 100}));
   const auto run = test::run_untwist(
       with(with({"style"}, components()), {"--ref-image", painting, "-p", "a giraffe", "-o", out + "/set"}));
   ASSERT_EQ(run.status, 0) << run.output;
   const at::Tensor reference = read_image(out + "/set/reference.png");
-  EXPECT_EQ(reference.sizes().vec(), (std::vector<int64_t>{3, 48, 32}));
-  EXPECT_LE(test::relative_error(reference, resize_and_crop(read_image(painting), 48, 32)), 0.01);
+  EXPECT_EQ(reference.sizes().vec(), (std::vector<int64_t>{3, 32, 48}));
+  EXPECT_LE(test::relative_error(reference, resize_and_crop(read_image(painting), 32, 48)), 0.01);
+  EXPECT_EQ(read_image(out + "/set/1-a-giraffe.png").sizes().vec(), (std::vector<int64_t>{3, 48, 32}));
+
+  const auto two = [&](const std::string& positions) {
+    return test::run_untwist(with(with({"style"}, components()),
+                                  {"--ref-image", painting, "--ref-image", square, "--ref-scale", "1", "--ref-scale",
+                                   "1.25", "--ref-positions", positions, "-p", "a giraffe", "--blocks", "all", "--mode",
+                                   "full", "--meter", "-o", out + "/" + positions}));
+  };
+  for (const std::string positions : {"centre", "corner"}) {
+    const auto both = two(positions);
+    ASSERT_EQ(both.status, 0) << both.output;
+  }
+  EXPECT_EQ(read_image(out + "/centre/reference-1.png").sizes().vec(), (std::vector<int64_t>{3, 32, 48}));
+  EXPECT_EQ(read_image(out + "/centre/reference-2.png").sizes().vec(), (std::vector<int64_t>{3, 48, 48}));
+  std::ifstream manifest_file(out + "/centre/manifest.json");
+  const auto manifest = nlohmann::json::parse(manifest_file);
+  EXPECT_EQ(manifest["references"][1]["size"], nlohmann::json({48, 48}));
+  EXPECT_EQ(manifest["reference_positions"], "centre");
+  EXPECT_TRUE(fs::exists(out + "/centre/meter.json"));
+  EXPECT_FALSE(at::equal(read_image(out + "/centre/1-a-giraffe.png"), read_image(out + "/corner/1-a-giraffe.png")))
+      << "the references' positions must reach the targets";
 }
 
 // Two references, one an image and one generated from its caption alone, the

@@ -4,12 +4,19 @@
 
 namespace untwist {
 
-CopyMeter::CopyMeter(int64_t h, int64_t w) : h_(h), w_(w) {
+CopyMeter::CopyMeter(int64_t h, int64_t w, const at::Tensor& reference_positions) : h_(h), w_(w) {
   const at::Tensor rows = at::arange(h * w, at::kLong).div(w, "floor");
   const at::Tensor cols = at::arange(h * w, at::kLong).remainder(w);
-  const at::Tensor near_rows = (rows.unsqueeze(1) - rows.unsqueeze(0)).abs() <= 1;
-  const at::Tensor near_cols = (cols.unsqueeze(1) - cols.unsqueeze(0)).abs() <= 1;
-  neighbours_ = (near_rows & near_cols).to(at::kFloat);  // [L_img, L_img]
+  at::Tensor ref_rows = rows, ref_cols = cols;
+  if (reference_positions.defined()) {
+    const at::Tensor placed = reference_positions.round().to(at::kLong);  // [L_ref, 2]
+    ref_rows = placed.select(1, 0);
+    ref_cols = placed.select(1, 1);
+  }
+  const at::Tensor row_gap = (rows.unsqueeze(1) - ref_rows.unsqueeze(0)).abs();  // [L_img, L_ref]
+  const at::Tensor col_gap = (cols.unsqueeze(1) - ref_cols.unsqueeze(0)).abs();
+  same_ = ((row_gap == 0) & (col_gap == 0)).to(at::kFloat);
+  neighbours_ = ((row_gap <= 1) & (col_gap <= 1)).to(at::kFloat);
 }
 
 void CopyMeter::begin_step(int step, double t) {
@@ -27,8 +34,8 @@ void CopyMeter::observe(const BlockRef& block, int64_t, const at::Tensor& q, con
     at::Tensor logits = at::matmul(queries, keys[head].to(at::kFloat).t()) * scale;  // [L_img, L + L_refs]
     if (key_bias.defined()) logits = logits + key_bias.to(at::kFloat);
     const at::Tensor weights = at::softmax(logits, -1);
-    const at::Tensor on_reference = weights.narrow(1, own, img);                                     // [L_img, L_img]
-    sum.same += on_reference.diagonal().mean().item<double>();
+    const at::Tensor on_reference = weights.narrow(1, own, same_.size(1));  // [L_img, L_ref]
+    sum.same += (on_reference * same_).sum(1).mean().item<double>();
     sum.neighbourhood += (on_reference * neighbours_).sum(1).mean().item<double>();
     sum.total += on_reference.sum(1).mean().item<double>();
     ++sum.count;

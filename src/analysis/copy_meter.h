@@ -1,6 +1,8 @@
 // The copying meter: how much of a target query's attention lands on the
 // reference token at its own position (and its 8 neighbours), per shared
-// block and sampler step. A direct measure of positional copying.
+// block and sampler step. A direct measure of positional copying. A
+// reference on a grid of its own counts by its placed positions: the token at
+// a query's position is the one whose position rounds to the query's.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -23,8 +25,10 @@ struct CopyReading {
 
 class CopyMeter : public SharedAttentionObserver {
  public:
-  // h, w: the image token grid (targets and reference share it).
-  CopyMeter(int64_t h, int64_t w);
+  // h, w: the targets' image token grid. reference_positions: the first
+  // reference's (row, column) per token on that grid [L_ref, 2]
+  // (reference_grid_positions); undefined: the targets' own grid.
+  CopyMeter(int64_t h, int64_t w, const at::Tensor& reference_positions = {});
 
   void begin_step(int step, double t) override;
   void observe(const BlockRef& block, int64_t row, const at::Tensor& q, const at::Tensor& keys,
@@ -40,7 +44,8 @@ class CopyMeter : public SharedAttentionObserver {
     int count = 0;
   };
   int64_t h_, w_;
-  at::Tensor neighbours_;  // [L_img, L_img] 1 where tokens are within one row and column
+  at::Tensor same_;        // [L_img, L_ref] 1 where the reference token sits at the query's position
+  at::Tensor neighbours_;  // [L_img, L_ref] 1 where it is within one row and column of it
   int step_ = 0;
   double t_ = 0;
   std::vector<std::pair<CopyReading, Sum>> sums_;  // in observation order

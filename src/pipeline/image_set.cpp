@@ -1,6 +1,9 @@
 #include "pipeline/image_set.h"
 
+#include <cmath>
+
 #include "io/component_files.h"
+#include "io/image_file.h"
 #include "sample/dit_sampler.h"
 #include "util/errors.h"
 #include "util/memory.h"
@@ -15,6 +18,26 @@ std::pair<int64_t, int64_t> token_grid_for(const Pipeline& pipeline, const Image
                      std::to_string(height));
   }
   return {height / patch, width / patch};
+}
+
+TokenGrid image_token_grid(const Pipeline& pipeline, const at::Tensor& image) {
+  const int64_t patch = pipeline.ae->patch();
+  if (image.dim() != 3 || image.size(0) != 3 || image.size(1) < patch || image.size(2) < patch ||
+      image.size(1) % patch || image.size(2) % patch) {
+    throw UsageError("an image for the model must be RGB with sides multiples of " + std::to_string(patch) + ", got " +
+                     shape_string(image.sizes().vec()));
+  }
+  return {image.size(1) / patch, image.size(2) / patch};
+}
+
+at::Tensor fit_reference_image(const at::Tensor& image, int64_t height, int64_t width, double scale, int64_t patch) {
+  if (!(scale > 0.0) || !std::isfinite(scale)) throw UsageError("a reference's scale must be positive");
+  const double area = scale * scale * static_cast<double>(height * width);
+  const double aspect = static_cast<double>(image.size(2)) / static_cast<double>(image.size(1));  // W / H
+  const auto to_patch = [patch](double side) {
+    return std::max<int64_t>(1, std::llround(side / static_cast<double>(patch))) * patch;
+  };
+  return resize_and_crop(image, to_patch(std::sqrt(area / aspect)), to_patch(std::sqrt(area * aspect)));
 }
 
 at::Tensor encode_image_tokens(const Pipeline& pipeline, const at::Tensor& image) {
@@ -73,13 +96,21 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
   setup.observer = request.observer;
   for (size_t r = 0; r < request.reference_images.size(); ++r) {
     const at::Tensor& image = request.reference_images[r];
-    at::Tensor path;
-    if (r < request.reference_paths.size() && request.reference_paths[r].defined()) {
-      path = request.reference_paths[r];
-    } else if (image.defined()) {
-      path = noised_path(encode_image_tokens(pipeline, image)[0], setup.noise[static_cast<int64_t>(r)], setup.times);
+    const at::Tensor given = r < request.reference_paths.size() ? request.reference_paths[r] : at::Tensor();
+    at::Tensor path, ids;
+    if (image.defined()) {
+      const TokenGrid grid = image_token_grid(pipeline, image);
+      const bool own_grid = grid.rows != h || grid.cols != w;
+      const at::Tensor noise = own_grid ? pipeline.ae->seeded_noise(request.seeds[r], grid.rows, grid.cols)[0]
+                                        : setup.noise[static_cast<int64_t>(r)];
+      path = given.defined() ? given : noised_path(encode_image_tokens(pipeline, image)[0], noise, setup.times);
+      if (own_grid) {
+        ids = place_reference_ids(dit.image_ids(1, grid.rows, grid.cols)[0], dit.rope(), grid, {h, w},
+                                  request.reference_positions);
+      }
     }
     setup.reference_paths.push_back(path);
+    setup.reference_ids.push_back(ids);
   }
   if (!request.edit_images.empty()) {
     std::vector<at::Tensor> tokens, ids;
@@ -95,7 +126,8 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
   const at::Tensor latents = sample_dit(dit, setup);
   at::Tensor images = decode_image_tokens(pipeline, latents, h, w);  // [B, 3, H, W]
   for (size_t r = 0; r < request.reference_images.size(); ++r) {
-    if (request.reference_images[r].defined()) images[static_cast<int64_t>(r)].copy_(request.reference_images[r]);
+    const at::Tensor& image = request.reference_images[r];
+    if (image.defined()) images[static_cast<int64_t>(r)].copy_(resize_and_crop(image, images.size(2), images.size(3)));
   }
   return images;
 }

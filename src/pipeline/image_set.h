@@ -11,6 +11,7 @@
 
 #include "pipeline/components.h"
 #include "sample/sampling_settings.h"
+#include "share/reference_positions.h"
 #include "share/share_settings.h"
 #include "share/shared_attention.h"
 
@@ -43,10 +44,13 @@ struct RenderRequest {
   std::vector<uint64_t> seeds;  // one per prompt
   ImageSettings settings;
   const ShareSettings* share = nullptr;
-  // Entry r: the image [3, H, W] in [0, 1] that reference row r follows, or
-  // undefined where that reference is generated from its prompt.
+  // Entry r: the image [3, H_r, W_r] in [0, 1] that reference row r follows,
+  // or undefined where that reference is generated from its prompt. An image
+  // of another size than the set's (multiples of the patch) keeps its own
+  // token grid, placed on the set's by `reference_positions`.
   std::vector<at::Tensor> reference_images;
-  // Entry r, where defined: the latent path [T + 1, L_img, C] reference row r
+  ReferencePositions reference_positions = ReferencePositions::Centre;
+  // Entry r, where defined: the latent path [T + 1, L_r, C] reference row r
   // follows instead of its image noised along the schedule (an inversion's
   // trajectory; see SamplingSetup::reference_paths).
   std::vector<at::Tensor> reference_paths;
@@ -58,6 +62,14 @@ struct RenderRequest {
   const EncodedText* text = nullptr;  // the prompts already encoded; encoded by render when null
 };
 
+// The token grid of an image [3, H, W]; UsageError unless H and W are
+// multiples of the autoencoder's patch.
+TokenGrid image_token_grid(const Pipeline& pipeline, const at::Tensor& image);
+// A reference image [3, H, W] resampled for a set of height x width images:
+// its aspect ratio kept at `scale` times the set's side (scale^2 its area),
+// sides multiples of `patch`, centre-cropped by what the rounding leaves. An
+// image of the set's shape at scale 1 comes out at the set's size.
+at::Tensor fit_reference_image(const at::Tensor& image, int64_t height, int64_t width, double scale, int64_t patch);
 // image [3, H, W] in [0, 1], H and W multiples of the autoencoder's patch ->
 // its latent tokens [1, h*w, C]; DataError naming the autoencoder's file when
 // they are not finite.
@@ -70,7 +82,8 @@ at::Tensor decode_image_tokens(const Pipeline& pipeline, const at::Tensor& token
 // multiples of the autoencoder's patch.
 std::pair<int64_t, int64_t> token_grid_for(const Pipeline& pipeline, const ImageSettings& settings);
 
-// -> images [B, 3, H, W] in [0, 1] (a reference row given as an image is that image).
+// -> images [B, 3, H, W] in [0, 1]: a reference row given as an image is that
+// image, resized and centre-cropped to the set's size where it has its own.
 at::Tensor render(Pipeline& pipeline, const RenderRequest& request);
 
 }  // namespace untwist

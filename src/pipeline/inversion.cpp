@@ -50,17 +50,16 @@ VelocityFn conditional_velocity(const DiffusionTransformer& model, const DitInpu
 }
 
 ImageInversion invert_image(const Pipeline& pipeline, const at::Tensor& image, const TextConditioning& text,
-                            const ImageSettings& settings, InversionSolver solver, std::function<void()> on_call) {
+                            const ImageSettings& settings, InversionSolver solver, std::function<void()> on_call,
+                            std::vector<double> times) {
   ImageInversion inversion;
-  std::tie(inversion.rows, inversion.cols) = token_grid_for(pipeline, settings);
-  const int64_t height = settings.height_for(*pipeline.dit), width = settings.width_for(*pipeline.dit);
-  if (image.dim() != 3 || image.size(1) != height || image.size(2) != width) {
-    throw InputError("the image to invert is " + shape_string(image.sizes().vec()) + ", expected [3, " +
-                     std::to_string(height) + ", " + std::to_string(width) + "]");
-  }
+  const TokenGrid grid = image_token_grid(pipeline, image);
+  inversion.rows = grid.rows;
+  inversion.cols = grid.cols;
   const at::Tensor clean = encode_image_tokens(pipeline, image);  // [1, rows*cols, C]
   inversion.conditioning = prompt_conditioning(pipeline, text, settings);
-  inversion.times = settings.times(*pipeline.dit, inversion.rows * inversion.cols);
+  inversion.conditioning.img_ids = pipeline.dit->image_ids(1, grid.rows, grid.cols);
+  inversion.times = times.empty() ? settings.times(*pipeline.dit, grid.rows * grid.cols) : std::move(times);
   const int steps = static_cast<int>(inversion.times.size()) - 1;
   const VelocityFn velocity = conditional_velocity(*pipeline.dit, inversion.conditioning, steps, std::move(on_call));
   inversion.trajectory = invert_trajectory(velocity, clean, inversion.times, solver);

@@ -38,13 +38,13 @@ struct ImageInversion {
   at::Tensor trajectory;
 };
 
-// Encodes `image` ([3, H, W] in [0, 1] at the settings' size, the model's
-// default where they give none; UsageError for a size that is not a multiple
-// of the patch) and inverts it under the encoded prompt `text` (one row) on
-// the settings' schedule.
+// Encodes `image` ([3, H, W] in [0, 1], H and W multiples of the patch:
+// UsageError otherwise) and inverts it on its own token grid under the encoded
+// prompt `text` (one row), on `times` (from 1 down to 0; empty: the
+// settings' schedule for the image's tokens).
 ImageInversion invert_image(const Pipeline& pipeline, const at::Tensor& image, const TextConditioning& text,
                             const ImageSettings& settings, InversionSolver solver,
-                            std::function<void()> on_call = {});
+                            std::function<void()> on_call = {}, std::vector<double> times = {});
 
 // The inverted noise sampled back under the same prompt and schedule:
 // -> tokens [1, rows*cols, C].
