@@ -1,4 +1,5 @@
 // `untwist dit`: the DiT tensor-level runner used by the golden tests.
+#include <algorithm>
 #include <iostream>
 #include <optional>
 
@@ -71,7 +72,13 @@ void run_dit(const DitOptions& options) {
   DitInputs own = batch.in;  // the image and text alone, without in-context tokens
   own.cond = own.cond_ids = at::Tensor();
   NamedTensors outputs = {{"out.pe", model->position_table(own)}};
-  if (batch.in.timesteps.defined()) {
+  const bool own_grids = std::any_of(batch.ref_ids.begin(), batch.ref_ids.end(),
+                                     [](const at::Tensor& ids) { return ids.defined(); });
+  if (batch.in.timesteps.defined() && own_grids) {
+    std::cerr << "note: out.pred is left out: references on grids of their own are sampled (--steps), not "
+                 "predicted in one call with the batch\n";
+  }
+  if (batch.in.timesteps.defined() && !own_grids) {
     DitInputs in = own;  // in-context tokens take part in sampling only
     if (!in.guidance.defined()) in.guidance = at::full({in.img.size(0)}, options.sampling.guidance_for(*model));
     const at::Tensor pe = model->position_table(in);
@@ -88,7 +95,13 @@ void run_dit(const DitOptions& options) {
   if (steps > 0) {
     SamplingSetup setup = sampling_setup(batch, options.sampling, *model);
     if (sharing) setup.share = &share;
-    CopyMeter meter(h, w);
+    at::Tensor placed;  // the first reference's positions on the targets' grid, where it has its own
+    if (!batch.ref_ids.empty() && batch.ref_ids[0].defined()) {
+      const RopeLayout& layout = model->rope();
+      placed = at::stack({batch.ref_ids[0].select(1, layout.axis(AxisRole::Row)),
+                          batch.ref_ids[0].select(1, layout.axis(AxisRole::Column))}, 1).to(at::kFloat);
+    }
+    CopyMeter meter(h, w, placed);
     if (!options.meter.empty()) setup.observer = &meter;
     Progress progress("denoising", steps);
     setup.on_step = [&](int step) {
@@ -116,7 +129,7 @@ void add_dit_command(CLI::App& app) {
       ->required()->check(CLI::ExistingFile);
   command->add_option("--inputs", options->inputs,
                       "in.* tensors: img, img_ids, txt, txt_ids[, y, timesteps, guidance, noise, img_cond_seq, "
-                      "img_cond_seq_ids, ref_latent or ref_latent_K with ref_img_ids_K]; or latents/noise, cap_feats_N[, timesteps, neg_cap_feats]")
+                      "img_cond_seq_ids, ref_latent or ref_latent_K with ref_img_ids_K (and ref_noise_K on a grid of its own)]; or latents/noise, cap_feats_N[, timesteps, neg_cap_feats]")
       ->required()->check(CLI::ExistingFile);
   command->add_option("--output", options->output, "where to write out.* tensors (.safetensors)")->required();
   add_sampling_options(*command, options->sampling, "Euler sampling steps (default: none, the single prediction only)");

@@ -59,21 +59,32 @@ RunnerBatch read_latent_batch(const RunnerInputs& inputs, const DiffusionTransfo
 }
 
 // in.ref_latent (row 0), or in.ref_latent_0, in.ref_latent_1, ... (rows 0,
-// 1, ...), each on its row's grid: in.ref_img_ids_K, when given, must be the
-// row's own image ids.
-std::vector<at::Tensor> reference_latents(const RunnerInputs& inputs, const at::Tensor& img_ids) {
-  if (inputs.has("in.ref_latent")) return {inputs.required("in.ref_latent")};
-  std::vector<at::Tensor> latents;
+// 1, ...), each on its row's grid, or on a grid of its own where
+// in.ref_img_ids_K says so (positions other than the row's own; that
+// reference then needs its noise, in.ref_noise_K).
+void read_references(const RunnerInputs& inputs, RunnerBatch& batch) {
+  const at::Tensor& img_ids = batch.in.img_ids;
+  if (inputs.has("in.ref_latent")) {
+    batch.ref_latents = {inputs.required("in.ref_latent")};
+    return;
+  }
   for (int64_t k = 0; inputs.has("in.ref_latent_" + std::to_string(k)); ++k) {
+    const std::string number = std::to_string(k);
     if (k >= img_ids.size(0)) fail_file(inputs.path(), "has more reference latents than batch rows");
-    latents.push_back(inputs.required("in.ref_latent_" + std::to_string(k)));
-    const at::Tensor ids = inputs.optional("in.ref_img_ids_" + std::to_string(k));
-    if (ids.defined() && (ids.sizes() != img_ids[k].sizes() || !at::equal(ids, img_ids[k]))) {
-      fail_file(inputs.path(), "'in.ref_img_ids_" + std::to_string(k) + "' differs from row " + std::to_string(k) +
-                                   "'s image ids: references of another grid than the targets are not supported yet");
+    const at::Tensor latent = inputs.required("in.ref_latent_" + number);
+    const at::Tensor ids = inputs.optional("in.ref_img_ids_" + number);
+    const bool own_grid = ids.defined() && (ids.sizes() != img_ids[k].sizes() || !at::equal(ids, img_ids[k]));
+    batch.ref_latents.push_back(latent);
+    batch.ref_ids.push_back(own_grid ? ids : at::Tensor());
+    batch.ref_noises.push_back(own_grid ? inputs.required("in.ref_noise_" + number) : at::Tensor());
+    if (!own_grid) continue;
+    if (ids.dim() != 2 || ids.size(1) != img_ids.size(2) || latent.dim() != 2 || latent.size(0) != ids.size(0) ||
+        batch.ref_noises.back().sizes() != latent.sizes()) {
+      fail_file(inputs.path(), "reference " + number + " on a grid of its own needs in.ref_latent_" + number +
+                                   " [L, C], in.ref_noise_" + number + " of the same shape and in.ref_img_ids_" +
+                                   number + " [L, " + std::to_string(img_ids.size(2)) + "]");
     }
   }
-  return latents;
 }
 
 }  // namespace
@@ -98,7 +109,7 @@ RunnerBatch read_runner_batch(const RunnerInputs& inputs, const DiffusionTransfo
     fail_file(inputs.path(), "has only one of 'in.img_cond_seq' and 'in.img_cond_seq_ids'; give both or neither");
   }
   batch.noise = inputs.optional("in.noise");
-  batch.ref_latents = reference_latents(inputs, batch.in.img_ids);
+  read_references(inputs, batch);
   return batch;
 }
 
@@ -119,8 +130,10 @@ SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingSettings& s
   }
   setup.times = settings.times(model, setup.noise.size(1));
   for (size_t r = 0; r < batch.ref_latents.size(); ++r) {
-    const at::Tensor& noise = setup.noise[static_cast<int64_t>(r)];
+    const bool own_grid = r < batch.ref_ids.size() && batch.ref_ids[r].defined();
+    const at::Tensor& noise = own_grid ? batch.ref_noises[r] : setup.noise[static_cast<int64_t>(r)];
     setup.reference_paths.push_back(noised_path(batch.ref_latents[r], noise, setup.times));
+    setup.reference_ids.push_back(own_grid ? batch.ref_ids[r] : at::Tensor());
   }
   return setup;
 }

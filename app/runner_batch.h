@@ -23,6 +23,9 @@ struct RunnerBatch {
   // Image references, entry K for row K: in.ref_latent_K [L_img, C] (or the
   // one in.ref_latent for row 0); empty when the file has none.
   std::vector<at::Tensor> ref_latents;
+  // Entry K, where reference K has a grid of its own: its ids
+  // in.ref_img_ids_K [L_K, A] and its noise in.ref_noise_K [L_K, C].
+  std::vector<at::Tensor> ref_ids, ref_noises;
   at::Tensor negative_txt;  // [B, L, C] in.neg_cap_feats for every row, when present
   bool latents = false;     // the latents form: outputs go back to latents on this token grid
   int64_t rows = 0, cols = 0;

@@ -58,21 +58,29 @@ TEST(ShareGolden, RunnerReproducesEveryModeOfEveryFluxFile) { reproduce_every_mo
 TEST(ShareGolden, RunnerReproducesEveryModeOfEveryFlux2File) { reproduce_every_mode_of("flux2-style-aligned", 2); }
 
 // The numbered reference inputs (in.ref_latent_0 with its in.ref_img_ids_0)
-// and --ref-weights 1 are the one image reference of the golden file; a
-// reference on another grid is refused, not silently cropped.
+// and --ref-weights 1 are the one image reference of the golden file. Given
+// as a reference on a grid of its own (positions other than row 0's) with its
+// tokens in another order, it is sampled apart from the targets, and since
+// attention does not see the order of keys, the targets are still the golden
+// file's.
 TEST(ShareGolden, NumberedReferenceLatentsMatchTheSingleOne) {
   const std::string path = test::golden_dir() + "/share_image_ref_both_blocks.safetensors";
   const auto golden = SafetensorsFile::open(path);
   const auto& meta = golden->metadata();
   const auto share = nlohmann::json::parse(meta.at("share"));
   const std::string dir = test::scratch_dir();
-  const auto numbered = [&](const at::Tensor& ids) {
+  const auto numbered = [&](const at::Tensor& order, bool with_noise = true) {
     NamedTensors tensors;
     for (const auto& entry : golden->entries()) {
       if (entry.name.rfind("in.", 0) != 0) continue;
-      tensors.emplace_back(entry.name == "in.ref_latent" ? "in.ref_latent_0" : entry.name, golden->tensor(entry.name));
+      if (entry.name == "in.ref_latent") {
+        tensors.emplace_back("in.ref_latent_0", golden->tensor(entry.name).index_select(0, order));
+      } else {
+        tensors.emplace_back(entry.name, golden->tensor(entry.name));
+      }
     }
-    tensors.emplace_back("in.ref_img_ids_0", ids);
+    tensors.emplace_back("in.ref_img_ids_0", golden->tensor("in.img_ids")[0].index_select(0, order));
+    if (with_noise) tensors.emplace_back("in.ref_noise_0", golden->tensor("in.img")[0].index_select(0, order));
     const std::string inputs = dir + "/numbered.safetensors";
     write_safetensors(inputs, tensors);
     std::vector<std::string> args = {
@@ -89,16 +97,25 @@ TEST(ShareGolden, NumberedReferenceLatentsMatchTheSingleOne) {
   std::string blocks;
   for (const auto& kind : share.at("blocks")) blocks += (blocks.empty() ? "" : ",") + kind.get<std::string>();
   ASSERT_EQ(blocks, "double,single") << "the test shares every block";
-  const at::Tensor ids = golden->tensor("in.img_ids")[0];
-  const auto run = numbered(ids);
+  const int64_t tokens = golden->tensor("in.img_ids").size(1);
+  const auto run = numbered(at::arange(tokens));
   ASSERT_EQ(run.status, 0) << run.output;
   const auto result = SafetensorsFile::open(dir + "/out.safetensors");
-  EXPECT_LE(test::relative_error(result->tensor("out.denoised"), golden->tensor("out.denoised_untwisted")),
-            test::kSamplingTolerance);
+  const at::Tensor expected = golden->tensor("out.denoised_untwisted");
+  EXPECT_LE(test::relative_error(result->tensor("out.denoised"), expected), test::kSamplingTolerance);
 
-  const auto moved = numbered(ids + 1);
-  EXPECT_EQ(moved.status, 1) << moved.output;
-  EXPECT_NE(moved.output.find("not supported yet"), std::string::npos) << moved.output;
+  const at::Tensor reversed = at::arange(tokens - 1, -1, -1);
+  const auto apart = numbered(reversed);
+  ASSERT_EQ(apart.status, 0) << apart.output;
+  const at::Tensor denoised = SafetensorsFile::open(dir + "/out.safetensors")->tensor("out.denoised");
+  const int64_t targets = expected.size(0) - 1;
+  EXPECT_LE(test::relative_error(denoised.narrow(0, 1, targets), expected.narrow(0, 1, targets)),
+            test::kSamplingTolerance);
+  EXPECT_EQ(denoised[0].abs().max().item<double>(), 0.0) << "the reference's place in the batch comes back zero";
+
+  const auto without_noise = numbered(reversed, false);
+  EXPECT_EQ(without_noise.status, 1) << without_noise.output;
+  EXPECT_NE(without_noise.output.find("in.ref_noise_0"), std::string::npos) << without_noise.output;
 }
 
 }  // namespace
