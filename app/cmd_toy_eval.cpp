@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "analysis/line_plot.h"
 #include "commands.h"
@@ -65,6 +66,34 @@ class Evaluation {
   }
   const std::vector<Row>& rows() const { return rows_; }
 
+  // The two-reference case for `settings` with weights first:second.
+  nlohmann::json two_references(const std::string& name, ShareSettings settings, double first, double second) const {
+    settings.reference_weights = {first, second};
+    const ShareSettings* share = settings.mode == ShareMode::None ? nullptr : &settings;
+    const toy::TwoReferenceScores scores = toy::evaluate_two_references(model_, sets_, share, options_.steps);
+    std::printf("%-34s copy %.3f / %.3f  style %.3f / %.3f  shape %.3f  (first / second reference)\n", name.c_str(),
+                scores.first.copy_iou, scores.second.copy_iou, scores.first.style_distance,
+                scores.second.style_distance, scores.first.shape_accuracy);
+    std::fflush(stdout);
+    const auto side = [](const toy::Scores& s) {
+      return nlohmann::json{{"copy_iou", s.copy_iou}, {"style_distance", s.style_distance}};
+    };
+    return {{"weights", {first, second}},      {"first", side(scores.first)},
+            {"second", side(scores.second)}, {"shape_accuracy", scores.first.shape_accuracy},
+            {"object_rate", scores.first.object_rate}, {"pairs", scores.first.pairs}};
+  }
+
+  // The copying meter for a reference image of `side` pixels.
+  nlohmann::json meter_copying(const std::string& name, const ShareSettings& settings, int64_t side) const {
+    const toy::MeterMeans means = toy::meter_copying(model_, sets_, settings, options_.steps, side);
+    std::printf("%-34s same position %.4f  3x3 %.4f  all reference tokens %.4f\n", name.c_str(), means.same_position,
+                means.neighbourhood, means.reference_total);
+    std::fflush(stdout);
+    return {{"same_position", means.same_position},
+            {"neighbourhood", means.neighbourhood},
+            {"reference_total", means.reference_total}};
+  }
+
  private:
   const EvalOptions& options_;
   toy::ToyModel model_;
@@ -117,12 +146,12 @@ Row sweep_untwisted(Evaluation& evaluation, const Row& none, const Row& full, Ro
   return best;
 }
 
-// eval.json (the modes and the best untwisted setting), eval.csv (every row)
+// eval.json (the modes, the best untwisted setting and `result`'s cases), eval.csv (every row)
 // and tradeoff.png (copying against style; the first `mode_rows` rows are the
 // modes, the rest sweeps).
-void write_results(const EvalOptions& options, const std::vector<Row>& rows, size_t mode_rows, const Row& best) {
+void write_results(const EvalOptions& options, const std::vector<Row>& rows, size_t mode_rows, const Row& best,
+                   nlohmann::json result) {
   std::filesystem::create_directories(options.output_dir);
-  nlohmann::json result;
   for (size_t i = 0; i < mode_rows; ++i) result[rows[i].name] = scores_json(rows[i]);
   result["untwisted_best"] = scores_json(best);
   result["untwisted_best"]["name"] = best.name;
@@ -170,7 +199,25 @@ void run_eval(const EvalOptions& options) {
   if (!options.no_sweep) {
     best = sweep_untwisted(evaluation, by_mode.at(ShareMode::None), by_mode.at(ShareMode::Full), best);
   }
-  write_results(options, evaluation.rows(), mode_rows, best);
+  // References as users bring them: two weighted ones, and one image at the
+  // targets' size against one 1.5 times it (a grid of its own, centred).
+  nlohmann::json cases;
+  const ShareSettings full = with_mode(ShareMode::Full);
+  cases["two_references"]["none"] = evaluation.two_references("two references, none", with_mode(ShareMode::None), 1, 1);
+  for (const auto& [first, second] : std::vector<std::pair<double, double>>{{1, 1}, {3, 1}}) {
+    const std::string weights = std::to_string(static_cast<int>(first)) + ":" + std::to_string(static_cast<int>(second));
+    cases["two_references"]["full " + weights] =
+        evaluation.two_references("two references " + weights + ", full", full, first, second);
+    cases["two_references"]["untwisted " + weights] =
+        evaluation.two_references("two references " + weights + ", " + best.name, best.settings, first, second);
+  }
+  for (const int64_t side : {int64_t{32}, int64_t{48}}) {
+    const std::string size = std::to_string(side) + "x" + std::to_string(side);
+    cases["reference_size_meter"][size]["full"] = evaluation.meter_copying("reference " + size + ", full", full, side);
+    cases["reference_size_meter"][size]["untwisted"] =
+        evaluation.meter_copying("reference " + size + ", " + best.name, best.settings, side);
+  }
+  write_results(options, evaluation.rows(), mode_rows, best, cases);
   std::cout << "best untwisted: " << best.name << "\nwrote " << options.output_dir << "/eval.json, eval.csv, tradeoff.png\n";
 }
 

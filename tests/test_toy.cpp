@@ -490,6 +490,22 @@ TEST(ToyCommands, DemoEvalAndProbeWriteTheirFilesForAnyToyCheckpoint) {
     }
     EXPECT_EQ(eval[key]["pairs"], 2);
   }
+  for (const char* key : {"none", "full 1:1", "full 3:1", "untwisted 1:1", "untwisted 3:1"}) {
+    SCOPED_TRACE(key);
+    for (const char* reference : {"first", "second"}) {
+      EXPECT_TRUE(eval["two_references"][key][reference]["copy_iou"].is_number()) << reference;
+      EXPECT_TRUE(eval["two_references"][key][reference]["style_distance"].is_number()) << reference;
+    }
+  }
+  EXPECT_EQ(eval["two_references"]["full 3:1"]["weights"], nlohmann::json({3.0, 1.0}));
+  for (const char* size : {"32x32", "48x48"}) {
+    for (const char* mode : {"full", "untwisted"}) {
+      const auto& reading = eval["reference_size_meter"][size][mode];
+      ASSERT_TRUE(reading["same_position"].is_number()) << size << " " << mode;
+      EXPECT_GT(reading["reference_total"].get<double>(), reading["neighbourhood"].get<double>()) << size << mode;
+      EXPECT_GE(reading["neighbourhood"].get<double>(), reading["same_position"].get<double>()) << size << mode;
+    }
+  }
   run = test::run_untwist({"toy", "probe", "--model", dir + "/toy.safetensors", "--scenes", "3", "--steps", "2",
                            "--grid", dir + "/probe.png", "--json", dir + "/probe.json"});
   ASSERT_EQ(run.status, 0) << run.output;

@@ -2,6 +2,10 @@
 
 #include <random>
 
+#include "analysis/copy_meter.h"
+#include "io/image_file.h"
+#include "model/toy/pixel_latents.h"
+#include "share/reference_positions.h"
 #include "toy/metrics.h"
 
 namespace untwist::toy {
@@ -66,12 +70,13 @@ Scores divided_by_pairs(Scores sums) {
 
 }  // namespace
 
-Scores score_set(const at::Tensor& images, const std::vector<Shape>& target_shapes) {
-  const at::Tensor reference_mask = foreground_mask(images[0]);
-  const StyleStats reference_style = style_stats(images[0]);
+Scores score_set(const at::Tensor& images, const std::vector<Shape>& target_shapes, int64_t reference,
+                 int64_t first_target) {
+  const at::Tensor reference_mask = foreground_mask(images[reference]);
+  const StyleStats reference_style = style_stats(images[reference]);
   Scores scores;
   for (size_t i = 0; i < target_shapes.size(); ++i) {
-    const at::Tensor image = images[static_cast<int64_t>(i) + 1];
+    const at::Tensor image = images[static_cast<int64_t>(i) + first_target];
     const at::Tensor mask = foreground_mask(image);
     scores.copy_iou += mask_iou(mask, reference_mask);
     scores.shape_accuracy += shows_shape(mask, target_shapes[i]) ? 1.0 : 0.0;
@@ -102,6 +107,61 @@ Scores evaluate(const ToyModel& model, const std::vector<BenchmarkSet>& sets, co
     per_set.push_back(score_set(sample_toy(model, set_request(set, steps, share)), shapes));
   }
   return pooled(per_set);
+}
+
+TwoReferenceScores evaluate_two_references(const ToyModel& model, const std::vector<BenchmarkSet>& sets,
+                                           const ShareSettings* share, int steps) {
+  const PromptParts content_only{true, false, false, false};
+  std::vector<Scores> first, second;
+  for (size_t i = 0; i < sets.size(); ++i) {
+    const BenchmarkSet& set = sets[i];
+    const Scene& other = sets[(i + 1) % sets.size()].reference;
+    ToyRequest request;
+    request.prompts = {prompt_for(set.reference), prompt_for(other)};
+    request.seeds = {set.seed, sets[(i + 1) % sets.size()].seed};
+    std::vector<Shape> shapes;
+    for (const Scene& target : set.targets) {
+      if (target.shape == other.shape) continue;  // content must differ from both references
+      shapes.push_back(target.shape);
+      request.prompts.push_back(prompt_for(target, content_only));
+      request.seeds.push_back(set.seed + request.seeds.size() - 1);
+    }
+    if (shapes.empty()) continue;
+    request.steps = steps;
+    request.share = share;
+    const at::Tensor images = sample_toy(model, request);
+    first.push_back(score_set(images, shapes, 0, 2));
+    second.push_back(score_set(images, shapes, 1, 2));
+  }
+  return {pooled(first), pooled(second)};
+}
+
+MeterMeans meter_copying(const ToyModel& model, const std::vector<BenchmarkSet>& sets, const ShareSettings& share,
+                         int steps, int64_t side) {
+  const int64_t targets_side = model.dit->default_image_size() / kPixelPatch, tokens = side / kPixelPatch;
+  const at::Tensor placed = reference_grid_positions({tokens, tokens}, {targets_side, targets_side},
+                                                     ReferencePositions::Centre);
+  MeterMeans means;
+  int readings = 0;
+  for (const BenchmarkSet& set : sets) {
+    ToyRequest request = set_request(set, steps, &share);
+    request.reference_image = resize_and_crop(render(set.reference), side, side);
+    CopyMeter meter(targets_side, targets_side, placed);
+    request.observer = &meter;
+    sample_toy(model, request);
+    for (const CopyReading& reading : meter.readings()) {
+      means.same_position += reading.same_position;
+      means.neighbourhood += reading.neighbourhood;
+      means.reference_total += reading.reference_total;
+      ++readings;
+    }
+  }
+  if (readings > 0) {
+    means.same_position /= readings;
+    means.neighbourhood /= readings;
+    means.reference_total /= readings;
+  }
+  return means;
 }
 
 }  // namespace untwist::toy

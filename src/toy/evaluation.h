@@ -40,14 +40,39 @@ struct Scores {
   int pairs = 0;
 };
 
-// One generated set: images [1 + N, 3, 32, 32], row 0 the reference, row i
-// the target that asked for target_shapes[i - 1].
-Scores score_set(const at::Tensor& images, const std::vector<Shape>& target_shapes);
+// One generated set: images [R + N, 3, 32, 32], the targets from row
+// `first_target` on (the one at first_target + i asked for target_shapes[i]),
+// each scored against the reference in row `reference`.
+Scores score_set(const at::Tensor& images, const std::vector<Shape>& target_shapes, int64_t reference = 0,
+                 int64_t first_target = 1);
 
 // The pair-weighted mean of several sets' scores.
 Scores pooled(const std::vector<Scores>& sets);
 
 // share = nullptr or mode none: targets sampled on their own with the same seeds.
 Scores evaluate(const ToyModel& model, const std::vector<BenchmarkSet>& sets, const ShareSettings* share, int steps);
+
+// The two-reference case: each set's reference and the next set's, both with
+// their full prompts, weighted by share->reference_weights (two), and the
+// set's targets whose shape neither has, naming only that shape; every target
+// scored against each reference. share = nullptr: the targets on their own.
+struct TwoReferenceScores {
+  Scores first, second;
+};
+TwoReferenceScores evaluate_two_references(const ToyModel& model, const std::vector<BenchmarkSet>& sets,
+                                           const ShareSettings* share, int steps);
+
+// The copying meter's mean over steps and shared blocks: attention mass of
+// target image queries on the reference token at their position, its 3x3
+// neighbourhood, and all reference tokens.
+struct MeterMeans {
+  double same_position = 0, neighbourhood = 0, reference_total = 0;
+};
+
+// Copying of image references of another size: each set's reference scene
+// rendered and resampled to `side` x `side` pixels (32: the targets' size; 48:
+// 1.5 times it, on a grid of its own, centred), its targets sampled with it.
+MeterMeans meter_copying(const ToyModel& model, const std::vector<BenchmarkSet>& sets, const ShareSettings& share,
+                         int steps, int64_t side);
 
 }  // namespace untwist::toy

@@ -1,5 +1,6 @@
 // Sampling the toy model: prompts to images of its training size (32x32),
-// plainly or as a style-aligned set (row 0 the reference). The same noise,
+// plainly or as a style-aligned set (the first rows the references, one per
+// share->reference_weights). The same noise,
 // text states and schedule as `untwist generate --model toy.safetensors`.
 #pragma once
 #include <ATen/ATen.h>
@@ -20,12 +21,15 @@ struct ToyRequest {
   int steps = kDefaultSteps;
   const ShareSettings* share = nullptr;
   SharedAttentionObserver* observer = nullptr;
-  // [3, S, S] in [0, 1], S the training size: row 0 follows this image instead of its prompt
+  // [3, H, W] in [0, 1], sides even: row 0 follows this image instead of its
+  // prompt; an image of another size than the training size keeps a token
+  // grid of its own, centred on the targets'.
   at::Tensor reference_image;
   std::function<void(int step)> on_step;  // after each step, e.g. progress
 };
 
-// -> [B, 3, S, S] in [0, 1]
+// -> [B, 3, S, S] in [0, 1]; a reference image of its own size is shown
+// resized and centre-cropped to S x S.
 at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request);
 
 }  // namespace untwist::toy
