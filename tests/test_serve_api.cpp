@@ -291,12 +291,10 @@ TEST(ServeApi, ErrorStatuses) {
   EXPECT_EQ(status_of(client.Delete(("/api/jobs/" + id).c_str())), 409);
 }
 
-TEST(ServeApi, UploadedReferenceImage) {
-  const std::string data = test::scratch_dir();
-  ServerProcess server(data);
-  httplib::Client client = server.client();
+// A random PNG of height x width: its bytes and their base64.
+std::pair<std::string, std::string> random_png_upload(int64_t height, int64_t width) {
   const std::string file = test::scratch_dir() + "/reference.png";
-  write_png(file, at::rand({3, 40, 48}));
+  write_png(file, at::rand({3, height, width}));
   std::ifstream in(file, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   static const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -307,12 +305,36 @@ TEST(ServeApi, UploadedReferenceImage) {
     if (i + 2 < bytes.size()) chunk |= static_cast<uint8_t>(bytes[i + 2]);
     for (size_t k = 0; k < 4; ++k) base64 += k <= bytes.size() - i ? digits[(chunk >> (18 - 6 * k)) & 63] : '=';
   }
+  return {bytes, base64};
+}
+
+TEST(ServeApi, UploadedReferenceImage) {
+  const std::string data = test::scratch_dir();
+  ServerProcess server(data);
+  httplib::Client client = server.client();
+  const auto [bytes, base64] = random_png_upload(40, 48);
   const json job = {{"reference", {{"image", base64}}}, {"targets", {"circle"}}, {"modes", {"full"}}, {"steps", 2}};
   const auto submitted = post_job(client, job);
   ASSERT_EQ(status_of(submitted), 202) << (submitted ? submitted->body : "");
   const json done = wait_for(client, body_of(submitted)["id"], {"done", "failed"});
   ASSERT_EQ(done["status"], "done") << done.dump();
   EXPECT_EQ(done["request"]["reference"]["image_bytes"], bytes.size());
+  EXPECT_EQ(done["request"]["reference"]["mode"], "noise");
+  // Followed along its inversion (reference.mode "invert") the targets see
+  // another reference row than the noised image's.
+  json inverted_job = job;
+  inverted_job["reference"]["mode"] = "invert";
+  inverted_job["reference"]["solver"] = "euler";
+  const json inverted = wait_for(client, body_of(post_job(client, inverted_job))["id"], {"done", "failed"});
+  ASSERT_EQ(inverted["status"], "done") << inverted.dump();
+  EXPECT_EQ(inverted["request"]["reference"]["mode"], "invert");
+  EXPECT_EQ(inverted["request"]["reference"]["solver"], "euler");
+  const auto target_of = [&](const json& record) {
+    const std::string file = test::scratch_dir() + "/target.png";
+    std::ofstream(file, std::ios::binary) << client.Get(record["images"][1]["url"].get<std::string>().c_str())->body;
+    return read_image(file);
+  };
+  EXPECT_FALSE(at::equal(target_of(done), target_of(inverted)));
   // A PNG signature with garbage after it: the checked decoder's 400.
   const json broken = {{"reference", {{"image", base64.substr(0, 24)}}}, {"targets", {"circle"}}};
   EXPECT_EQ(status_of(post_job(client, broken)), 400);
@@ -456,6 +478,12 @@ TEST(ServeApi, RealPipelineWithTheCopyingMeter) {
   std::ofstream(file, std::ios::binary) << png->body;
   EXPECT_EQ(read_image(file).sizes().vec(), (std::vector<int64_t>{3, 48, 32}));
   EXPECT_EQ(json::parse(read_png_text(file).at("untwist"))["prompt"], "a giraffe");
+
+  const json inverted_job = {{"reference", {{"image", random_png_upload(60, 40).second}, {"mode", "invert"}}},
+                             {"targets", {"a giraffe"}}, {"modes", {"untwisted"}}, {"steps", 2}};
+  const json inverted = wait_for(client, body_of(post_job(client, inverted_job))["id"], {"done", "failed"});
+  ASSERT_EQ(inverted["status"], "done") << inverted.dump();
+  EXPECT_EQ(inverted["request"]["reference"]["solver"], "fireflow");
 }
 
 }  // namespace

@@ -76,6 +76,13 @@ TEST(ServeRequest, ImageReferencesArriveAsBytes) {
                                     kOnePixelPng + R"("}, "targets": ["circle"]})");
   EXPECT_EQ(data_url.reference_image, request.reference_image);
   EXPECT_EQ(data_url.to_json()["reference"]["image_bytes"], request.reference_image.size());
+  EXPECT_FALSE(request.invert_reference);
+  const JobRequest inverted = parse(std::string(R"({"reference": {"image": ")") + kOnePixelPng +
+                                    R"(", "mode": "invert", "solver": "rf-solver"}, "targets": ["circle"]})");
+  EXPECT_TRUE(inverted.invert_reference);
+  EXPECT_EQ(inverted.reference_solver, InversionSolver::RfSolver);
+  EXPECT_EQ(inverted.to_json()["reference"]["mode"], "invert");
+  EXPECT_EQ(inverted.to_json()["reference"]["solver"], "rf-solver");
 }
 
 TEST(ServeRequest, Base64) {
@@ -118,6 +125,9 @@ TEST(ServeRequest, BadFieldsAreNamed) {
       {R"({"reference": {}, "targets": ["a"]})", "reference needs a prompt or an image"},
       {R"({"reference": {"prompt": ""}, "targets": ["a"]})", "reference.prompt is empty"},
       {R"({"reference": {"url": "http://x"}, "targets": ["a"]})", "unknown field 'url'"},
+      {R"({"reference": {"prompt": "a", "mode": "invert"}, "targets": ["a"]})", "give reference.image"},
+      {R"({"reference": {"prompt": "a", "mode": "sideways"}, "targets": ["a"]})", "reference.mode must be"},
+      {R"({"reference": {"prompt": "a", "solver": "rk4"}, "targets": ["a"]})", "reference.solver"},
       {R"({"reference": {"image": "%%%"}, "targets": ["a"]})", "not base64"},
       {R"({"reference": {"image": "aGVsbG8="}, "targets": ["a"]})", "neither a PNG nor a JPEG"},
       {R"({"reference": {"image": "data:,abc"}, "targets": ["a"]})", "data URL"},

@@ -33,12 +33,18 @@ class Engine {
   virtual int steps_for(const JobRequest& request) const = 0;
   // What every image of the job shares: model, size, steps.
   virtual nlohmann::json recipe(const JobRequest& request) const = 0;
-  // One set under `mode`; `reference` is undefined for a prompt reference.
-  // on_step runs after each sampling step and may throw to stop the set.
-  // A non-empty attention_png (shared modes only): also draw there where a
-  // target looks, when the model can.
-  virtual ModeResult run(const JobRequest& request, const at::Tensor& reference, ShareMode mode,
-                         const std::function<void(int)>& on_step, const std::string& attention_png) = 0;
+  // The fitted reference image inverted under the reference's caption on
+  // the job's schedule (request.reference_solver): its latent path [T + 1,
+  // L, C] for run(). on_call runs after each model call and may throw to stop.
+  virtual at::Tensor invert_reference(const JobRequest& request, const at::Tensor& reference,
+                                      const std::function<void()>& on_call) = 0;
+  // One set under `mode`; `reference` is undefined for a prompt reference,
+  // `reference_path` its inversion's path, or undefined to noise it along the
+  // schedule. on_step runs after each sampling step and may throw to stop
+  // the set. A non-empty attention_png (shared modes only): also draw there
+  // where a target looks, when the model can.
+  virtual ModeResult run(const JobRequest& request, const at::Tensor& reference, const at::Tensor& reference_path,
+                         ShareMode mode, const std::function<void(int)>& on_step, const std::string& attention_png) = 0;
   // The RoPE band plot (paper Fig. 1) of this model's row axis.
   virtual void write_rope_bands(const std::string& path) const = 0;
 };

@@ -72,7 +72,27 @@ std::string checked_image(const json& value, const RequestLimits& limits) {
 void parse_reference(const json& reference, JobRequest& request, const RequestLimits& limits) {
   if (!reference.is_object()) throw RequestError("reference must be an object: {\"prompt\": ...} or {\"image\": ...}");
   for (const auto& [key, value] : reference.items()) {
-    if (key != "prompt" && key != "image") throw RequestError("reference has an unknown field '" + key + "'");
+    if (key != "prompt" && key != "image" && key != "mode" && key != "solver") {
+      throw RequestError("reference has an unknown field '" + key + "'");
+    }
+  }
+  if (reference.contains("mode")) {
+    const json& mode = reference.at("mode");
+    if (!mode.is_string() || (mode != "noise" && mode != "invert")) {
+      throw RequestError("reference.mode must be \"noise\" or \"invert\"");
+    }
+    request.invert_reference = mode == "invert";
+    if (request.invert_reference && !reference.contains("image")) {
+      throw RequestError("reference.mode \"invert\" inverts a reference image: give reference.image");
+    }
+  }
+  if (reference.contains("solver")) {
+    const json& solver = reference.at("solver");
+    try {
+      request.reference_solver = parse_inversion_solver(solver.is_string() ? solver.get<std::string>() : solver.dump());
+    } catch (const UsageError& error) {
+      throw RequestError(std::string("reference.solver: ") + error.what());
+    }
   }
   if (reference.contains("image")) {
     request.reference_image = checked_image(reference.at("image"), limits);
@@ -136,6 +156,8 @@ nlohmann::json JobRequest::to_json() const {
     reference["prompt"] = reference_prompt;
   } else {
     reference["image_bytes"] = reference_image.size();
+    reference["mode"] = invert_reference ? "invert" : "noise";
+    if (invert_reference) reference["solver"] = inversion_solver_name(reference_solver);
     if (!reference_prompt.empty()) reference["prompt"] = reference_prompt;
   }
   json mode_names = json::array();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sample/inversion.h"
 #include "share/share_settings.h"
 
 namespace untwist::serve {
@@ -29,6 +30,10 @@ struct RequestLimits {
 struct JobRequest {
   std::string reference_prompt;  // the reference's prompt, or an image reference's caption (may be empty)
   std::string reference_image;   // the uploaded PNG or JPEG bytes; empty for a prompt reference
+  // How an image reference's row is noised: along the schedule, or by
+  // following the model's inversion of the image under its caption.
+  bool invert_reference = false;
+  InversionSolver reference_solver = InversionSolver::FireFlow;
   std::vector<std::string> targets;
   std::vector<ShareMode> modes{ShareMode::Untwisted};
   uint64_t seed = 0;

@@ -152,24 +152,32 @@ void JobRunner::run_job(const Pending& job) {
   try {
     fs::create_directories(folder);
     const int steps = engine_.steps_for(request);
-    const int total = steps * static_cast<int>(request.modes.size());
+    const int inversion_calls = request.invert_reference ? solver_model_calls(request.reference_solver, steps) : 0;
+    const int total = inversion_calls + steps * static_cast<int>(request.modes.size());
     record.recipe = engine_.recipe(request);
     record.images = nlohmann::json::array();
     record.metrics = nlohmann::json::object();
+    const auto progress_to = [&](int done) {  // stops here when the job was cancelled
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (cancel_running_) throw JobCancelled{};
+      running_progress_ = static_cast<double>(done) / total;
+      changed();
+    };
+    at::Tensor reference_path;  // the reference image's inversion, followed in every mode
+    if (request.invert_reference) {
+      int calls = 0;
+      reference_path = engine_.invert_reference(request, job.reference, [&] { progress_to(++calls); });
+    }
     bool attention_drawn = false;
     for (size_t m = 0; m < request.modes.size(); ++m) {
       const ShareMode mode = request.modes[m];
       const std::string mode_name = share_mode_name(mode);
-      const auto on_step = [&, m](int step) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (cancel_running_) throw JobCancelled{};
-        running_progress_ = static_cast<double>(static_cast<int>(m) * steps + step + 1) / total;
-        changed();
-      };
+      const auto on_step = [&, m](int step) { progress_to(inversion_calls + static_cast<int>(m) * steps + step + 1); };
       const bool draw_attention = request.attention && !attention_drawn && mode != ShareMode::None;
       const std::string attention_file = "attention-" + mode_name + ".png";
       const ModeResult result =
-          engine_.run(request, job.reference, mode, on_step, draw_attention ? (folder / attention_file).string() : "");
+          engine_.run(request, job.reference, reference_path, mode, on_step,
+                      draw_attention ? (folder / attention_file).string() : "");
       if (draw_attention && fs::exists(folder / attention_file)) {
         attention_drawn = true;
         record.metrics["attention"] = {{"mode", mode_name}, {"file", attention_file}};

@@ -6,6 +6,7 @@
 #include "analysis/line_plot.h"
 #include "analysis/rope_bands.h"
 #include "io/image_file.h"
+#include "pipeline/inversion.h"
 #include "sample/dit_sampler.h"
 
 namespace untwist::serve {
@@ -48,7 +49,19 @@ nlohmann::json PipelineEngine::recipe(const JobRequest& request) const {
   return recipe;
 }
 
-ModeResult PipelineEngine::run(const JobRequest& request, const at::Tensor& reference, ShareMode mode,
+at::Tensor PipelineEngine::invert_reference(const JobRequest& request, const at::Tensor& reference,
+                                            const std::function<void()>& on_call) {
+  ImageSettings settings = settings_;
+  settings.steps = steps_for(request);
+  const auto [rows, cols] = token_grid_for(*pipeline_, settings);
+  const ImageInversion inversion =
+      invert_image(*pipeline_, reference, pipeline_->text->encode({request.reference_prompt}), settings,
+                   request.reference_solver, on_call, settings.times(*pipeline_->dit, rows * cols));
+  return inversion.trajectory.select(1, 0);  // [T + 1, L, C]
+}
+
+ModeResult PipelineEngine::run(const JobRequest& request, const at::Tensor& reference,
+                               const at::Tensor& reference_path, ShareMode mode,
                                const std::function<void(int)>& on_step, const std::string& attention_png) {
   RenderRequest render_request;
   render_request.prompts.push_back(request.reference_prompt);
@@ -59,6 +72,7 @@ ModeResult PipelineEngine::run(const JobRequest& request, const at::Tensor& refe
   const ShareSettings share = request.share_for(mode);
   render_request.share = &share;
   if (reference.defined()) render_request.reference_images = {reference};
+  if (reference_path.defined()) render_request.reference_paths = {reference_path};
   render_request.on_step = on_step;
   const auto [grid_h, grid_w] = token_grid_for(*pipeline_, settings_);
   CopyMeter meter(grid_h, grid_w);

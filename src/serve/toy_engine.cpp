@@ -1,5 +1,7 @@
 #include "serve/toy_engine.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <algorithm>
 #include <optional>
 #include <sstream>
@@ -9,7 +11,9 @@
 #include "analysis/line_plot.h"
 #include "analysis/rope_bands.h"
 #include "io/image_file.h"
+#include "model/toy/pixel_latents.h"
 #include "model/toy/toy_text.h"
+#include "pipeline/inversion.h"
 #include "sample/dit_sampler.h"
 #include "toy/metrics.h"
 #include "toy/toy_sampler.h"
@@ -98,8 +102,18 @@ nlohmann::json ToyEngine::recipe(const JobRequest& request) const {
           {"steps", steps_for(request)}};
 }
 
-ModeResult ToyEngine::run(const JobRequest& request, const at::Tensor& reference, ShareMode mode,
-                          const std::function<void(int)>& on_step, const std::string& attention_png) {
+at::Tensor ToyEngine::invert_reference(const JobRequest& request, const at::Tensor& reference,
+                                       const std::function<void()>& on_call) {
+  const int steps = steps_for(request);
+  const VelocityFn velocity =
+      conditional_velocity(*model_.dit, toy::toy_inputs(model_, {request.reference_prompt}), steps, on_call);
+  const at::Tensor clean = toy::pack_pixels(reference.unsqueeze(0));  // [1, L, 12]
+  at::NoGradGuard no_grad;
+  return invert_trajectory(velocity, clean, toy::times_for(model_, steps), request.reference_solver).select(1, 0);
+}
+
+ModeResult ToyEngine::run(const JobRequest& request, const at::Tensor& reference, const at::Tensor& reference_path,
+                          ShareMode mode, const std::function<void(int)>& on_step, const std::string& attention_png) {
   toy::ToyRequest toy_request;
   toy_request.prompts.push_back(request.reference_prompt);
   toy_request.prompts.insert(toy_request.prompts.end(), request.targets.begin(), request.targets.end());
@@ -109,6 +123,7 @@ ModeResult ToyEngine::run(const JobRequest& request, const at::Tensor& reference
   if (request.blocks == "default") share.blocks = SharePlan::parse(toy::kDefaultSharedBlocks);
   toy_request.share = &share;
   toy_request.reference_image = reference;
+  toy_request.reference_path = reference_path;
   toy_request.on_step = on_step;
   const int64_t side = toy::kImageSize / 2;
   AttentionCapture capture(toy_request.steps / 3, BlockRef{"single", 1}, 1);

@@ -22,8 +22,10 @@ class ToyEngine : public Engine {
   at::Tensor fit_reference(const at::Tensor& rgb) const override;
   int steps_for(const JobRequest& request) const override;
   nlohmann::json recipe(const JobRequest& request) const override;
-  ModeResult run(const JobRequest& request, const at::Tensor& reference, ShareMode mode,
-                 const std::function<void(int)>& on_step, const std::string& attention_png) override;
+  at::Tensor invert_reference(const JobRequest& request, const at::Tensor& reference,
+                              const std::function<void()>& on_call) override;
+  ModeResult run(const JobRequest& request, const at::Tensor& reference, const at::Tensor& reference_path,
+                 ShareMode mode, const std::function<void(int)>& on_step, const std::string& attention_png) override;
   void write_rope_bands(const std::string& path) const override;
 
  private:

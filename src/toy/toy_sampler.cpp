@@ -10,33 +10,50 @@
 
 namespace untwist::toy {
 
+namespace {
+
+int64_t grid_side(const ToyModel& model) { return model.dit->default_image_size() / kPixelPatch; }
+
+}  // namespace
+
+DitInputs toy_inputs(const ToyModel& model, const std::vector<std::string>& prompts) {
+  const DiffusionTransformer& dit = *model.dit;
+  const auto batch = static_cast<int64_t>(prompts.size());
+  const TextConditioning text = encode_prompts(model.text(), prompts);
+  DitInputs inputs;
+  inputs.img_ids = dit.image_ids(batch, grid_side(model), grid_side(model));
+  inputs.txt = text.txt;
+  inputs.txt_ids = dit.text_ids(batch, kMaxWords);
+  inputs.y = text.y;
+  inputs.guidance = at::ones({batch});
+  return inputs;
+}
+
+std::vector<double> times_for(const ToyModel& model, int steps) {
+  return model.dit->schedule(steps, grid_side(model) * grid_side(model), std::nullopt);
+}
+
 at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request) {
   const DiffusionTransformer& dit = *model.dit;
-  const int64_t batch = static_cast<int64_t>(request.prompts.size());
-  const int64_t side = dit.default_image_size() / kPixelPatch;
+  const int64_t side = grid_side(model);
   std::vector<at::Tensor> noise;
   for (uint64_t seed : request.seeds) noise.push_back(pixel_noise(seed, side, side));
-  const TextConditioning text = encode_prompts(model.text(), request.prompts);
   SamplingSetup setup;
   setup.noise = at::cat(noise, 0);  // [B, side * side, 12]
-  setup.conditioning.img_ids = dit.image_ids(batch, side, side);
-  setup.conditioning.txt = text.txt;
-  setup.conditioning.txt_ids = dit.text_ids(batch, kMaxWords);
-  setup.conditioning.y = text.y;
-  setup.conditioning.guidance = at::ones({batch});
-  setup.times = dit.schedule(request.steps, side * side, std::nullopt);
+  setup.conditioning = toy_inputs(model, request.prompts);
+  setup.times = times_for(model, request.steps);
   setup.share = request.share;
   setup.observer = request.observer;
   setup.on_step = request.on_step;
   if (request.reference_image.defined()) {
     const at::Tensor& image = request.reference_image;
     const TokenGrid grid{image.size(1) / kPixelPatch, image.size(2) / kPixelPatch};
-    const at::Tensor latent = pack_pixels(image.unsqueeze(0))[0];  // [rows * cols, 12]
-    if (grid.rows == side && grid.cols == side) {
-      setup.reference_paths = {noised_path(latent, setup.noise[0], setup.times)};
-    } else {
-      const at::Tensor own_noise = pixel_noise(request.seeds.at(0), grid.rows, grid.cols)[0];
-      setup.reference_paths = {noised_path(latent, own_noise, setup.times)};
+    const bool own_grid = grid.rows != side || grid.cols != side;
+    const at::Tensor noise = own_grid ? pixel_noise(request.seeds.at(0), grid.rows, grid.cols)[0] : setup.noise[0];
+    setup.reference_paths = {request.reference_path.defined()
+                                 ? request.reference_path
+                                 : noised_path(pack_pixels(image.unsqueeze(0))[0], noise, setup.times)};
+    if (own_grid) {
       setup.reference_ids = {place_reference_ids(dit.image_ids(1, grid.rows, grid.cols)[0], dit.rope(), grid,
                                                  {side, side}, ReferencePositions::Centre)};
     }

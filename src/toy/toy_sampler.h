@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/dit.h"
 #include "model/toy/toy_model.h"
 #include "share/share_settings.h"
 #include "share/shared_attention.h"
@@ -25,8 +26,16 @@ struct ToyRequest {
   // prompt; an image of another size than the training size keeps a token
   // grid of its own, centred on the targets'.
   at::Tensor reference_image;
+  // [T + 1, L, 12]: the path row 0 follows instead of reference_image noised
+  // along the schedule (its inversion's; see toy_inputs and times_for)
+  at::Tensor reference_path;
   std::function<void(int step)> on_step;  // after each step, e.g. progress
 };
+
+// Everything the model takes for `prompts` on the training size's grid but
+// img and timesteps; the sampling times of `steps`.
+DitInputs toy_inputs(const ToyModel& model, const std::vector<std::string>& prompts);
+std::vector<double> times_for(const ToyModel& model, int steps);
 
 // -> [B, 3, S, S] in [0, 1]; a reference image of its own size is shown
 // resized and centre-cropped to S x S.

@@ -88,6 +88,7 @@ async function buildRequest() {
     if (!file) throw new Error("choose a reference image");
     reference.image = await readFileAsDataUrl(file);
     if ($("ref-prompt").value.trim()) reference.prompt = $("ref-prompt").value.trim();
+    if ($("ref-invert").checked) reference.mode = "invert";
   } else {
     reference.prompt = $("ref-prompt").value.trim();
   }
@@ -308,6 +309,7 @@ async function loadHistory() {
 function fillForm(request) {
   if (!request || !request.reference) return;
   if (request.reference.prompt !== undefined) $("ref-prompt").value = request.reference.prompt;
+  $("ref-invert").checked = request.reference.mode === "invert";
   $("targets").replaceChildren();
   for (const target of request.targets || []) addTarget(target);
   for (const box of document.querySelectorAll("input[name=mode]")) box.checked = (request.modes || []).includes(box.value);
