@@ -168,6 +168,7 @@ ApartCalls apart_calls(const DiffusionTransformer& model, const SamplingSetup& s
       if (entry < setup.reference_ids.size() && setup.reference_ids[entry].defined()) {
         const at::Tensor& ids = setup.reference_ids[entry];  // [L_r, A]
         rows.img_ids = ids.unsqueeze(0).expand({index.size(0), -1, -1}).to(in.img_ids.options()).contiguous();
+        rows.img = at::zeros({index.size(0), ids.size(0), in.img.size(2)}, in.img.options());  // its token count
       }
       if (!guided) all_ids.push_back(rows.img_ids[0]);
       calls.references[guided].push_back(model_call(model, rows));
