@@ -1,5 +1,7 @@
 #include "runner_batch.h"
 
+#include <functional>
+
 #include "cli_values.h"
 #include "model/families.h"
 #include "util/errors.h"
@@ -7,6 +9,38 @@
 namespace untwist {
 
 namespace {
+
+// in.ref_latent (row 0), or in.ref_latent_0, in.ref_latent_1, ... (rows 0,
+// 1, ...), each on its row's grid, or on a grid of its own where
+// in.ref_img_ids_K says so (positions other than the row's own; that
+// reference then needs its noise, in.ref_noise_K). `tokens` turns a file's
+// latent or noise into image tokens [L, C] (the latents form stores them as
+// latents [C, H, W]).
+void read_references(const RunnerInputs& inputs, RunnerBatch& batch,
+                     const std::function<at::Tensor(const at::Tensor&)>& tokens) {
+  const at::Tensor& img_ids = batch.in.img_ids;
+  if (inputs.has("in.ref_latent")) {
+    batch.ref_latents = {tokens(inputs.required("in.ref_latent"))};
+    return;
+  }
+  for (int64_t k = 0; inputs.has("in.ref_latent_" + std::to_string(k)); ++k) {
+    const std::string number = std::to_string(k);
+    if (k >= img_ids.size(0)) fail_file(inputs.path(), "has more reference latents than batch rows");
+    const at::Tensor latent = tokens(inputs.required("in.ref_latent_" + number));
+    const at::Tensor ids = inputs.optional("in.ref_img_ids_" + number);
+    const bool own_grid = ids.defined() && (ids.sizes() != img_ids[k].sizes() || !at::equal(ids, img_ids[k]));
+    batch.ref_latents.push_back(latent);
+    batch.ref_ids.push_back(own_grid ? ids : at::Tensor());
+    batch.ref_noises.push_back(own_grid ? tokens(inputs.required("in.ref_noise_" + number)) : at::Tensor());
+    if (!own_grid) continue;
+    if (ids.dim() != 2 || ids.size(1) != img_ids.size(2) || latent.dim() != 2 || latent.size(0) != ids.size(0) ||
+        batch.ref_noises.back().sizes() != latent.sizes()) {
+      fail_file(inputs.path(), "reference " + number + " on a grid of its own needs in.ref_latent_" + number +
+                                   " [L, C], in.ref_noise_" + number + " of the same shape and in.ref_img_ids_" +
+                                   number + " [L, " + std::to_string(img_ids.size(2)) + "]");
+    }
+  }
+}
 
 // The latents form (see RunnerBatch).
 RunnerBatch read_latent_batch(const RunnerInputs& inputs, const DiffusionTransformer& model) {
@@ -55,36 +89,11 @@ RunnerBatch read_latent_batch(const RunnerInputs& inputs, const DiffusionTransfo
     }
     batch.negative_txt = negative.unsqueeze(0).expand({rows, -1, -1});  // [B, L, C]
   }
+  read_references(inputs, batch, [&](const at::Tensor& latent) {
+    if (latent.dim() != 3) fail_file(inputs.path(), "a reference latent or noise must be [C, H, W] in the latents form");
+    return latent_to_tokens(model, latent.unsqueeze(0)).tokens[0];
+  });
   return batch;
-}
-
-// in.ref_latent (row 0), or in.ref_latent_0, in.ref_latent_1, ... (rows 0,
-// 1, ...), each on its row's grid, or on a grid of its own where
-// in.ref_img_ids_K says so (positions other than the row's own; that
-// reference then needs its noise, in.ref_noise_K).
-void read_references(const RunnerInputs& inputs, RunnerBatch& batch) {
-  const at::Tensor& img_ids = batch.in.img_ids;
-  if (inputs.has("in.ref_latent")) {
-    batch.ref_latents = {inputs.required("in.ref_latent")};
-    return;
-  }
-  for (int64_t k = 0; inputs.has("in.ref_latent_" + std::to_string(k)); ++k) {
-    const std::string number = std::to_string(k);
-    if (k >= img_ids.size(0)) fail_file(inputs.path(), "has more reference latents than batch rows");
-    const at::Tensor latent = inputs.required("in.ref_latent_" + number);
-    const at::Tensor ids = inputs.optional("in.ref_img_ids_" + number);
-    const bool own_grid = ids.defined() && (ids.sizes() != img_ids[k].sizes() || !at::equal(ids, img_ids[k]));
-    batch.ref_latents.push_back(latent);
-    batch.ref_ids.push_back(own_grid ? ids : at::Tensor());
-    batch.ref_noises.push_back(own_grid ? inputs.required("in.ref_noise_" + number) : at::Tensor());
-    if (!own_grid) continue;
-    if (ids.dim() != 2 || ids.size(1) != img_ids.size(2) || latent.dim() != 2 || latent.size(0) != ids.size(0) ||
-        batch.ref_noises.back().sizes() != latent.sizes()) {
-      fail_file(inputs.path(), "reference " + number + " on a grid of its own needs in.ref_latent_" + number +
-                                   " [L, C], in.ref_noise_" + number + " of the same shape and in.ref_img_ids_" +
-                                   number + " [L, " + std::to_string(img_ids.size(2)) + "]");
-    }
-  }
 }
 
 }  // namespace
@@ -109,7 +118,7 @@ RunnerBatch read_runner_batch(const RunnerInputs& inputs, const DiffusionTransfo
     fail_file(inputs.path(), "has only one of 'in.img_cond_seq' and 'in.img_cond_seq_ids'; give both or neither");
   }
   batch.noise = inputs.optional("in.noise");
-  read_references(inputs, batch);
+  read_references(inputs, batch, [](const at::Tensor& tokens) { return tokens; });
   return batch;
 }
 

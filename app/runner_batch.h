@@ -21,7 +21,8 @@ struct RunnerBatch {
   DitInputs in;
   at::Tensor noise;         // in.noise: where sampling starts when present (else in.img)
   // Image references, entry K for row K: in.ref_latent_K [L_img, C] (or the
-  // one in.ref_latent for row 0); empty when the file has none.
+  // one in.ref_latent for row 0; in the latents form [C, H, W]) as image
+  // tokens; empty when the file has none.
   std::vector<at::Tensor> ref_latents;
   // Entry K, where reference K has a grid of its own: its ids
   // in.ref_img_ids_K [L_K, A] and its noise in.ref_noise_K [L_K, C].

@@ -106,6 +106,46 @@ TEST(ZImageGolden, RunnerReproducesEveryModeOfEveryShareFile) {
   }
 }
 
+// The latents form takes image references too (in.ref_latent_K as latents
+// [C, H, W]): unshared, row 0 ends as its latent and the other row is the
+// golden file's; shared, that row feels it; on a grid of its own (a wider
+// latent with its ids and noise) it still runs.
+TEST(ZImageGolden, RunnerTakesImageReferencesInTheLatentsForm) {
+  const std::string path = test::golden_dir() + "/zimage_turbo_tiny.safetensors";
+  const auto golden = SafetensorsFile::open(path);
+  const std::string dir = test::scratch_dir();
+  const at::Tensor reference = golden->tensor("in.latents")[1].flip(-1);  // [4, 8, 12], not row 0's own
+  const auto run = [&](const std::string& mode, NamedTensors extra) {
+    NamedTensors tensors;
+    for (const auto& entry : golden->entries()) {
+      if (entry.name.rfind("in.", 0) == 0 && entry.name != "in.timesteps") {
+        tensors.emplace_back(entry.name, golden->tensor(entry.name));
+      }
+    }
+    tensors.insert(tensors.end(), extra.begin(), extra.end());
+    write_safetensors(dir + "/in.safetensors", tensors);
+    const auto result = test::run_untwist({"dit", "--weights", path, "--inputs", dir + "/in.safetensors", "--output",
+                                           dir + "/out.safetensors", "--steps", golden->metadata().at("steps"),
+                                           "--share", mode, "--blocks", "all", "--dtype", "float32"});
+    EXPECT_EQ(result.status, 0) << result.output;
+    return SafetensorsFile::open(dir + "/out.safetensors")->tensor("out.denoised");
+  };
+  const at::Tensor unshared = run("none", {{"in.ref_latent_0", reference}});
+  EXPECT_LE(relative_error(unshared[0], reference), 1e-6);
+  EXPECT_LE(relative_error(unshared[1], golden->tensor("out.denoised")[1]), test::kSamplingTolerance);
+  const at::Tensor shared = run("full", {{"in.ref_latent_0", reference}});
+  EXPECT_GT(relative_error(shared[1], unshared[1]), 1e-3);
+
+  const at::Tensor wide = at::randn({4, 8, 20});  // 4 x 10 tokens beside the 4 x 6 targets
+  const at::Tensor ids = at::stack({at::zeros({40}), at::arange(4).repeat_interleave(10).to(at::kFloat),
+                                    at::arange(10).repeat(4).to(at::kFloat) - 2}, 1);
+  const at::Tensor apart = run("full", {{"in.ref_latent_0", wide}, {"in.ref_noise_0", at::randn({4, 8, 20})},
+                                        {"in.ref_img_ids_0", ids}});
+  EXPECT_EQ(apart[0].abs().max().item<double>(), 0.0) << "its place in the batch comes back zero";
+  EXPECT_TRUE(at::isfinite(apart).all().item<bool>());
+  EXPECT_GT(relative_error(apart[1], unshared[1]), 1e-3);
+}
+
 TEST(ZImageGolden, ConfigComesFromTheWeightsAndTheirParams) {
   const Weights weights = Weights::load(test::golden_dir() + "/zimage_turbo_tiny.safetensors");
   const auto model = load_dit(weights);
