@@ -66,14 +66,15 @@ const std::vector<std::string> kStyle = {"--ref-prompt", "a watercolour fox", "-
                                          "-s", "5", "--compare"};
 
 // Two reference images of other sizes than the 16x16 targets (4x4 tokens),
-// each on a token grid of its own (6x11 and 8x8), sampled apart from them.
+// each on a token grid of its own (6x11 and 8x8), following its inversion,
+// sampled apart from them.
 TEST_F(Flux2Pipeline, StyleTakesReferenceImagesOfTheirOwnSizes) {
   const std::string out = test::scratch_dir();
   write_png(out + "/wide.png", at::rand({3, 16, 32}));
   write_png(out + "/square.png", at::rand({3, 40, 40}));
   const auto run = test::run_untwist(
-      with(with({"style"}, components()), {"--ref-image", out + "/wide.png", "--ref-image", out + "/square.png", "--ref-scale", "2", "-p",
-                "a house", "--mode", "full", "--blocks", "all", "-o", out + "/set"}));
+      with(with({"style"}, components()), {"--ref-image", out + "/wide.png", "--ref-image", out + "/square.png", "--ref-scale", "2", "--ref-mode",
+                "invert", "-p", "a house", "--mode", "full", "--blocks", "all", "-o", out + "/set"}));
   ASSERT_EQ(run.status, 0) << run.output;
   EXPECT_EQ(read_image(out + "/set/reference-1.png").sizes().vec(), (std::vector<int64_t>{3, 24, 44}));
   EXPECT_EQ(read_image(out + "/set/reference-2.png").sizes().vec(), (std::vector<int64_t>{3, 32, 32}));

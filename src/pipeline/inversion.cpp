@@ -32,7 +32,7 @@ VelocityFn conditional_velocity(const DiffusionTransformer& model, const DitInpu
     DitInputs inputs;
     at::Tensor pe;
   };
-  auto call = std::make_shared<Call>(Call{conditioning, model.position_table(conditioning)});
+  auto call = std::make_shared<Call>(Call{conditioning, {}});  // the table once the state's shape is known
   return [&model, call, steps, on_call = std::move(on_call)](const at::Tensor& state, double t, int step) {
     DitInputs& inputs = call->inputs;
     if (state.dim() != 3 || state.size(0) != inputs.txt.size(0) || state.size(1) != inputs.img_ids.size(1)) {
@@ -42,6 +42,7 @@ VelocityFn conditional_velocity(const DiffusionTransformer& model, const DitInpu
     }
     inputs.img = state;
     inputs.timesteps = at::full({state.size(0)}, t);
+    if (!call->pe.defined()) call->pe = model.position_table(inputs);
     const at::Tensor velocity = model.forward(inputs, call->pe);
     require_finite_velocity(velocity, model, inputs, call->pe, nullptr, step, steps);
     if (on_call) on_call();
