@@ -35,6 +35,7 @@ struct DitOptions {
   std::string meter;
   std::vector<double> ref_weights;
   std::vector<std::string> dump;  // NAME_PATTERN DIR
+  bool pred = false;              // out.pred beside sampling
 };
 
 // "step_07": dump files sort in step order.
@@ -74,11 +75,17 @@ void run_dit(const DitOptions& options) {
   NamedTensors outputs = {{"out.pe", model->position_table(own)}};
   const bool own_grids = std::any_of(batch.ref_ids.begin(), batch.ref_ids.end(),
                                      [](const at::Tensor& ids) { return ids.defined(); });
-  if (batch.in.timesteps.defined() && own_grids) {
+  // One prediction of in.img at in.timesteps: what the runner does without
+  // --steps, and beside sampling only when --pred asks for it.
+  const bool predict = batch.in.timesteps.defined() && (steps == 0 || options.pred);
+  if (options.pred && !batch.in.timesteps.defined()) {
+    throw UsageError("--pred predicts in.img at in.timesteps, which the inputs file lacks");
+  }
+  if (predict && own_grids) {
     std::cerr << "note: out.pred is left out: references on grids of their own are sampled (--steps), not "
                  "predicted in one call with the batch\n";
   }
-  if (batch.in.timesteps.defined() && !own_grids) {
+  if (predict && !own_grids) {
     DitInputs in = own;  // in-context tokens take part in sampling only
     if (!in.guidance.defined()) in.guidance = at::full({in.img.size(0)}, options.sampling.guidance_for(*model));
     const at::Tensor pe = model->position_table(in);
@@ -133,6 +140,9 @@ void add_dit_command(CLI::App& app) {
       ->required()->check(CLI::ExistingFile);
   command->add_option("--output", options->output, "where to write out.* tensors (.safetensors)")->required();
   add_sampling_options(*command, options->sampling, "Euler sampling steps (default: none, the single prediction only)");
+  command->add_flag("--pred", options->pred,
+                    "with --steps, also write out.pred (one prediction of in.img at in.timesteps); without --steps "
+                    "it is written whenever the file has in.timesteps");
   command->add_option("--axes-dim", options->axes_dim, "RoPE axes, e.g. 16,56,56 (else from the file)")
       ->check(parsed_by([](const std::string& text) { parse_axes_dim(text); }));
   command->add_option("--theta", options->theta, "RoPE theta (else from the file)")->check(finite_range(1e-3, 1e9));

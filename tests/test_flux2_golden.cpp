@@ -25,7 +25,7 @@ TEST(Flux2Golden, RunnerReproducesEveryFile) {
     const auto run = test::run_untwist({"dit", "--weights", path, "--inputs", path, "--output", output, "--steps",
                                         golden->metadata().at("steps"), "--guidance",
                                         golden->metadata().at("guidance"), "--device", test::test_device(),
-                                        "--dtype", "float32"});
+                                        "--dtype", "float32", "--pred"});
     ASSERT_EQ(run.status, 0) << run.output;
     const auto result = SafetensorsFile::open(output);
     EXPECT_EQ(test::expect_outputs_match(*golden, *result), 4) << "pe, pred, schedule, denoised";

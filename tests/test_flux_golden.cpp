@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <set>
 
@@ -33,7 +34,7 @@ TEST(FluxGolden, RunnerReproducesEveryFile) {
                                      "--steps", metadata_or(*golden, "sample_steps", "4"),
                                      "--guidance", metadata_or(*golden, "sample_guidance", "3.5")};
     args.push_back(metadata_or(*golden, "sample_shift", "True") == "True" ? "--shift" : "--no-shift");
-    args.insert(args.end(), {"--device", test::test_device(), "--dtype", "float32"});
+    args.insert(args.end(), {"--device", test::test_device(), "--dtype", "float32", "--pred"});
     const auto run = test::run_untwist(args);
     ASSERT_EQ(run.status, 0) << run.output;
     const auto result = SafetensorsFile::open(output);
@@ -62,7 +63,7 @@ TEST(FluxGolden, DumpWritesTheNamedIntermediatesOfEachPass) {
   const std::string dir = test::scratch_dir();
   const std::string output = dir + "/out.safetensors";
   const auto run = test::run_untwist({"dit", "--weights", path, "--inputs", path, "--output", output, "--steps", "2",
-                                      "--dtype", "float32", "--dump", "*", dir + "/dump"});
+                                      "--pred", "--dtype", "float32", "--dump", "*", dir + "/dump"});
   ASSERT_EQ(run.status, 0) << run.output;
   const auto pred = SafetensorsFile::open(dir + "/dump/pred.safetensors");
   std::set<std::string> names;
@@ -81,6 +82,15 @@ TEST(FluxGolden, DumpWritesTheNamedIntermediatesOfEachPass) {
     const auto file = SafetensorsFile::open(dir + "/dump/" + step + ".safetensors");
     EXPECT_EQ(file->entries().size(), expected.size()) << step;
   }
+
+  // Sampling alone runs no prediction: no out.pred, no pred pass, the same samples.
+  const auto sampling = test::run_untwist({"dit", "--weights", path, "--inputs", path, "--output", dir + "/s.safetensors",
+                                           "--steps", "2", "--dtype", "float32", "--dump", "*", dir + "/sampling"});
+  ASSERT_EQ(sampling.status, 0) << sampling.output;
+  const auto sampled = SafetensorsFile::open(dir + "/s.safetensors");
+  EXPECT_FALSE(sampled->contains("out.pred"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/sampling/pred.safetensors"));
+  EXPECT_TRUE(sampled->tensor("out.denoised").equal(result->tensor("out.denoised")));
 
   // A pattern that matches nothing says which names there are.
   const auto none = test::run_untwist({"dit", "--weights", path, "--inputs", path, "--output", output, "--dump",

@@ -50,7 +50,7 @@ TEST(ZImageGolden, RunnerReproducesEveryFile) {
     std::vector<std::string> args = {"dit", "--weights", path, "--inputs", path, "--output",
                                      test::scratch_dir() + "/out.safetensors", "--steps", meta.at("steps"),
                                      "--guidance", meta.at("guidance"), "--device", test::test_device(),
-                                     "--dtype", "float32"};
+                                     "--dtype", "float32", "--pred"};
     for (const std::string& flag : guidance_knobs(meta)) args.push_back(flag);
     const auto run = test::run_untwist(args);
     ASSERT_EQ(run.status, 0) << run.output;
