@@ -25,5 +25,5 @@ add_library(untwist_serve STATIC
 target_link_libraries(untwist_serve PUBLIC untwist_core SQLite::SQLite3 PRIVATE PkgConfig::HTTPLIB)
 target_precompile_headers(untwist_serve REUSE_FROM untwist_core)
 
-target_sources(untwist PRIVATE app/cmd_serve.cpp)
-target_link_libraries(untwist PRIVATE untwist_serve)
+target_sources(untwist-engine PRIVATE app/cmd_serve.cpp)
+target_link_libraries(untwist-engine PRIVATE untwist_serve)

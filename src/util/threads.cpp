@@ -4,11 +4,9 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
-#include <cstdlib>
-
 #include <thread>
-#include <utility>
-#include <vector>
+
+#include "util/idle_thread_policies.h"
 
 namespace untwist {
 
@@ -25,15 +23,8 @@ void set_compute_threads(int threads) {
 int compute_threads() { return at::get_num_threads(); }
 
 void restart_with_sleeping_idle_threads(char** argv) {
-  const std::pair<const char*, const char*> policies[] = {{"OMP_WAIT_POLICY", "PASSIVE"},
-                                                          {"OPENBLAS_THREAD_TIMEOUT", "4"}};
-  std::vector<const char*> chosen_here;
-  for (const auto& [name, value] : policies) {
-    if (std::getenv(name) == nullptr && setenv(name, value, 1) == 0) chosen_here.push_back(name);
-  }
-  if (chosen_here.empty()) return;
-  execv("/proc/self/exe", argv);
-  for (const char* name : chosen_here) unsetenv(name);  // exec failed: go on as started
+  if (set_idle_thread_policies() == 0) return;
+  execv("/proc/self/exe", argv);  // returns only when it failed: go on as started
 }
 
 }  // namespace untwist
