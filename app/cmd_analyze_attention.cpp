@@ -89,6 +89,12 @@ void run_analyze_attention(const AttentionOptions& options) {
   if (!options.autoencoder.empty() && model->family() != "flux1") {
     throw UsageError("--ae draws FLUX.1 latents only; leave it out for a " + model->family() + " model");
   }
+  for (const at::Tensor& ids : batch.ref_ids) {
+    if (ids.defined()) {
+      fail_file(inputs.path(), "has a reference on a grid of its own (in.ref_img_ids_K); the attention maps draw "
+                               "references on the targets' grid");
+    }
+  }
   const auto [h, w] = token_grid(batch.in.img_ids, model->rope());
   const int64_t rows = batch.in.img.size(0);
   if (rows < 2) fail_file(inputs.path(), "holds one image; attention analysis needs a reference and a target");

@@ -16,6 +16,7 @@
 #include "runner_batch.h"
 #include "sampling_options.h"
 #include "share/knob_schedule.h"
+#include "share/reference_positions.h"
 #include "share_options.h"
 #include "util/errors.h"
 #include "util/progress.h"
@@ -82,8 +83,9 @@ void run_dit(const DitOptions& options) {
     throw UsageError("--pred predicts in.img at in.timesteps, which the inputs file lacks");
   }
   if (predict && own_grids) {
-    std::cerr << "note: out.pred is left out: references on grids of their own are sampled (--steps), not "
-                 "predicted in one call with the batch\n";
+    const std::string why = "references on grids of their own are sampled (--steps), not predicted in one call";
+    if (options.pred) throw UsageError("--pred: " + why);
+    std::cerr << "note: out.pred is left out: " << why << "\n";
   }
   if (predict && !own_grids) {
     DitInputs in = own;  // in-context tokens take part in sampling only
@@ -103,11 +105,7 @@ void run_dit(const DitOptions& options) {
     SamplingSetup setup = sampling_setup(batch, options.sampling, *model);
     if (sharing) setup.share = &share;
     at::Tensor placed;  // the first reference's positions on the targets' grid, where it has its own
-    if (!batch.ref_ids.empty() && batch.ref_ids[0].defined()) {
-      const RopeLayout& layout = model->rope();
-      placed = at::stack({batch.ref_ids[0].select(1, layout.axis(AxisRole::Row)),
-                          batch.ref_ids[0].select(1, layout.axis(AxisRole::Column))}, 1).to(at::kFloat);
-    }
+    if (!batch.ref_ids.empty() && batch.ref_ids[0].defined()) placed = grid_positions_of(batch.ref_ids[0], model->rope());
     CopyMeter meter(h, w, placed);
     if (!options.meter.empty()) setup.observer = &meter;
     Progress progress("denoising", steps);

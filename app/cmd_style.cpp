@@ -25,7 +25,7 @@ struct StyleOptions {
   ShareFlags share;
   std::vector<std::string> ref_prompts, ref_images;
   std::vector<double> ref_weights;
-  std::string ref_mode = "noise", ref_solver = "fireflow", ref_positions = "centre";
+  std::string ref_mode = "noise", ref_solver = "fireflow", ref_positions;  // empty: centre
   std::vector<double> ref_scales;
   std::vector<std::string> prompts;
   bool compare = false;
@@ -91,6 +91,9 @@ std::vector<Reference> references_of(const StyleOptions& options) {
     }
     for (size_t r = 0; r < references.size(); ++r) references[r].weight = options.ref_weights[r];
   }
+  if (!images && (!options.ref_scales.empty() || !options.ref_positions.empty())) {
+    throw UsageError("--ref-scale and --ref-positions place reference images: give --ref-image");
+  }
   const size_t scales = options.ref_scales.size();
   if (scales > 1 && scales != references.size()) {
     throw UsageError("give one --ref-scale for all references or one per reference: " + std::to_string(scales) +
@@ -122,7 +125,7 @@ nlohmann::json write_set(const at::Tensor& images, const RenderRequest& request,
     image_recipe["prompt"] = request.prompts[n];
     image_recipe["seed"] = request.seeds[n];
     image_recipe["role"] = i < references ? "reference" : "target";
-    // A reference image is written as it was sampled, at its own size.
+    // A reference image is written as the set used it: fitted, at its own size.
     const bool given = n < request.reference_images.size() && request.reference_images[n].defined();
     write_png(dir + "/" + subfolder + name, given ? request.reference_images[n] : images[i],
               {{"untwist", image_recipe.dump()}});
@@ -138,8 +141,6 @@ std::vector<at::Tensor> inverted_paths(const Pipeline& pipeline, const TextCondi
                                        const std::vector<at::Tensor>& images, const StyleOptions& options) {
   const InversionSolver solver = parse_inversion_solver(options.ref_solver);
   const ImageSettings& settings = options.pipeline.settings;
-  const auto [rows, cols] = token_grid_for(pipeline, settings);
-  const std::vector<double> times = settings.times(*pipeline.dit, rows * cols);  // the set's, whatever an image's size
   int images_given = 0;
   for (const at::Tensor& image : images) images_given += image.defined() ? 1 : 0;
   Progress progress("inverting", images_given * solver_model_calls(solver, settings.steps_for(*pipeline.dit)));
@@ -149,9 +150,8 @@ std::vector<at::Tensor> inverted_paths(const Pipeline& pipeline, const TextCondi
       paths.emplace_back();
       continue;
     }
-    const ImageInversion inversion = invert_image(pipeline, images[r], text_row(captions, static_cast<int64_t>(r)),
-                                                  settings, solver, [&] { progress.step(); }, times);
-    paths.push_back(inversion.trajectory.select(1, 0));  // [T + 1, L, C]
+    paths.push_back(reference_inversion_path(pipeline, images[r], text_row(captions, static_cast<int64_t>(r)),
+                                             settings, solver, [&] { progress.step(); }));  // [T + 1, L, C]
   }
   return paths;
 }
@@ -190,7 +190,8 @@ void run_style(const StyleOptions& options) {
   for (size_t i = 0; i < request.prompts.size(); ++i) request.seeds.push_back(options.pipeline.seed + i);
   request.settings = image_settings;
   request.reference_images = reference_images;
-  request.reference_positions = parse_reference_positions(options.ref_positions);
+  request.reference_positions = parse_reference_positions(options.ref_positions.empty() ? "centre"
+                                                                                      : options.ref_positions);
   const EncodedText text = encode_text(*pipeline, request.prompts, image_settings);  // once for every mode
   if (options.ref_mode == "invert") {
     request.reference_paths = inverted_paths(*pipeline, text.prompts, reference_images, options);
@@ -206,7 +207,7 @@ void run_style(const StyleOptions& options) {
   manifest["command"] = "style";
   manifest["reference_mode"] = options.ref_mode;
   if (options.ref_mode == "invert") manifest["reference_solver"] = options.ref_solver;
-  manifest["reference_positions"] = options.ref_positions;
+  manifest["reference_positions"] = reference_positions_name(request.reference_positions);
   manifest["references"] = nlohmann::json::array();
   ImageGrid grid;
   grid.title = "reference: ";
@@ -275,8 +276,8 @@ void add_style_command(CLI::App& app) {
   command->add_option("--ref-positions", options->ref_positions,
                       "where a reference on a grid of its own sits on the set's: centre (centres aligned, whole "
                       "tokens) | corner (from the top left, as the model would place it alone) | scale (stretched "
-                      "over the set's grid)")
-      ->check(CLI::IsMember(reference_positions_names()))->capture_default_str();
+                      "over the set's grid); default centre")
+      ->check(CLI::IsMember(reference_positions_names()));
   command->add_option("--ref-weight", options->ref_weights,
                       "each reference's weight, in order (default 1): log w is added to its attention logits, so 2 "
                       "doubles its share and 0 removes it")

@@ -85,7 +85,7 @@ class Evaluation {
 
   // The copying meter for a reference image of `side` pixels.
   nlohmann::json meter_copying(const std::string& name, const ShareSettings& settings, int64_t side) const {
-    const toy::MeterMeans means = toy::meter_copying(model_, sets_, settings, options_.steps, side);
+    const CopyReading means = toy::meter_copying(model_, sets_, settings, options_.steps, side);
     std::printf("%-34s same position %.4f  3x3 %.4f  all reference tokens %.4f\n", name.c_str(), means.same_position,
                 means.neighbourhood, means.reference_total);
     std::fflush(stdout);

@@ -143,6 +143,12 @@ TEST_F(PipelineEndToEnd, StyleKeepsEachReferenceImagesShapeOnAGridOfItsOwn) {
   EXPECT_TRUE(fs::exists(out + "/centre/meter.json"));
   EXPECT_FALSE(at::equal(read_image(out + "/centre/1-a-giraffe.png"), read_image(out + "/corner/1-a-giraffe.png")))
       << "the references' positions must reach the targets";
+  const auto misplaced = test::run_untwist(with(with({"style"}, components()), {"--ref-prompt", "a painting",
+                                                                                "--ref-scale", "2", "-p", "a giraffe",
+                                                                                "-o", out + "/misplaced"}));
+  EXPECT_EQ(misplaced.status, 2) << misplaced.output;
+  EXPECT_NE(misplaced.output.find("give --ref-image"), std::string::npos) << misplaced.output;
+  EXPECT_FALSE(fs::exists(out + "/misplaced"));
 }
 
 // Two references, one an image and one generated from its caption alone, the

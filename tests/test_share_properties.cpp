@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "io/safetensors.h"
 #include "io/weights.h"
@@ -95,6 +96,15 @@ TEST_F(ShareProperties, ModeNoneAndAnEmptyWindowAreIndependentGeneration) {
   EXPECT_LE(relative_error(sample(&closed), sample(nullptr)), 1e-7);
 }
 
+// The batch rows an observer is shown.
+struct RowRecorder : SharedAttentionObserver {
+  std::set<int64_t> rows;
+  void observe(const BlockRef&, int64_t row, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+               const ImageSpan&) override {
+    rows.insert(row);
+  }
+};
+
 // References sampled apart from the targets (each in a model call of its own,
 // their tokens handed over in a ReferenceBank), here on the targets' own grid,
 // give the targets of sampling them as rows of the batch, in every mode and
@@ -117,10 +127,15 @@ TEST_F(ShareProperties, ReferencesApartFromTheBatchSampleAsInIt) {
       in_batch.share = &settings;
       SamplingSetup apart = in_batch;
       for (int64_t r = 0; r < references; ++r) apart.reference_ids.push_back(in_batch.conditioning.img_ids[r]);
+      RowRecorder rows_together, rows_apart;
+      in_batch.observer = &rows_together;
+      apart.observer = &rows_apart;
       const at::Tensor together = sample_dit(*model_, in_batch), separately = sample_dit(*model_, apart);
       EXPECT_LE(relative_error(separately.narrow(0, references, targets), together.narrow(0, references, targets)),
                 1e-5);
       EXPECT_EQ(separately.narrow(0, 0, references).abs().max().item<double>(), 0.0);
+      EXPECT_EQ(rows_apart.rows, rows_together.rows) << "observers see the targets' batch rows either way";
+      EXPECT_EQ(*rows_together.rows.begin(), references);
     }
   }
 }
@@ -160,6 +175,21 @@ TEST(ReferencesApart, SampleAsInTheBatchUnderClassifierFreeGuidance) {
     EXPECT_GT(relative_error(separately.narrow(0, 1, 2), sample_dit(*model, alone).narrow(0, 1, 2)), 1e-3)
         << "the targets must feel the reference";
   }
+}
+
+// A row on a grid of its own must be one of the references the settings count.
+TEST_F(ShareProperties, AGridOfItsOwnOutsideTheReferencesIsRefused) {
+  ShareSettings settings;  // one reference
+  SamplingSetup s = setup(3);
+  s.share = &settings;
+  for (int64_t r = 0; r < 2; ++r) {
+    s.reference_paths.push_back(noised_path(golden_->tensor("in.img")[2], s.noise[r], s.times));
+    s.reference_ids.push_back(s.conditioning.img_ids[r]);
+  }
+  EXPECT_THROW(sample_dit(*model_, s), InputError);
+  s.reference_paths.resize(1);
+  s.reference_ids = {at::Tensor(), s.conditioning.img_ids[1]};
+  EXPECT_THROW(sample_dit(*model_, s), InputError) << "a grid of its own needs its path";
 }
 
 TEST_F(ShareProperties, BlockRangesPastTheModelAreUsageErrors) {

@@ -30,8 +30,8 @@ class AttentionCapture : public SharedAttentionObserver {
 
   bool captured() const { return q_.defined(); }
   const at::Tensor& queries() const { return q_; }   // [H, L, D] after RoPE
-  const at::Tensor& keys() const { return keys_; }   // [H, L + L_img, D] own keys, then the reference's
-  const at::Tensor& key_bias() const { return key_bias_; }  // [L + L_img] the keys' logit biases
+  const at::Tensor& keys() const { return keys_; }   // [H, L + L_refs, D] own keys, then the references'
+  const at::Tensor& key_bias() const { return key_bias_; }  // [L + L_refs] the keys' logit biases
   int64_t image_start() const { return image_start_; }
 
  private:

@@ -69,6 +69,17 @@ std::vector<CopyReading> CopyMeter::readings() const {
   return result;
 }
 
+CopyReading CopyMeter::means() const {
+  CopyReading mean;
+  const std::vector<CopyReading> all = readings();
+  for (const CopyReading& reading : all) {
+    mean.same_position += reading.same_position / static_cast<double>(all.size());
+    mean.neighbourhood += reading.neighbourhood / static_cast<double>(all.size());
+    mean.reference_total += reading.reference_total / static_cast<double>(all.size());
+  }
+  return mean;
+}
+
 nlohmann::json CopyMeter::to_json() const {
   nlohmann::json readings_json = nlohmann::json::array();
   for (const CopyReading& r : readings()) {

@@ -1,8 +1,10 @@
 // The copying meter: how much of a target query's attention lands on the
 // reference token at its own position (and its 8 neighbours), per shared
 // block and sampler step. A direct measure of positional copying. A
-// reference on a grid of its own counts by its placed positions: the token at
-// a query's position is the one whose position rounds to the query's.
+// reference on a grid of its own counts by its placed positions: the tokens
+// at a query's position are those whose positions round to the query's (one
+// where the reference is placed in whole tokens, centre or corner; none, one
+// or several where it is scaled).
 #pragma once
 #include <ATen/ATen.h>
 
@@ -36,6 +38,9 @@ class CopyMeter : public SharedAttentionObserver {
 
   // One reading per (step, block), averaged over target rows, heads and image queries.
   std::vector<CopyReading> readings() const;
+  // The readings' mean over steps and blocks (step, t and block left empty);
+  // zeros when nothing was observed.
+  CopyReading means() const;
   nlohmann::json to_json() const;
 
  private:

@@ -97,7 +97,7 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
   for (size_t r = 0; r < request.reference_images.size(); ++r) {
     const at::Tensor& image = request.reference_images[r];
     const at::Tensor given = r < request.reference_paths.size() ? request.reference_paths[r] : at::Tensor();
-    at::Tensor path, ids;
+    at::Tensor path = given, ids;  // a path without an image: on the set's grid
     if (image.defined()) {
       const TokenGrid grid = image_token_grid(pipeline, image);
       const bool own_grid = grid.rows != h || grid.cols != w;
@@ -105,8 +105,7 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
                                         : setup.noise[static_cast<int64_t>(r)];
       path = given.defined() ? given : noised_path(encode_image_tokens(pipeline, image)[0], noise, setup.times);
       if (own_grid) {
-        ids = place_reference_ids(dit.image_ids(1, grid.rows, grid.cols)[0], dit.rope(), grid, {h, w},
-                                  request.reference_positions);
+        ids = reference_grid_ids(dit, grid, {h, w}, request.reference_positions);
       }
     }
     setup.reference_paths.push_back(path);

@@ -67,6 +67,15 @@ ImageInversion invert_image(const Pipeline& pipeline, const at::Tensor& image, c
   return inversion;
 }
 
+at::Tensor reference_inversion_path(const Pipeline& pipeline, const at::Tensor& image, const TextConditioning& caption,
+                                    const ImageSettings& settings, InversionSolver solver,
+                                    std::function<void()> on_call) {
+  const auto [rows, cols] = token_grid_for(pipeline, settings);
+  const ImageInversion inversion = invert_image(pipeline, image, caption, settings, solver, std::move(on_call),
+                                                settings.times(*pipeline.dit, rows * cols));
+  return inversion.trajectory.select(1, 0);  // [T + 1, L, C]
+}
+
 at::Tensor regenerate_tokens(const Pipeline& pipeline, const ImageInversion& inversion, InversionSolver solver,
                              std::function<void()> on_call) {
   const int steps = static_cast<int>(inversion.times.size()) - 1;

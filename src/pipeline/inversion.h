@@ -46,6 +46,13 @@ ImageInversion invert_image(const Pipeline& pipeline, const at::Tensor& image, c
                             const ImageSettings& settings, InversionSolver solver,
                             std::function<void()> on_call = {}, std::vector<double> times = {});
 
+// A reference image's inversion for a set of the settings' size, under its
+// encoded caption (one row): its path [T + 1, L, C] on the set's schedule,
+// whatever the image's own size (SamplingSetup::reference_paths).
+at::Tensor reference_inversion_path(const Pipeline& pipeline, const at::Tensor& image, const TextConditioning& caption,
+                                    const ImageSettings& settings, InversionSolver solver,
+                                    std::function<void()> on_call = {});
+
 // The inverted noise sampled back under the same prompt and schedule:
 // -> tokens [1, rows*cols, C].
 at::Tensor regenerate_tokens(const Pipeline& pipeline, const ImageInversion& inversion, InversionSolver solver,

@@ -36,6 +36,12 @@ void require_finite_velocity(const at::Tensor& velocity, const DiffusionTransfor
   throw DataError((steps > 0 ? "sampling stopped: " : "") + message);
 }
 
+at::Tensor reference_grid_ids(const DiffusionTransformer& model, TokenGrid reference, TokenGrid targets,
+                              ReferencePositions positions) {
+  return place_reference_ids(model.image_ids(1, reference.rows, reference.cols)[0], model.rope(), reference, targets,
+                             positions);
+}
+
 at::Tensor noised_path(const at::Tensor& latent, const at::Tensor& noise, const std::vector<double>& times) {
   std::vector<at::Tensor> states;
   for (double t : times) states.push_back((1.0 - t) * latent + t * noise);
@@ -190,8 +196,12 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
   inputs.img = setup.noise;
   const at::Tensor pe = model.position_table(inputs);
   const std::vector<at::Tensor>& references = setup.reference_paths;
-  if (static_cast<int64_t>(references.size()) > batch || static_cast<int64_t>(setup.reference_ids.size()) > batch) {
+  if (static_cast<int64_t>(references.size()) > batch) {
     throw InputError(std::to_string(references.size()) + " reference paths for a batch of " + std::to_string(batch));
+  }
+  if (static_cast<int64_t>(setup.reference_ids.size()) > batch) {
+    throw InputError(std::to_string(setup.reference_ids.size()) + " reference grids for a batch of " +
+                     std::to_string(batch));
   }
   const auto own_ids = [&](size_t r) {  // reference r's ids on a grid of its own, or undefined
     return r < setup.reference_ids.size() ? setup.reference_ids[r] : at::Tensor();
@@ -201,10 +211,12 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
   for (size_t r = 0; r < std::max(references.size(), setup.reference_ids.size()); ++r) {
     const at::Tensor ids = own_ids(r);
     const at::Tensor path = r < references.size() ? references[r] : at::Tensor();
-    if (ids.defined() && (!path.defined() || ids.dim() != 2 || ids.size(1) != inputs.img_ids.size(2))) {
-      throw InputError("a reference on a grid of its own needs its path and ids [L, " +
-                       std::to_string(inputs.img_ids.size(2)) + "], got " +
-                       (ids.dim() == 2 ? shape_string(ids.sizes().vec()) : "ids of another rank"));
+    if (ids.defined() && !path.defined()) {
+      throw InputError("reference " + std::to_string(r) + " on a grid of its own needs its path (an image reference)");
+    }
+    if (ids.defined() && (ids.dim() != 2 || ids.size(1) != inputs.img_ids.size(2))) {
+      throw InputError("reference " + std::to_string(r) + "'s ids are " + shape_string(ids.sizes().vec()) +
+                       ", not [L, " + std::to_string(inputs.img_ids.size(2)) + "]");
     }
     if (!path.defined()) continue;
     std::vector<int64_t> path_shape = {static_cast<int64_t>(setup.times.size()),
@@ -218,8 +230,15 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
   if (setup.share) share = bind_to(*setup.share, model);
   const int64_t reference_rows =
       setup.share ? std::max<int64_t>(1, static_cast<int64_t>(setup.share->reference_weights.size())) : 0;
-  if (apart && (!share || reference_rows > batch)) {
-    throw InputError("references on grids of their own need share settings and a row each");
+  if (apart && !share) throw InputError("references on grids of their own are for sharing: give share settings");
+  if (apart && reference_rows > batch) {
+    throw InputError(std::to_string(reference_rows) + " references for a batch of " + std::to_string(batch));
+  }
+  for (size_t r = static_cast<size_t>(std::min(reference_rows, batch)); r < setup.reference_ids.size(); ++r) {
+    if (setup.reference_ids[r].defined()) {
+      throw InputError("row " + std::to_string(r) + " has a grid of its own but the share settings count " +
+                       std::to_string(reference_rows) + " reference(s): give one weight per reference");
+    }
   }
   if (model.guidance_embedded() && !inputs.guidance.defined()) {
     throw InputError("a guidance-embedded model needs a guidance value");

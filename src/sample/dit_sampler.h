@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/dit.h"
+#include "share/reference_positions.h"
 #include "share/share_settings.h"
 #include "share/shared_attention.h"
 
@@ -42,7 +43,8 @@ struct SamplingSetup {
   // row r takes at each of `times`, the last its clean latent (noised_path,
   // or an inversion's trajectory), or undefined where that reference is
   // generated from its prompt. Before each model call such a row is set to
-  // its state at that time; it ends as the clean latent.
+  // its state at that time; it ends as the clean latent (zero on a grid of
+  // its own, see reference_ids).
   std::vector<at::Tensor> reference_paths;
   // Entry r, where defined: reference r is an image on a token grid of its
   // own (another size or aspect ratio than the targets'), these its position
@@ -56,9 +58,15 @@ struct SamplingSetup {
   SharedAttentionObserver* observer = nullptr;
   std::function<void(int step)> on_step;  // after each step, e.g. progress
   // When set, each step's model call shows the probe `probe(step)` its named
-  // intermediates (e.g. to dump them).
+  // intermediates (e.g. to dump them); with references apart from the
+  // targets, the targets' call (its rows the targets alone).
   std::function<StageProbe(int step)> probe;
 };
+
+// The ids [L_ref, A] of a reference on a `reference` token grid of its own,
+// placed on the targets' grid (SamplingSetup::reference_ids).
+at::Tensor reference_grid_ids(const DiffusionTransformer& model, TokenGrid reference, TokenGrid targets,
+                              ReferencePositions positions);
 
 // An image reference noised along the schedule: (1 - t) latent + t noise at
 // every time of `times`. latent, noise: [L_img, C] -> [T + 1, L_img, C].

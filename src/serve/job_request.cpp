@@ -86,6 +86,9 @@ void parse_reference(const json& reference, JobRequest& request, const RequestLi
       throw RequestError("reference.mode \"invert\" inverts a reference image: give reference.image");
     }
   }
+  if (reference.contains("solver") && !request.invert_reference) {
+    throw RequestError("reference.solver is the inversion's: give it with reference.mode \"invert\"");
+  }
   if (reference.contains("solver")) {
     const json& solver = reference.at("solver");
     try {

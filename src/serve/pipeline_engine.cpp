@@ -53,11 +53,8 @@ at::Tensor PipelineEngine::invert_reference(const JobRequest& request, const at:
                                             const std::function<void()>& on_call) {
   ImageSettings settings = settings_;
   settings.steps = steps_for(request);
-  const auto [rows, cols] = token_grid_for(*pipeline_, settings);
-  const ImageInversion inversion =
-      invert_image(*pipeline_, reference, pipeline_->text->encode({request.reference_prompt}), settings,
-                   request.reference_solver, on_call, settings.times(*pipeline_->dit, rows * cols));
-  return inversion.trajectory.select(1, 0);  // [T + 1, L, C]
+  return reference_inversion_path(*pipeline_, reference, pipeline_->text->encode({request.reference_prompt}), settings,
+                                  request.reference_solver, on_call);
 }
 
 ModeResult PipelineEngine::run(const JobRequest& request, const at::Tensor& reference,
@@ -82,16 +79,11 @@ ModeResult PipelineEngine::run(const JobRequest& request, const at::Tensor& refe
   result.images = render(*pipeline_, render_request);  // [1 + N, 3, H, W]
   result.metrics.assign(static_cast<size_t>(result.images.size(0)), nlohmann::json::object());
   result.summary = nlohmann::json::object();
-  const auto readings = meter.readings();
-  if (!readings.empty()) {
-    double same = 0, neighbourhood = 0, total = 0;
-    for (const CopyReading& reading : readings) {
-      same += reading.same_position;
-      neighbourhood += reading.neighbourhood;
-      total += reading.reference_total;
-    }
-    const double n = static_cast<double>(readings.size());
-    result.summary = {{"copy_meter", same / n}, {"copy_meter_3x3", neighbourhood / n}, {"reference_mass", total / n}};
+  if (!meter.readings().empty()) {
+    const CopyReading mean = meter.means();
+    result.summary = {{"copy_meter", mean.same_position},
+                      {"copy_meter_3x3", mean.neighbourhood},
+                      {"reference_mass", mean.reference_total}};
   }
   return result;
 }

@@ -1,5 +1,7 @@
 #include "share/reference_positions.h"
 
+#include <utility>
+
 #include "util/errors.h"
 #include "util/named_values.h"
 
@@ -43,6 +45,26 @@ at::Tensor reference_grid_positions(TokenGrid reference, TokenGrid targets, Refe
   return at::stack({rows.repeat_interleave(reference.cols), cols.repeat(reference.rows)}, 1);  // [L_ref, 2]
 }
 
+namespace {
+
+// The layout's (row, column) axes; InputError where it has none.
+std::pair<int64_t, int64_t> grid_axes(const RopeLayout& rope) {
+  const int row = rope.axis(AxisRole::Row), column = rope.axis(AxisRole::Column);
+  if (row < 0 || column < 0) throw InputError("the model's RoPE layout has no row and column axes to place a reference on");
+  return {row, column};
+}
+
+}  // namespace
+
+at::Tensor grid_positions_of(const at::Tensor& ids, const RopeLayout& rope) {
+  const auto [row, column] = grid_axes(rope);
+  if (ids.dim() != 2 || ids.size(1) != static_cast<int64_t>(rope.roles.size())) {
+    throw InputError("image ids " + shape_string(ids.sizes().vec()) + " are not [L, " +
+                     std::to_string(rope.roles.size()) + "]");
+  }
+  return at::stack({ids.select(1, row), ids.select(1, column)}, 1).to(at::kFloat);
+}
+
 at::Tensor place_reference_ids(const at::Tensor& own_ids, const RopeLayout& rope, TokenGrid reference,
                                TokenGrid targets, ReferencePositions positions) {
   const int64_t tokens = reference.rows * reference.cols;
@@ -50,10 +72,11 @@ at::Tensor place_reference_ids(const at::Tensor& own_ids, const RopeLayout& rope
     throw InputError("reference ids " + shape_string(own_ids.sizes().vec()) + " do not hold " +
                      std::to_string(tokens) + " tokens of " + std::to_string(rope.roles.size()) + " axes");
   }
+  const auto [row, column] = grid_axes(rope);
   const at::Tensor placed = reference_grid_positions(reference, targets, positions);
   at::Tensor ids = own_ids.to(at::kFloat).clone();
-  ids.select(-1, rope.axis(AxisRole::Row)).copy_(placed.select(1, 0));
-  ids.select(-1, rope.axis(AxisRole::Column)).copy_(placed.select(1, 1));
+  ids.select(-1, row).copy_(placed.select(1, 0));
+  ids.select(-1, column).copy_(placed.select(1, 1));
   return ids;
 }
 

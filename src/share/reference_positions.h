@@ -31,6 +31,10 @@ struct TokenGrid {
 // targets' grid: [rows * cols, 2] float32.
 at::Tensor reference_grid_positions(TokenGrid reference, TokenGrid targets, ReferencePositions positions);
 
+// The (row, column) of each of image ids [L, A] on the layout's row and
+// column axes: [L, 2] float32. InputError for a layout without them.
+at::Tensor grid_positions_of(const at::Tensor& ids, const RopeLayout& rope);
+
 // The reference's own image ids [..., L_ref, A] (as the family builds them for
 // its grid) with their row and column axes moved to reference_grid_positions.
 at::Tensor place_reference_ids(const at::Tensor& own_ids, const RopeLayout& rope, TokenGrid reference,

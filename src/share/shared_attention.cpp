@@ -114,8 +114,9 @@ void SharedAttention::target_row(const AttentionCall& call, int64_t row, const R
     mask = at::cat({mask, at::ones({1, refs.keys.size(2)}, mask.options())}, 1);
   }
   out.narrow(0, row, 1).copy_(scaled_dot_product_attention(q, keys, values, mask));
-  if (observer_ && observed) {  // observers work on the CPU
-    observer_->observe(call.block, row, q[0].cpu(), keys[0].cpu(),
+  if (observer_ && observed) {  // observers work on the CPU; rows as the batch numbers them
+    const int64_t batch_row = source_.rows == ReferenceSource::FromBank ? row + reference_count() : row;
+    observer_->observe(call.block, batch_row, q[0].cpu(), keys[0].cpu(),
                        mask.defined() ? key_logit_bias(mask[0]).cpu() : at::Tensor(),
                        call.image.at(static_cast<size_t>(row)));
   }

@@ -26,7 +26,9 @@
 namespace untwist {
 
 // Sees every shared attention call of a target row (the copying meter of
-// analysis/ implements it). q: [H, L, D] after RoPE; keys: [H, L + L_refs, D],
+// analysis/ implements it); `row` is the target's row in the whole batch
+// (references first), also when the references run apart from the targets.
+// q: [H, L, D] after RoPE; keys: [H, L + L_refs, D],
 // the row's own keys then each reference's image keys as the target sees
 // them (the first reference's right after the row's own); key_bias: [L +
 // L_refs] logit biases (masked keys -inf, weighted references log w), or

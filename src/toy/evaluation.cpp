@@ -136,30 +136,22 @@ TwoReferenceScores evaluate_two_references(const ToyModel& model, const std::vec
   return {pooled(first), pooled(second)};
 }
 
-MeterMeans meter_copying(const ToyModel& model, const std::vector<BenchmarkSet>& sets, const ShareSettings& share,
+CopyReading meter_copying(const ToyModel& model, const std::vector<BenchmarkSet>& sets, const ShareSettings& share,
                          int steps, int64_t side) {
   const int64_t targets_side = model.dit->default_image_size() / kPixelPatch, tokens = side / kPixelPatch;
   const at::Tensor placed = reference_grid_positions({tokens, tokens}, {targets_side, targets_side},
                                                      ReferencePositions::Centre);
-  MeterMeans means;
-  int readings = 0;
-  for (const BenchmarkSet& set : sets) {
+  CopyReading means;
+  for (const BenchmarkSet& set : sets) {  // every set has as many readings: the mean of the sets' means
     ToyRequest request = set_request(set, steps, &share);
     request.reference_image = resize_and_crop(render(set.reference), side, side);
     CopyMeter meter(targets_side, targets_side, placed);
     request.observer = &meter;
     sample_toy(model, request);
-    for (const CopyReading& reading : meter.readings()) {
-      means.same_position += reading.same_position;
-      means.neighbourhood += reading.neighbourhood;
-      means.reference_total += reading.reference_total;
-      ++readings;
-    }
-  }
-  if (readings > 0) {
-    means.same_position /= readings;
-    means.neighbourhood /= readings;
-    means.reference_total /= readings;
+    const CopyReading mean = meter.means();
+    means.same_position += mean.same_position / static_cast<double>(sets.size());
+    means.neighbourhood += mean.neighbourhood / static_cast<double>(sets.size());
+    means.reference_total += mean.reference_total / static_cast<double>(sets.size());
   }
   return means;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/copy_meter.h"
 #include "model/toy/toy_model.h"
 #include "share/share_settings.h"
 #include "toy/toy_sampler.h"
@@ -62,17 +63,11 @@ struct TwoReferenceScores {
 TwoReferenceScores evaluate_two_references(const ToyModel& model, const std::vector<BenchmarkSet>& sets,
                                            const ShareSettings* share, int steps);
 
-// The copying meter's mean over steps and shared blocks: attention mass of
-// target image queries on the reference token at their position, its 3x3
-// neighbourhood, and all reference tokens.
-struct MeterMeans {
-  double same_position = 0, neighbourhood = 0, reference_total = 0;
-};
-
 // Copying of image references of another size: each set's reference scene
 // rendered and resampled to `side` x `side` pixels (32: the targets' size; 48:
-// 1.5 times it, on a grid of its own, centred), its targets sampled with it.
-MeterMeans meter_copying(const ToyModel& model, const std::vector<BenchmarkSet>& sets, const ShareSettings& share,
+// 1.5 times it, on a grid of its own, centred), its targets sampled with it;
+// the copying meter's mean over the sets, steps and shared blocks.
+CopyReading meter_copying(const ToyModel& model, const std::vector<BenchmarkSet>& sets, const ShareSettings& share,
                          int steps, int64_t side);
 
 }  // namespace untwist::toy

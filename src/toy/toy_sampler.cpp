@@ -7,6 +7,7 @@
 #include "model/toy/toy_text.h"
 #include "sample/dit_sampler.h"
 #include "share/reference_positions.h"
+#include "util/errors.h"
 
 namespace untwist::toy {
 
@@ -47,6 +48,11 @@ at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request) {
   setup.on_step = request.on_step;
   if (request.reference_image.defined()) {
     const at::Tensor& image = request.reference_image;
+    if (image.dim() != 3 || image.size(0) != 3 || image.size(1) < kPixelPatch || image.size(2) < kPixelPatch ||
+        image.size(1) % kPixelPatch || image.size(2) % kPixelPatch) {
+      throw InputError("a toy reference image must be RGB with sides multiples of " + std::to_string(kPixelPatch) +
+                       ", got " + shape_string(image.sizes().vec()));
+    }
     const TokenGrid grid{image.size(1) / kPixelPatch, image.size(2) / kPixelPatch};
     const bool own_grid = grid.rows != side || grid.cols != side;
     const at::Tensor noise = own_grid ? pixel_noise(request.seeds.at(0), grid.rows, grid.cols)[0] : setup.noise[0];
@@ -54,8 +60,7 @@ at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request) {
                                  ? request.reference_path
                                  : noised_path(pack_pixels(image.unsqueeze(0))[0], noise, setup.times)};
     if (own_grid) {
-      setup.reference_ids = {place_reference_ids(dit.image_ids(1, grid.rows, grid.cols)[0], dit.rope(), grid,
-                                                 {side, side}, ReferencePositions::Centre)};
+      setup.reference_ids = {reference_grid_ids(dit, grid, {side, side}, ReferencePositions::Centre)};
     }
   }
   at::NoGradGuard no_grad;
