@@ -1,7 +1,9 @@
 // The DiT with its matrices stored as bfloat16, float8 E4M3, Q8_0, Q4_0 and
 // Q4_K, decoded layer by layer during the forward pass: weight memory, forward
 // time (float32 compute) and the velocity's relative error against the
-// bfloat16 model, side by side for one random mid-size model.
+// bfloat16 model, side by side for one random mid-size model; then the time
+// to decode one FLUX-width matrix for bfloat16 compute, straight into
+// bfloat16 against through a float32 copy.
 //
 //   build/bench_quantized_weights [--image-tokens N] [--text-tokens N] [--repeats N]
 #include <cstdio>
@@ -75,6 +77,17 @@ int main(int argc, char** argv) {
     if (!reference.defined()) reference = velocity;
     const double error = ((velocity - reference).norm() / reference.norm()).item<double>();
     std::printf("%-10s %12.1f %12.3f %22.4f\n", label, total_bytes(stored) / 1048576.0, seconds, error);
+  }
+
+  // One matrix of FLUX.1's MLP (3072 x 12288), decoded for bfloat16 compute.
+  const at::Tensor matrix = at::randn({3072, 12288}).to(at::kBFloat16);
+  std::printf("\ndecoding a 3072 x 12288 matrix for bfloat16 compute, best of %d\n", repeats);
+  std::printf("%-10s %22s %22s\n", "weights", "through float32 s", "straight to bf16 s");
+  for (const Encoding encoding : encodings) {
+    const StoredTensor stored = StoredTensor::encode(matrix, encoding);
+    const double through = bench::best_seconds(repeats, [&] { stored.as(at::kFloat).to(at::kBFloat16); });
+    const double straight = bench::best_seconds(repeats, [&] { stored.as(at::kBFloat16); });
+    std::printf("%-10s %22.3f %22.3f\n", encoding_name(encoding), through, straight);
   }
   return 0;
 }

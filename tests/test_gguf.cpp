@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "io/float8.h"
 #include "io/gguf.h"
 #include "io/quantized_blocks.h"
 #include "io/safetensors.h"
@@ -244,6 +245,32 @@ TEST(QuantisedBlocks, EncodingRoundTripsWithinTheFormatsStep) {
     EXPECT_GT(worst, 0.0) << encoding_name(encoding);
   }
   EXPECT_THROW(StoredTensor::encode(at::ones({4, 48}), Encoding::Q4_K), UsageError);
+}
+
+// Decoding straight into bfloat16 gives what decoding into float32 and
+// rounding gives, bit for bit, for every format; float8's every code is
+// exactly a bfloat16 value (its NaNs NaN).
+TEST(QuantisedBlocks, DecodingIntoBFloat16IsFloat32Rounded) {
+  at::manual_seed(4);
+  const at::Tensor values = at::randn({16, 1024}) * at::linspace(0.01, 30.0, 16).unsqueeze(1);
+  const auto bits = [](const at::Tensor& bf16) { return bf16.view(at::kShort); };
+  for (const Encoding encoding : {Encoding::Q8_0, Encoding::Q4_0, Encoding::Q4_K, Encoding::F8_E4M3}) {
+    const StoredTensor stored = StoredTensor::encode(values, encoding);
+    const at::Tensor direct = stored.as(at::kBFloat16);
+    ASSERT_EQ(direct.scalar_type(), at::kBFloat16) << encoding_name(encoding);
+    EXPECT_TRUE(at::equal(bits(direct), bits(stored.as(at::kFloat).to(at::kBFloat16)))) << encoding_name(encoding);
+    EXPECT_EQ(stored.as(at::kHalf).scalar_type(), at::kHalf) << "other dtypes go through float32";
+  }
+  const at::Tensor codes = at::arange(256, at::kInt).to(at::kByte);
+  using Decode = at::Tensor (*)(const at::Tensor&, at::ScalarType);
+  for (const Decode decode : {static_cast<Decode>(decode_f8_e4m3), static_cast<Decode>(decode_f8_e5m2)}) {
+    const at::Tensor wide = decode(codes, at::kFloat), narrow = decode(codes, at::kBFloat16);
+    const at::Tensor number = ~wide.isnan();  // NaNs: NaN either way, whatever their payload bits
+    EXPECT_TRUE(at::equal(bits(narrow).masked_select(number), bits(wide.to(at::kBFloat16)).masked_select(number)));
+    EXPECT_TRUE(at::equal(narrow.to(at::kFloat).isnan(), wide.isnan()));
+    const at::Tensor finite = wide.isfinite();
+    EXPECT_TRUE(at::equal(narrow.to(at::kFloat).masked_select(finite), wide.masked_select(finite))) << "exact";
+  }
 }
 
 TEST(GgufFiles, MalformedFilesFailCleanly) {

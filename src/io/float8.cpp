@@ -1,5 +1,7 @@
 #include "io/float8.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -62,14 +64,26 @@ const Table& e5m2_table() {
   return table;
 }
 
-at::Tensor decode_with(const at::Tensor& bytes, const Table& table) {
+template <typename Out>
+void decode_into(const uint8_t* in, int64_t count, const Table& table, Out* out) {
+  std::array<Out, 256> values;  // the table in the output type: exact for both
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<Out>(table[i]);
+  at::parallel_for(0, count, 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = values[in[i]];
+  });
+}
+
+at::Tensor decode_with(const at::Tensor& bytes, const Table& table, at::ScalarType dtype) {
   const at::Tensor source = bytes.contiguous();
-  at::Tensor result = at::empty(source.sizes(), at::kFloat);
+  const bool bf16 = dtype == at::kBFloat16;
+  at::Tensor result = at::empty(source.sizes(), bf16 ? at::kBFloat16 : at::kFloat);
   const uint8_t* in = source.data_ptr<uint8_t>();
-  float* out = result.data_ptr<float>();
-  const int64_t count = source.numel();
-  for (int64_t i = 0; i < count; ++i) out[i] = table[in[i]];
-  return result;
+  if (bf16) {
+    decode_into(in, source.numel(), table, result.data_ptr<at::BFloat16>());
+  } else {
+    decode_into(in, source.numel(), table, result.data_ptr<float>());
+  }
+  return dtype == result.scalar_type() ? result : result.to(dtype);
 }
 
 }  // namespace
@@ -109,7 +123,11 @@ at::Tensor encode_f8_e4m3(const at::Tensor& values) {
 float decode_f8_e4m3(uint8_t bits) { return e4m3_table()[bits]; }
 float decode_f8_e5m2(uint8_t bits) { return e5m2_table()[bits]; }
 
-at::Tensor decode_f8_e4m3(const at::Tensor& bytes) { return decode_with(bytes, e4m3_table()); }
-at::Tensor decode_f8_e5m2(const at::Tensor& bytes) { return decode_with(bytes, e5m2_table()); }
+at::Tensor decode_f8_e4m3(const at::Tensor& bytes, at::ScalarType dtype) {
+  return decode_with(bytes, e4m3_table(), dtype);
+}
+at::Tensor decode_f8_e5m2(const at::Tensor& bytes, at::ScalarType dtype) {
+  return decode_with(bytes, e5m2_table(), dtype);
+}
 
 }  // namespace untwist

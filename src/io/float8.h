@@ -1,5 +1,6 @@
 // Decoding (and E4M3 encoding) of the 8-bit float formats safetensors stores (F8_E4M3, F8_E5M2).
-// libtorch 1.13 has no float8 type, so these are widened to float32 on read.
+// libtorch 1.13 has no float8 type, so these are widened to float32 or
+// bfloat16 on read.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -15,8 +16,9 @@ uint8_t encode_f8_e4m3(float value);
 // [any shape] -> same shape uint8.
 at::Tensor encode_f8_e4m3(const at::Tensor& values);
 
-// [any shape] uint8 -> same shape float32.
-at::Tensor decode_f8_e4m3(const at::Tensor& bytes);
-at::Tensor decode_f8_e5m2(const at::Tensor& bytes);
+// [any shape] uint8 -> same shape float32, or bfloat16 (every float8 value is
+// exactly a bfloat16 one), split across threads.
+at::Tensor decode_f8_e4m3(const at::Tensor& bytes, at::ScalarType dtype = at::kFloat);
+at::Tensor decode_f8_e5m2(const at::Tensor& bytes, at::ScalarType dtype = at::kFloat);
 
 }  // namespace untwist

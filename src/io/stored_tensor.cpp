@@ -2,6 +2,9 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "io/float8.h"
 #include "io/quantized_blocks.h"
 #include "util/errors.h"
@@ -35,17 +38,32 @@ BlockDecoder block_decoder(Encoding encoding) {
   return nullptr;
 }
 
-// Whole blocks of `bytes` -> float32 [shape], blocks split across threads.
-at::Tensor decode_blocks(Encoding encoding, const at::Tensor& bytes, const std::vector<int64_t>& shape) {
-  at::Tensor out = at::empty(shape, at::kFloat);
+// Whole blocks of `bytes` -> [shape] in `dtype` (decoded straight into
+// bfloat16 or float32; other dtypes through float32), split across threads.
+at::Tensor decode_blocks(Encoding encoding, const at::Tensor& bytes, const std::vector<int64_t>& shape,
+                         at::ScalarType dtype) {
+  const bool bf16 = dtype == at::kBFloat16;
+  at::Tensor out = at::empty(shape, bf16 ? at::kBFloat16 : at::kFloat);
   const int64_t block_values = encoding_block_values(encoding), block_bytes = encoding_block_bytes(encoding);
   const uint8_t* data = bytes.data_ptr<uint8_t>();
-  float* target = out.data_ptr<float>();
   const BlockDecoder decode = block_decoder(encoding);
-  at::parallel_for(0, out.numel() / block_values, 256, [&](int64_t begin, int64_t end) {
-    decode(data + begin * block_bytes, end - begin, target + begin * block_values);
+  // A thread decodes about 256k values at once (into bfloat16: through a float32 buffer of that size).
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 18) / block_values);
+  at::parallel_for(0, out.numel() / block_values, chunk, [&](int64_t begin, int64_t end) {
+    if (!bf16) {
+      decode(data + begin * block_bytes, end - begin, out.data_ptr<float>() + begin * block_values);
+      return;
+    }
+    std::vector<float> values(static_cast<size_t>(chunk * block_values));
+    const at::Tensor flat = out.view({-1});
+    for (int64_t first = begin; first < end; first += chunk) {
+      const int64_t blocks = std::min(chunk, end - first);
+      decode(data + first * block_bytes, blocks, values.data());
+      flat.narrow(0, first * block_values, blocks * block_values)  // rounded by libtorch's conversion
+          .copy_(at::from_blob(values.data(), {blocks * block_values}, at::kFloat));
+    }
   });
-  return out;
+  return dtype == out.scalar_type() ? out : out.to(dtype);
 }
 
 }  // namespace
@@ -129,15 +147,9 @@ std::string StoredTensor::type_name() const {
 
 at::Tensor StoredTensor::as(at::ScalarType dtype) const {
   if (!encoded()) return plain_.scalar_type() == dtype ? plain_ : plain_.to(dtype);
-  at::Tensor values;
-  if (encoding_ == Encoding::F8_E4M3) {
-    values = decode_f8_e4m3(bytes_).view(shape_);
-  } else if (encoding_ == Encoding::F8_E5M2) {
-    values = decode_f8_e5m2(bytes_).view(shape_);
-  } else {
-    values = decode_blocks(encoding_, bytes_, shape_);
-  }
-  return dtype == at::kFloat ? values : values.to(dtype);
+  if (encoding_ == Encoding::F8_E4M3) return decode_f8_e4m3(bytes_, dtype).view(shape_);
+  if (encoding_ == Encoding::F8_E5M2) return decode_f8_e5m2(bytes_, dtype).view(shape_);
+  return decode_blocks(encoding_, bytes_, shape_, dtype);
 }
 
 }  // namespace untwist

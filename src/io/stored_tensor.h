@@ -41,7 +41,9 @@ class StoredTensor {
   std::string type_name() const;
 
   // The values in `dtype`. A plain tensor already in `dtype` is returned as
-  // is (no copy, autograd intact); anything else is a new tensor.
+  // is (no copy, autograd intact); anything else is a new tensor. Encoded
+  // tensors decode straight into bfloat16 or float32 (no float32 copy of a
+  // matrix for bfloat16 compute).
   at::Tensor as(at::ScalarType dtype) const;
   // The encoded bytes ([n] uint8); undefined for a plain tensor.
   const at::Tensor& as_bytes() const { return bytes_; }
