@@ -187,6 +187,51 @@ ApartCalls apart_calls(const DiffusionTransformer& model, const SamplingSetup& s
   return calls;
 }
 
+// InputError or DataError unless the setup's reference paths and grids fit
+// its batch of `axes`-axis ids and its `reference_rows` references (0: no
+// sharing).
+void check_references(const SamplingSetup& setup, int64_t axes, int64_t reference_rows) {
+  const int64_t batch = setup.noise.size(0);
+  const std::vector<at::Tensor>& paths = setup.reference_paths;
+  const std::vector<at::Tensor>& grids = setup.reference_ids;
+  if (static_cast<int64_t>(paths.size()) > batch) {
+    throw InputError(std::to_string(paths.size()) + " reference paths for a batch of " + std::to_string(batch));
+  }
+  if (static_cast<int64_t>(grids.size()) > batch) {
+    throw InputError(std::to_string(grids.size()) + " reference grids for a batch of " + std::to_string(batch));
+  }
+  bool apart = false;
+  for (size_t r = 0; r < std::max(paths.size(), grids.size()); ++r) {
+    const at::Tensor ids = r < grids.size() ? grids[r] : at::Tensor();
+    const at::Tensor path = r < paths.size() ? paths[r] : at::Tensor();
+    apart = apart || ids.defined();
+    if (ids.defined() && !path.defined()) {
+      throw InputError("reference " + std::to_string(r) + " on a grid of its own needs its path (an image reference)");
+    }
+    if (ids.defined() && (ids.dim() != 2 || ids.size(1) != axes)) {
+      throw InputError("reference " + std::to_string(r) + "'s ids are " + shape_string(ids.sizes().vec()) +
+                       ", not [L, " + std::to_string(axes) + "]");
+    }
+    if (ids.defined() && static_cast<int64_t>(r) >= reference_rows && reference_rows > 0) {
+      throw InputError("row " + std::to_string(r) + " has a grid of its own but the share settings count " +
+                       std::to_string(reference_rows) + " reference(s): give one weight per reference");
+    }
+    if (!path.defined()) continue;
+    const std::vector<int64_t> shape = {static_cast<int64_t>(setup.times.size()),
+                                        ids.defined() ? ids.size(0) : setup.noise.size(1), setup.noise.size(2)};
+    if (path.sizes().vec() != shape) {
+      throw DataError("reference path has shape " + shape_string(path.sizes().vec()) + ", expected " +
+                      shape_string(shape) + " (one image's tokens at every time of the schedule)");
+    }
+  }
+  if (apart && reference_rows == 0) {
+    throw InputError("references on grids of their own are for sharing: give share settings");
+  }
+  if (apart && reference_rows > batch) {
+    throw InputError(std::to_string(reference_rows) + " references for a batch of " + std::to_string(batch));
+  }
+}
+
 }  // namespace
 
 at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& setup) {
@@ -196,50 +241,16 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
   inputs.img = setup.noise;
   const at::Tensor pe = model.position_table(inputs);
   const std::vector<at::Tensor>& references = setup.reference_paths;
-  if (static_cast<int64_t>(references.size()) > batch) {
-    throw InputError(std::to_string(references.size()) + " reference paths for a batch of " + std::to_string(batch));
-  }
-  if (static_cast<int64_t>(setup.reference_ids.size()) > batch) {
-    throw InputError(std::to_string(setup.reference_ids.size()) + " reference grids for a batch of " +
-                     std::to_string(batch));
-  }
   const auto own_ids = [&](size_t r) {  // reference r's ids on a grid of its own, or undefined
     return r < setup.reference_ids.size() ? setup.reference_ids[r] : at::Tensor();
   };
   const bool apart = std::any_of(setup.reference_ids.begin(), setup.reference_ids.end(),
                                  [](const at::Tensor& ids) { return ids.defined(); });
-  for (size_t r = 0; r < std::max(references.size(), setup.reference_ids.size()); ++r) {
-    const at::Tensor ids = own_ids(r);
-    const at::Tensor path = r < references.size() ? references[r] : at::Tensor();
-    if (ids.defined() && !path.defined()) {
-      throw InputError("reference " + std::to_string(r) + " on a grid of its own needs its path (an image reference)");
-    }
-    if (ids.defined() && (ids.dim() != 2 || ids.size(1) != inputs.img_ids.size(2))) {
-      throw InputError("reference " + std::to_string(r) + "'s ids are " + shape_string(ids.sizes().vec()) +
-                       ", not [L, " + std::to_string(inputs.img_ids.size(2)) + "]");
-    }
-    if (!path.defined()) continue;
-    std::vector<int64_t> path_shape = {static_cast<int64_t>(setup.times.size()),
-                                       ids.defined() ? ids.size(0) : setup.noise.size(1), setup.noise.size(2)};
-    if (path.sizes().vec() != path_shape) {
-      throw DataError("reference path has shape " + shape_string(path.sizes().vec()) + ", expected " +
-                      shape_string(path_shape) + " (one image's tokens at every time of the schedule)");
-    }
-  }
   std::optional<ShareSettings> share;
   if (setup.share) share = bind_to(*setup.share, model);
   const int64_t reference_rows =
       setup.share ? std::max<int64_t>(1, static_cast<int64_t>(setup.share->reference_weights.size())) : 0;
-  if (apart && !share) throw InputError("references on grids of their own are for sharing: give share settings");
-  if (apart && reference_rows > batch) {
-    throw InputError(std::to_string(reference_rows) + " references for a batch of " + std::to_string(batch));
-  }
-  for (size_t r = static_cast<size_t>(std::min(reference_rows, batch)); r < setup.reference_ids.size(); ++r) {
-    if (setup.reference_ids[r].defined()) {
-      throw InputError("row " + std::to_string(r) + " has a grid of its own but the share settings count " +
-                       std::to_string(reference_rows) + " reference(s): give one weight per reference");
-    }
-  }
+  check_references(setup, inputs.img_ids.size(2), reference_rows);
   if (model.guidance_embedded() && !inputs.guidance.defined()) {
     throw InputError("a guidance-embedded model needs a guidance value");
   }
