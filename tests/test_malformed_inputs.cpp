@@ -261,7 +261,10 @@ TEST(MalformedConfigs, JsonFilesFailWithTheFileAndField) {
     const std::string folder = transformer_folder(dir, {{name, text}});
     const std::string file = folder + "/" + name;
     const std::string other = test::golden_dir() + "/ae_tiny.safetensors";
-    ComponentPaths paths{"", folder, other, other, other, other, other};
+    ComponentPaths paths;
+    paths.model = folder;
+    paths.ae = other;
+    paths.text = {other, other, other, other, "", ""};
     expect_data_error([&] { load_pipeline(paths, LoadSettings{}); }, name == "config.json" && words == "sum to 24"
                                                                       ? folder : file, words);
   }
