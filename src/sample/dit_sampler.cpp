@@ -189,8 +189,8 @@ ApartCalls apart_calls(const DiffusionTransformer& model, const SamplingSetup& s
 
 // InputError or DataError unless the setup's reference paths and grids fit
 // its batch of `axes`-axis ids and its `reference_rows` references (0: no
-// sharing).
-void check_references(const SamplingSetup& setup, int64_t axes, int64_t reference_rows) {
+// sharing) -> whether any reference has a grid of its own.
+bool check_references(const SamplingSetup& setup, int64_t axes, int64_t reference_rows) {
   const int64_t batch = setup.noise.size(0);
   const std::vector<at::Tensor>& paths = setup.reference_paths;
   const std::vector<at::Tensor>& grids = setup.reference_ids;
@@ -230,6 +230,7 @@ void check_references(const SamplingSetup& setup, int64_t axes, int64_t referenc
   if (apart && reference_rows > batch) {
     throw InputError(std::to_string(reference_rows) + " references for a batch of " + std::to_string(batch));
   }
+  return apart;
 }
 
 }  // namespace
@@ -244,13 +245,11 @@ at::Tensor sample_dit(const DiffusionTransformer& model, const SamplingSetup& se
   const auto own_ids = [&](size_t r) {  // reference r's ids on a grid of its own, or undefined
     return r < setup.reference_ids.size() ? setup.reference_ids[r] : at::Tensor();
   };
-  const bool apart = std::any_of(setup.reference_ids.begin(), setup.reference_ids.end(),
-                                 [](const at::Tensor& ids) { return ids.defined(); });
   std::optional<ShareSettings> share;
   if (setup.share) share = bind_to(*setup.share, model);
   const int64_t reference_rows =
       setup.share ? std::max<int64_t>(1, static_cast<int64_t>(setup.share->reference_weights.size())) : 0;
-  check_references(setup, inputs.img_ids.size(2), reference_rows);
+  const bool apart = check_references(setup, inputs.img_ids.size(2), reference_rows);
   if (model.guidance_embedded() && !inputs.guidance.defined()) {
     throw InputError("a guidance-embedded model needs a guidance value");
   }
