@@ -35,14 +35,14 @@ void run_demo(const DemoOptions& options) {
   std::filesystem::create_directories(dir);
 
   const toy::BenchmarkSet set = toy::demo_set(options.seed);
-  toy::ToyRequest request = toy::set_request(set, options.steps, nullptr);
+  toy::ToyRequest request = toy::set_request(set, options.steps, nullptr, model.text().vocabulary);
   const std::string& reference_prompt = request.prompts[0];
   const std::vector<std::string> targets(request.prompts.begin() + 1, request.prompts.end());
   std::vector<toy::Shape> target_shapes;
   for (const toy::Scene& target : set.targets) target_shapes.push_back(target.shape);
 
   ImageGrid grid;
-  grid.title = "untwist demo: reference \"" + reference_prompt + "\", targets name only their shape";
+  grid.title = "untwist demo: reference \"" + reference_prompt + "\", targets name shape and place";
   grid.column_labels.push_back("reference");
   grid.column_labels.insert(grid.column_labels.end(), targets.begin(), targets.end());
   std::string table = "mode,copy_iou,shape_accuracy,style_distance,object_rate\n";

@@ -112,8 +112,8 @@ Row sweep_untwisted(Evaluation& evaluation, const Row& none, const Row& full, Ro
     return copy + r.scores.style_distance / std::max(1e-6, none.scores.style_distance);
   };
   auto consider = [&](const Row& r) {
-    const bool keeps_content = r.scores.shape_accuracy >= none.scores.shape_accuracy - 0.15 &&
-                               r.scores.object_rate >= none.scores.object_rate - 0.15;
+    const bool keeps_content = r.scores.shape_accuracy >= none.scores.shape_accuracy - 0.1 &&
+                               r.scores.object_rate >= none.scores.object_rate - 0.1;
     if (keeps_content && score(r) < score(best)) best = r;
   };
   for (const char* blocks : {"single", "double"}) {

@@ -49,16 +49,17 @@ void run_probe(const ProbeOptions& options) {
   const std::vector<toy::Scene> scenes = toy::probe_scenes(options.scenes, options.seed);
 
   toy::ToyRequest request;
-  request.prompts = toy::full_prompts(scenes);
+  request.prompts = toy::full_prompts(scenes, model.text().vocabulary);
   for (size_t i = 0; i < scenes.size(); ++i) request.seeds.push_back(options.seed + i);
   request.steps = options.steps;
   const at::Tensor samples = toy::sample_toy(model, request);  // [N, 3, 32, 32]
   const toy::PromptFollowing following = toy::score_prompt_following(samples, scenes);
   std::printf("model %s\n\nunshared samples of %d random full prompts (%d Euler steps), share showing the prompted\n",
               model_path.c_str(), following.images, options.steps);
-  std::printf("%12s %15s %10s %10s %10s\n", "background", "object colour", "texture", "objects", "shape");
-  std::printf("%12.2f %15.2f %10.2f %10.2f %10.2f\n", following.background, following.object_colour, following.texture,
-              following.objects, following.shape);
+  std::printf("%12s %15s %10s %10s %10s %10s\n", "background", "object colour", "texture", "objects", "shape",
+              "position");
+  std::printf("%12.2f %15.2f %10.2f %10.2f %10.2f %10.2f\n", following.background, following.object_colour,
+              following.texture, following.objects, following.shape, following.position);
 
   std::printf("\none model call on the %d rendered scenes noised to t, with their prompts\n", options.scenes);
   std::printf("%6s %16s %16s\n", "t", "clean-image MSE", "prompted shape");
@@ -78,6 +79,7 @@ void run_probe(const ProbeOptions& options) {
                                    {"texture", following.texture},
                                    {"objects", following.objects},
                                    {"shape", following.shape},
+                                   {"position", following.position},
                                    {"denoising", denoising}};
     write_file_atomically(options.json, result.dump(2) + "\n");
     std::cout << "\nwrote " << options.json << "\n";
@@ -98,7 +100,7 @@ void add_toy_probe_command(CLI::App& toy) {
   command->add_option("--grid", options->grid, "also write the samples as one PNG");
   command->add_option("--json", options->json,
                       "also write the shares and the denoising table as JSON (background, object_colour, texture, "
-                      "objects, shape, denoising)");
+                      "objects, shape, position, denoising)");
   command->callback([options] { run_probe(*options); });
 }
 

@@ -80,20 +80,50 @@ TEST(ToyWorld, RenderingPaintsTheMaskInTheForegroundAndTheRestInTheBackground) {
 
 TEST(ToyWorld, PositionsSpreadSoUnrelatedMasksRarelyOverlap) {
   std::mt19937_64 rng(5);
-  double iou = 0;
-  const int pairs = 300;
+  double iou = 0, iou_apart = 0;
+  int apart = 0;
+  const int pairs = 1000;
   for (int i = 0; i < pairs; ++i) {
-    const at::Tensor a = object_mask(random_scene(rng)), b = object_mask(random_scene(rng));
-    iou += mask_iou(a, b);
+    const Scene a = random_scene(rng), b = random_scene(rng);
+    const double overlap = mask_iou(object_mask(a), object_mask(b));
+    iou += overlap;
+    if (cell_of(a) != cell_of(b)) {
+      iou_apart += overlap;
+      ++apart;
+    }
   }
-  EXPECT_LT(iou / pairs, 0.18);  // 0.145 over 1000 pairs (objects of half-size 5 to 9 in 32x32)
+  std::printf("mean mask IoU of unrelated scenes %.3f, of scenes in different cells %.3f\n", iou / pairs,
+              iou_apart / apart);
+  EXPECT_LT(iou / pairs, 0.18);
+  EXPECT_LT(iou_apart / apart, 0.1) << "the benchmark's targets sit in another cell than their reference";
+}
+
+TEST(ToyWorld, EveryCellIsDrawnAndItsWordsNameIt) {
+  std::mt19937_64 rng(8);
+  std::set<int> cells;
+  for (int i = 0; i < 500; ++i) {
+    const Scene scene = random_scene(rng);
+    const int cell = cell_of(scene);
+    cells.insert(cell);
+    EXPECT_LE(std::fabs(scene.cx - kCellCentres[static_cast<size_t>(cell % 3)]), kCellJitter + 1.0f);
+    EXPECT_LE(std::fabs(scene.cy - kCellCentres[static_cast<size_t>(cell / 3)]), kCellJitter + 1.0f);
+    EXPECT_EQ(cell_of_mask(object_mask(scene)), cell) << prompt_for(scene);
+  }
+  EXPECT_EQ(cells.size(), 9u);
+  EXPECT_EQ(prompt_for(in_cell(scene_of(Shape::Cross, 6, 7, Texture::Dots), 7)), "dotted white cross bottom on black");
 }
 
 TEST(ToyText, PromptsTokenizeAndUnknownWordsAreUsageErrors) {
   const Scene scene = scene_of(Shape::Ring, 0, 2, Texture::Stripes);
-  EXPECT_EQ(prompt_for(scene), "striped red ring on blue");
-  PromptParts content_only{true, false, false, false};
-  EXPECT_EQ(prompt_for(scene, content_only), "ring");
+  EXPECT_EQ(prompt_for(scene), "striped red ring centre on blue");
+  EXPECT_EQ(prompt_for(in_cell(scene, 2), {true, false, false, false, true}), "ring top right");
+  EXPECT_EQ(prompt_for(in_cell(scene, 6), {true, true, true, true, false}), "striped red ring on blue");
+  std::vector<std::string> before_positions = vocabulary();
+  ASSERT_EQ(before_positions.back(), "centre");
+  before_positions.resize(before_positions.size() - 5);  // the position words come last
+  EXPECT_EQ(prompt_for(scene, named_in(before_positions, {})), "striped red ring on blue")
+      << "a checkpoint without position words is prompted without them";
+  EXPECT_EQ(prompt_for(scene, named_in(vocabulary(), {})), "striped red ring centre on blue");
   const auto ids = tokenize(vocabulary(), "Striped red ring on blue");
   EXPECT_EQ(ids.size(), static_cast<size_t>(kMaxWords));
   EXPECT_EQ(vocabulary()[static_cast<size_t>(ids[0])], "striped");
@@ -422,6 +452,7 @@ TEST(ToyProbe, PromptFollowingReadsEachAttributeOffTheImage) {
   EXPECT_GE(exact.texture, 0.95);
   EXPECT_EQ(exact.objects, 1.0);
   EXPECT_GE(exact.shape, 0.95);
+  EXPECT_EQ(exact.position, 1.0);
   // Another attribute than the prompted one is read as wrong, and only that attribute.
   const int colours = static_cast<int>(colour_names().size());
   auto other_colour = [&](int colour, int avoid) {
@@ -445,6 +476,10 @@ TEST(ToyProbe, PromptFollowingReadsEachAttributeOffTheImage) {
       rendered_as([](Scene& s) { s.texture = static_cast<Texture>((static_cast<int>(s.texture) + 1) % 4); }), scenes);
   EXPECT_LE(texture.texture, 0.1);
   EXPECT_GE(texture.shape, 0.95);
+  const PromptFollowing moved =
+      score_prompt_following(rendered_as([](Scene& s) { s = in_cell(s, (cell_of(s) + 4) % 9); }), scenes);
+  EXPECT_EQ(moved.position, 0.0);
+  EXPECT_GE(moved.shape, 0.95);
   const at::Tensor blank = rendered_as([](Scene& s) { s.cx = s.cy = -100; });  // the object off the image
   EXPECT_EQ(score_prompt_following(blank, scenes).objects, 0.0) << "an empty image draws no object";
 }

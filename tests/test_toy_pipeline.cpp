@@ -22,6 +22,11 @@ namespace fs = std::filesystem;
 
 std::string toy_model() { return std::string(UNTWIST_SOURCE_DIR) + "/models/toy/toy.safetensors"; }
 
+// The scene's full prompt in the words the shipped model knows.
+std::string shipped_prompt(const toy::Scene& scene) {
+  return toy::prompt_for(scene, toy::named_in(toy::load_toy(toy_model()).text().vocabulary, {}));
+}
+
 // An image as write_png stores it: 8-bit levels.
 at::Tensor levels(const at::Tensor& rgb) { return (rgb.to(at::kFloat).clamp(0, 1) * 255).round(); }
 
@@ -114,7 +119,7 @@ TEST(ToyPipeline, StyleKeepsEachReferenceRowTheResampledImage) {
   }
 
   run = test::run_untwist({"style", "--model", toy_model(), "--ref-image", dir + "/scene.png", "--ref-prompt",
-                           toy::prompt_for(scene), "--ref-image", dir + "/wide.png", "--ref-mode", "invert", "-p",
+                           shipped_prompt(scene), "--ref-image", dir + "/wide.png", "--ref-mode", "invert", "-p",
                            "square", "--steps", "4", "-o", dir + "/invert"});
   ASSERT_EQ(run.status, 0) << run.output;
   EXPECT_TRUE(at::equal(levels(read_image(dir + "/invert/reference-1.png")), scene_expected));
@@ -140,7 +145,7 @@ TEST(ToyPipeline, InvertReconstructsARenderedSceneBetterThanSamplingItsPrompt) {
   scene.cx = 14;
   scene.cy = 17;
   scene.size = 8;
-  const std::string prompt = toy::prompt_for(scene);
+  const std::string prompt = shipped_prompt(scene);
   write_png(dir + "/scene.png", toy::render(scene));
   const at::Tensor image = read_image(dir + "/scene.png");
 

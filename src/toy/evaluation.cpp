@@ -10,6 +10,12 @@
 
 namespace untwist::toy {
 
+namespace {
+
+const PromptParts kContentOnly{true, false, false, false, true};  // a target's prompt: what and where
+
+}  // namespace
+
 std::vector<BenchmarkSet> benchmark(int sets, int targets_per_set, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<BenchmarkSet> benchmark;
@@ -18,7 +24,8 @@ std::vector<BenchmarkSet> benchmark(int sets, int targets_per_set, uint64_t seed
     set.reference = random_scene(rng);
     for (int t = 0; t < targets_per_set; ++t) {
       Scene target = random_scene(rng);
-      while (target.shape == set.reference.shape) target = random_scene(rng);  // content must differ
+      // The content must differ: another shape in another cell.
+      while (target.shape == set.reference.shape || cell_of(target) == cell_of(set.reference)) target = random_scene(rng);
       set.targets.push_back(target);
     }
     set.seed = seed * 1000 + static_cast<uint64_t>(s) * 100;
@@ -33,22 +40,25 @@ BenchmarkSet demo_set(uint64_t seed) {
   set.reference.foreground = 5;  // orange
   set.reference.background = 4;  // purple
   set.reference.texture = Texture::Checks;
-  for (Shape shape : {Shape::Circle, Shape::Triangle, Shape::Cross, Shape::Ring}) {
+  set.reference = in_cell(set.reference, 0);  // top left
+  // Each target in a cell the reference's square does not reach.
+  const std::pair<Shape, int> targets[] = {{Shape::Circle, 8}, {Shape::Triangle, 2}, {Shape::Cross, 6}, {Shape::Ring, 7}};
+  for (const auto& [shape, cell] : targets) {
     Scene target;
     target.shape = shape;
-    set.targets.push_back(target);
+    set.targets.push_back(in_cell(target, cell));
   }
   set.seed = seed;
   return set;
 }
 
-ToyRequest set_request(const BenchmarkSet& set, int steps, const ShareSettings* share) {
-  const PromptParts content_only{true, false, false, false};
+ToyRequest set_request(const BenchmarkSet& set, int steps, const ShareSettings* share,
+                       const std::vector<std::string>& vocabulary) {
   ToyRequest request;
-  request.prompts.push_back(prompt_for(set.reference));
+  request.prompts.push_back(prompt_for(set.reference, named_in(vocabulary, {})));
   request.seeds.push_back(set.seed);
   for (size_t i = 0; i < set.targets.size(); ++i) {
-    request.prompts.push_back(prompt_for(set.targets[i], content_only));
+    request.prompts.push_back(prompt_for(set.targets[i], named_in(vocabulary, kContentOnly)));
     request.seeds.push_back(set.seed + 1 + i);
   }
   request.steps = steps;
@@ -104,26 +114,26 @@ Scores evaluate(const ToyModel& model, const std::vector<BenchmarkSet>& sets, co
   for (const BenchmarkSet& set : sets) {
     std::vector<Shape> shapes;
     for (const Scene& target : set.targets) shapes.push_back(target.shape);
-    per_set.push_back(score_set(sample_toy(model, set_request(set, steps, share)), shapes));
+    per_set.push_back(score_set(sample_toy(model, set_request(set, steps, share, model.text().vocabulary)), shapes));
   }
   return pooled(per_set);
 }
 
 TwoReferenceScores evaluate_two_references(const ToyModel& model, const std::vector<BenchmarkSet>& sets,
                                            const ShareSettings* share, int steps) {
-  const PromptParts content_only{true, false, false, false};
   std::vector<Scores> first, second;
   for (size_t i = 0; i < sets.size(); ++i) {
     const BenchmarkSet& set = sets[i];
     const Scene& other = sets[(i + 1) % sets.size()].reference;
     ToyRequest request;
-    request.prompts = {prompt_for(set.reference), prompt_for(other)};
+    const PromptParts full = named_in(model.text().vocabulary, {}), content = named_in(model.text().vocabulary, kContentOnly);
+    request.prompts = {prompt_for(set.reference, full), prompt_for(other, full)};
     request.seeds = {set.seed, sets[(i + 1) % sets.size()].seed};
     std::vector<Shape> shapes;
     for (const Scene& target : set.targets) {
-      if (target.shape == other.shape) continue;  // content must differ from both references
+      if (target.shape == other.shape || cell_of(target) == cell_of(other)) continue;  // content differs from both
       shapes.push_back(target.shape);
-      request.prompts.push_back(prompt_for(target, content_only));
+      request.prompts.push_back(prompt_for(target, content));
       request.seeds.push_back(set.seed + request.seeds.size() - 1);
     }
     if (shapes.empty()) continue;
@@ -143,7 +153,7 @@ CopyReading meter_copying(const ToyModel& model, const std::vector<BenchmarkSet>
                                                      ReferencePositions::Centre);
   CopyReading means;
   for (const BenchmarkSet& set : sets) {  // every set has as many readings: the mean of the sets' means
-    ToyRequest request = set_request(set, steps, &share);
+    ToyRequest request = set_request(set, steps, &share, model.text().vocabulary);
     request.reference_image = resize_and_crop(render(set.reference), side, side);
     CopyMeter meter(targets_side, targets_side, placed);
     request.observer = &meter;

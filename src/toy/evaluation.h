@@ -1,5 +1,6 @@
 // The fixed toy benchmark: references that name their style, targets that
-// name only their content, generated together with shared attention, and
+// name only their content (shape and cell, another of each than the
+// reference's), generated together with shared attention, and
 // measured for copying (mask IoU with the reference), content (the target's
 // shape is the one asked for) and style (distance to the reference's style).
 #pragma once
@@ -18,21 +19,24 @@ namespace untwist::toy {
 
 struct BenchmarkSet {
   Scene reference;              // prompt: all attributes
-  std::vector<Scene> targets;   // prompts: the shape only
+  std::vector<Scene> targets;   // prompts: the shape and cell only
   uint64_t seed = 0;            // reference seed; target i uses seed + 1 + i
 };
 
 // `sets` references x `targets_per_set` targets, fixed by `seed`.
 std::vector<BenchmarkSet> benchmark(int sets, int targets_per_set, uint64_t seed = 2026);
 
-// The set `untwist demo` shows: the reference "checked orange square on
-// purple" and targets asking for a circle, a triangle, a cross and a ring.
+// The set `untwist demo` shows: the reference "checked orange square top left
+// on purple" and targets asking for a circle bottom right, a triangle top
+// right, a cross bottom left and a ring at the bottom.
 constexpr uint64_t kDemoSeed = 7;
 BenchmarkSet demo_set(uint64_t seed = kDemoSeed);
 
 // The request that samples a set together: row 0 the reference with its full
-// prompt, then each target with its shape alone.
-ToyRequest set_request(const BenchmarkSet& set, int steps, const ShareSettings* share);
+// prompt, then each target with its shape and cell alone.
+// Prompts name what `vocabulary` (the model's) has words for.
+ToyRequest set_request(const BenchmarkSet& set, int steps, const ShareSettings* share,
+                       const std::vector<std::string>& vocabulary);
 
 // Means over target/reference pairs.
 struct Scores {
@@ -55,7 +59,7 @@ Scores evaluate(const ToyModel& model, const std::vector<BenchmarkSet>& sets, co
 
 // The two-reference case: each set's reference and the next set's, both with
 // their full prompts, weighted by share->reference_weights (two), and the
-// set's targets whose shape neither has, naming only that shape; every target
+// set's targets whose shape and cell neither has, naming only those; every target
 // scored against each reference. share = nullptr: the targets on their own.
 struct TwoReferenceScores {
   Scores first, second;

@@ -90,6 +90,14 @@ bool shows_shape(const at::Tensor& mask, Shape shape) {
   return has_object(mask) && classify_shape(mask).shape == shape;
 }
 
+int cell_of_mask(const at::Tensor& mask) {
+  const at::Tensor rows = mask.any(1).nonzero().reshape({-1}), columns = mask.any(0).nonzero().reshape({-1});
+  Scene box;
+  box.cy = static_cast<float>(rows.min().item<int64_t>() + rows.max().item<int64_t>() + 1) / 2;
+  box.cx = static_cast<float>(columns.min().item<int64_t>() + columns.max().item<int64_t>() + 1) / 2;
+  return cell_of(box);
+}
+
 Texture texture_of(const at::Tensor& image, const at::Tensor& mask) {
   const at::Tensor colours = image.to(at::kFloat).contiguous();
   const at::Tensor inside = mask.to(at::kBool).contiguous();

@@ -34,6 +34,9 @@ ShapeMatch classify_shape(const at::Tensor& mask);
 // Whether a mask shows `shape`: it holds an object and the classifier finds that shape.
 bool shows_shape(const at::Tensor& mask, Shape shape);
 
+// The cell (3 * row + column, world.h) nearest the centre of a non-empty mask's bounding box.
+int cell_of_mask(const at::Tensor& mask);
+
 // The texture an object shows, read from the pixels inside `mask`: the
 // world's pattern (counted from the mask's bounding-box corner, at the phase
 // that fits best) whose two classes of pixels explain most of the colour

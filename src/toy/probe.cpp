@@ -24,9 +24,10 @@ at::Tensor rendered(const std::vector<Scene>& scenes) {  // [N, 3, 32, 32]
 
 }  // namespace
 
-std::vector<std::string> full_prompts(const std::vector<Scene>& scenes) {
+std::vector<std::string> full_prompts(const std::vector<Scene>& scenes, const std::vector<std::string>& vocabulary) {
+  const PromptParts parts = named_in(vocabulary, {});
   std::vector<std::string> prompts;
-  for (const Scene& scene : scenes) prompts.push_back(prompt_for(scene));
+  for (const Scene& scene : scenes) prompts.push_back(prompt_for(scene, parts));
   return prompts;
 }
 
@@ -56,6 +57,7 @@ PromptFollowing score_prompt_following(const at::Tensor& images, const std::vect
     }
     if (texture_of(image, mask) == scene.texture) result.texture += 1;
     if (shows_shape(mask, scene.shape)) result.shape += 1;
+    if (cell_of_mask(mask) == cell_of(scene)) result.position += 1;
   }
   const double n = static_cast<double>(scenes.size());
   result.background /= n;
@@ -63,6 +65,7 @@ PromptFollowing score_prompt_following(const at::Tensor& images, const std::vect
   result.texture /= n;
   result.objects /= n;
   result.shape /= n;
+  result.position /= n;
   return result;
 }
 
@@ -74,7 +77,7 @@ Denoising denoise_from(const ToyModel& model, const std::vector<Scene>& scenes, 
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor noise = at::randn(x0.sizes(), generator);
   const at::Tensor xt = (1 - t) * x0 + t * noise;
-  const at::Tensor ids = tokenize_batch(model.text().vocabulary, full_prompts(scenes));
+  const at::Tensor ids = tokenize_batch(model.text().vocabulary, full_prompts(scenes, model.text().vocabulary));
   const at::Tensor velocity = predict_velocity(model, xt, ids, at::full({batch}, t), toy_position_table(model, batch));
   const at::Tensor predicted = unpack_pixels(xt - t * velocity, kTokenSide, kTokenSide);  // [N, 3, 32, 32]
 

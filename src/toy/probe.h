@@ -21,13 +21,14 @@ struct PromptFollowing {
   double texture = 0;        // the texture reader finds the prompted texture
   double objects = 0;        // an object at all
   double shape = 0;          // the template classifier finds the prompted shape
+  double position = 0;       // the object's bounding box is centred in the prompted cell
   int images = 0;
 };
 
 // Fixed random scenes (all attributes prompted) for probing.
 std::vector<Scene> probe_scenes(int count, uint64_t seed);
-// Each scene's prompt naming all its attributes.
-std::vector<std::string> full_prompts(const std::vector<Scene>& scenes);
+// Each scene's prompt naming all its attributes `vocabulary` has words for.
+std::vector<std::string> full_prompts(const std::vector<Scene>& scenes, const std::vector<std::string>& vocabulary);
 
 // images: [N, 3, 32, 32] in [0, 1], image i meant to show scenes[i].
 PromptFollowing score_prompt_following(const at::Tensor& images, const std::vector<Scene>& scenes);

@@ -51,6 +51,7 @@ Batch make_batch(const TrainOptions& options, int step) {
     parts.foreground = !drop_attribute(rng);
     parts.background = !drop_attribute(rng);
     parts.texture = !drop_attribute(rng);
+    parts.position = !drop_attribute(rng);
     prompts.push_back(drop_prompt(rng) ? "" : prompt_for(scene, parts));
   }
   return {pack_pixels(at::stack(images)), tokenize_batch(vocabulary(), prompts)};

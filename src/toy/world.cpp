@@ -1,5 +1,6 @@
 #include "toy/world.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace untwist::toy {
@@ -66,6 +67,7 @@ const std::vector<std::string>& vocabulary() {
       v.insert(v.end(), list->begin(), list->end());
     }
     v.push_back("on");
+    for (const char* word : {"top", "bottom", "left", "right", "centre"}) v.push_back(word);
     return v;
   }();
   return words;
@@ -73,6 +75,13 @@ const std::vector<std::string>& vocabulary() {
 
 const std::vector<std::string>& colour_names() {
   static const std::vector<std::string> names = {"red", "green", "blue", "yellow", "purple", "orange", "white", "black"};
+  return names;
+}
+
+const std::vector<std::string>& position_names() {
+  static const std::vector<std::string> names = {"top left",    "top",    "top right",
+                                                 "left",        "centre", "right",
+                                                 "bottom left", "bottom", "bottom right"};
   return names;
 }
 
@@ -86,9 +95,32 @@ Scene random_scene(std::mt19937_64& rng) {
   scene.background = std::uniform_int_distribution<int>(0, 6)(rng);
   if (scene.background >= scene.foreground) ++scene.background;
   scene.size = std::uniform_real_distribution<float>(kMinHalfSize, kMaxHalfSize)(rng);
-  std::uniform_real_distribution<float> centre(scene.size, static_cast<float>(kImageSize) - scene.size);
-  scene.cx = centre(rng);
-  scene.cy = centre(rng);
+  const int cell = std::uniform_int_distribution<int>(0, 8)(rng);
+  std::uniform_real_distribution<float> jitter(-kCellJitter, kCellJitter);
+  const float last = static_cast<float>(kImageSize) - scene.size;  // the object stays inside the image
+  scene.cx = std::clamp(kCellCentres[static_cast<size_t>(cell % 3)] + jitter(rng), scene.size, last);
+  scene.cy = std::clamp(kCellCentres[static_cast<size_t>(cell / 3)] + jitter(rng), scene.size, last);
+  return scene;
+}
+
+namespace {
+
+int nearest_centre(float pixel) {
+  int best = 0;
+  for (int i = 1; i < 3; ++i) {
+    if (std::fabs(pixel - kCellCentres[static_cast<size_t>(i)]) < std::fabs(pixel - kCellCentres[static_cast<size_t>(best)])) best = i;
+  }
+  return best;
+}
+
+}  // namespace
+
+int cell_of(const Scene& scene) { return 3 * nearest_centre(scene.cy) + nearest_centre(scene.cx); }
+
+Scene in_cell(Scene scene, int cell) {
+  const float last = static_cast<float>(kImageSize) - scene.size;
+  scene.cx = std::clamp(kCellCentres.at(static_cast<size_t>(cell % 3)), scene.size, last);
+  scene.cy = std::clamp(kCellCentres.at(static_cast<size_t>(cell / 3)), scene.size, last);
   return scene;
 }
 
@@ -125,11 +157,17 @@ at::Tensor render(const Scene& scene) {
   return image;
 }
 
+PromptParts named_in(const std::vector<std::string>& vocabulary, PromptParts parts) {
+  parts.position = parts.position && std::find(vocabulary.begin(), vocabulary.end(), "centre") != vocabulary.end();
+  return parts;
+}
+
 std::string prompt_for(const Scene& scene, const PromptParts& parts) {
   std::vector<std::string> words;
   if (parts.texture) words.push_back(texture_names()[static_cast<size_t>(scene.texture)]);
   if (parts.foreground) words.push_back(colour_names()[static_cast<size_t>(scene.foreground)]);
   if (parts.shape) words.push_back(shape_names()[static_cast<size_t>(scene.shape)]);
+  if (parts.position) words.push_back(position_names()[static_cast<size_t>(cell_of(scene))]);
   if (parts.background) {
     words.push_back("on");
     words.push_back(colour_names()[static_cast<size_t>(scene.background)]);

@@ -13,7 +13,7 @@
 
 namespace untwist::toy {
 
-constexpr int64_t kMaxWords = 8;  // longest prompt: "striped red circle on blue" and room to spare
+constexpr int64_t kMaxWords = 8;  // longest prompt: "striped red circle bottom right on blue" and one to spare
 constexpr int64_t kPad = 0;       // the vocabulary's first entry, "<pad>"
 
 // Word ids in `vocabulary` (entry kPad "<pad>"), lower-cased, padded to
