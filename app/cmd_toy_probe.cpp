@@ -21,6 +21,7 @@ namespace {
 struct ProbeOptions {
   std::string model, grid, json;
   int scenes = 96, steps = toy::kDefaultSteps;
+  double guidance = 0;
   uint64_t seed = 4242;
 };
 
@@ -52,6 +53,7 @@ void run_probe(const ProbeOptions& options) {
   request.prompts = toy::full_prompts(scenes, model.text().vocabulary);
   for (size_t i = 0; i < scenes.size(); ++i) request.seeds.push_back(options.seed + i);
   request.steps = options.steps;
+  request.guidance = options.guidance;
   const at::Tensor samples = toy::sample_toy(model, request);  // [N, 3, 32, 32]
   const toy::PromptFollowing following = toy::score_prompt_following(samples, scenes);
   std::printf("model %s\n\nunshared samples of %d random full prompts (%d Euler steps), share showing the prompted\n",
@@ -96,6 +98,8 @@ void add_toy_probe_command(CLI::App& toy) {
   command->add_option("--scenes", options->scenes, "random full prompts to sample and scenes to denoise")
       ->check(CLI::Range(1, 1024))->capture_default_str();
   command->add_option("--steps", options->steps, "sampling steps")->check(CLI::Range(1, 1000))->capture_default_str();
+  command->add_option("--guidance", options->guidance, "classifier-free guidance against the empty prompt: v + g (v - v_empty), above 1")
+      ->check(CLI::Range(0.0, 20.0))->capture_default_str();
   command->add_option("-s,--seed", options->seed, "seed of the scenes and their noise")->capture_default_str();
   command->add_option("--grid", options->grid, "also write the samples as one PNG");
   command->add_option("--json", options->json,

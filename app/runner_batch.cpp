@@ -132,7 +132,7 @@ SamplingSetup sampling_setup(const RunnerBatch& batch, const SamplingSettings& s
   const double guidance = settings.guidance_for(model);
   setup.conditioning.guidance = at::full({setup.noise.size(0)}, guidance);
   if (model.classifier_free_guidance()) {
-    setup.guidance = {guidance, settings.cfg_truncation, settings.cfg_normalization, batch.negative_txt, {}};
+    setup.guidance = {guidance, settings.cfg_truncation, settings.cfg_normalization, batch.negative_txt, {}, {}};
     if (guidance > 1.0 && !batch.negative_txt.defined()) {
       throw InputError("classifier-free guidance (--guidance above 1) needs the negative text in.neg_cap_feats");
     }

@@ -158,7 +158,7 @@ TEST(ReferencesApart, SampleAsInTheBatchUnderClassifierFreeGuidance) {
       at::arange(length).unsqueeze(0) < at::tensor({short_caption.size(0), length, short_caption.size(0)}).unsqueeze(1);
   in_batch.conditioning.txt_ids = model->text_ids(3, length);
   in_batch.times = model->schedule(4, 16, std::nullopt);
-  in_batch.guidance = {4.0, 1.0, 0.0, golden->tensor("in.neg_cap_feats").unsqueeze(0).expand({3, -1, -1}), {}};
+  in_batch.guidance = {4.0, 1.0, 0.0, golden->tensor("in.neg_cap_feats").unsqueeze(0).expand({3, -1, -1}), {}, {}};
   in_batch.reference_paths = {noised_path(at::randn({16, 16}) * 0.7, in_batch.noise[0], in_batch.times)};
   for (ShareMode mode : {ShareMode::Untwisted, ShareMode::StyleAligned}) {
     SCOPED_TRACE(share_mode_name(mode));

@@ -18,6 +18,7 @@
 #include "model/toy/pixel_latents.h"
 #include "model/toy/toy_model.h"
 #include "model/toy/toy_text.h"
+#include "sample/dit_sampler.h"
 #include "share/share_settings.h"
 #include "test_support.h"
 #include "toy/evaluation.h"
@@ -482,6 +483,42 @@ TEST(ToyProbe, PromptFollowingReadsEachAttributeOffTheImage) {
   EXPECT_GE(moved.shape, 0.95);
   const at::Tensor blank = rendered_as([](Scene& s) { s.cx = s.cy = -100; });  // the object off the image
   EXPECT_EQ(score_prompt_following(blank, scenes).objects, 0.0) << "an empty image draws no object";
+}
+
+// Classifier-free guidance against the empty prompt: one Euler step from the
+// seeds' noise along v + g (v - v_empty), each velocity from its own model
+// call (so the empty prompt's pooled vector, zeros, must reach the model).
+TEST(ToySampler, GuidanceStepsAlongTheGuidedVelocity) {
+  const ToyModel model = load_toy(std::string(UNTWIST_SOURCE_DIR) + "/models/toy/toy.safetensors");
+  ToyRequest request;
+  request.prompts = {"solid white square on black", "striped red circle"};
+  request.seeds = {1, 2};
+  request.steps = 1;
+  request.guidance = 3;
+  const at::Tensor guided = sample_toy(model, request);
+  request.guidance = 0;
+  const at::Tensor plain = sample_toy(model, request);
+
+  const at::Tensor noise = at::cat({pixel_noise(1, kTokenSide, kTokenSide), pixel_noise(2, kTokenSide, kTokenSide)}, 0);
+  const std::vector<double> times = times_for(model, 1);
+  const at::Tensor t = at::full({2}, times[0]), pe = toy_position_table(model, 2);
+  const at::Tensor v = predict_velocity(model, noise, tokenize_batch(model.text().vocabulary, request.prompts), t, pe);
+  const at::Tensor v_empty = predict_velocity(model, noise, tokenize_batch(model.text().vocabulary, {"", ""}), t, pe);
+  const double dt = times[1] - times[0];
+  const at::Tensor expected = unpack_pixels(noise + dt * (v + 3 * (v - v_empty)), kTokenSide, kTokenSide);
+  EXPECT_TRUE(at::allclose(guided, expected, 1e-4, 1e-5)) << (guided - expected).abs().max().item<double>();
+  EXPECT_TRUE(at::allclose(plain, unpack_pixels(noise + dt * v, kTokenSide, kTokenSide), 1e-4, 1e-5));
+  EXPECT_GT((guided - plain).abs().max().item<double>(), 0.05) << "guidance moves the samples";
+  request.guidance = 1;  // v + 1 (v - v_empty) would differ; a scale of 1 or less is no guidance, as for Z-Image
+  EXPECT_TRUE(at::equal(sample_toy(model, request), plain));
+
+  SamplingSetup setup;  // the negative rows of a model with a pooled vector need one of their own
+  setup.noise = noise;
+  setup.conditioning = toy_inputs(model, request.prompts);
+  setup.times = times;
+  setup.guidance.scale = 3;
+  setup.guidance.txt = toy_inputs(model, {"", ""}).txt;
+  EXPECT_THROW(sample_dit(*model.dit, setup), InputError);
 }
 
 TEST(ToyProbe, DenoisingPredictsTheCleanImageFromTheVelocity) {

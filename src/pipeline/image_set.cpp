@@ -89,7 +89,8 @@ at::Tensor render(Pipeline& pipeline, const RenderRequest& request) {
     const TextConditioning& negative = texts.negative;  // one for every row
     setup.guidance = {s.guidance_for(dit), s.cfg_truncation, s.cfg_normalization,
                       negative.txt.expand({batch, -1, -1}),
-                      negative.mask.defined() ? negative.mask.expand({batch, -1}) : at::Tensor()};
+                      negative.mask.defined() ? negative.mask.expand({batch, -1}) : at::Tensor(),
+                      negative.y.defined() ? negative.y.expand({batch, -1}) : at::Tensor()};
   }
   setup.share = request.share;
   setup.on_step = request.on_step;

@@ -97,11 +97,16 @@ DitInputs with_negative_rows(const DitInputs& in, const ClassifierFreeGuidance& 
     throw InputError("classifier-free guidance needs negative text states of [" + std::to_string(batch) +
                      ", L, C], got " + (guidance.txt.defined() ? shape_string(guidance.txt.sizes().vec()) : "none"));
   }
-  if (in.y.defined()) throw UsageError("classifier-free guidance with a pooled text vector is not supported");
+  if (in.y.defined() != guidance.y.defined() || (in.y.defined() && !guidance.y.sizes().equals(in.y.sizes()))) {
+    throw InputError("classifier-free guidance needs a negative pooled vector exactly where the model takes one, of " +
+                     (in.y.defined() ? shape_string(in.y.sizes().vec()) : std::string("none")) + ", got " +
+                     (guidance.y.defined() ? shape_string(guidance.y.sizes().vec()) : "none"));
+  }
   const auto twice = [](const at::Tensor& x) { return x.defined() ? at::cat({x, x}, 0) : x; };
   DitInputs doubled = in;
   std::tie(doubled.txt, doubled.txt_mask) = stack_texts(in.txt, in.txt_mask, guidance.txt, guidance.txt_mask);
   doubled.txt_ids = model.text_ids(2 * batch, doubled.txt.size(1));
+  if (in.y.defined()) doubled.y = at::cat({in.y, guidance.y}, 0);
   doubled.img_ids = twice(in.img_ids);
   doubled.guidance = twice(in.guidance);
   doubled.cond = twice(in.cond);

@@ -25,6 +25,7 @@ struct ClassifierFreeGuidance {
   double normalization = 0;  // > 0: each row's guided velocity is cut to at most this times its conditional norm
   at::Tensor txt;            // [B, L_neg, context] the negative text states
   at::Tensor txt_mask;       // [B, L_neg] its real tokens; undefined: all
+  at::Tensor y;              // [B, D] the negative pooled vector, for models that take one
 };
 
 struct SamplingSetup {

@@ -43,6 +43,12 @@ at::Tensor sample_toy(const ToyModel& model, const ToyRequest& request) {
   setup.noise = at::cat(noise, 0);  // [B, side * side, 12]
   setup.conditioning = toy_inputs(model, request.prompts);
   setup.times = times_for(model, request.steps);
+  if (request.guidance > 1) {
+    const TextConditioning empty = encode_prompts(model.text(), std::vector<std::string>(request.prompts.size()));
+    setup.guidance.scale = request.guidance;
+    setup.guidance.txt = empty.txt;
+    setup.guidance.y = empty.y;
+  }
   setup.share = request.share;
   setup.observer = request.observer;
   setup.on_step = request.on_step;

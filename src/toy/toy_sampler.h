@@ -20,6 +20,9 @@ struct ToyRequest {
   std::vector<std::string> prompts;
   std::vector<uint64_t> seeds;  // one per prompt
   int steps = kDefaultSteps;
+  // Classifier-free guidance against the empty prompt (which training
+  // teaches): v + guidance (v - v_empty), applied above 1 (as for Z-Image).
+  double guidance = 0;
   const ShareSettings* share = nullptr;
   SharedAttentionObserver* observer = nullptr;
   // [3, H, W] in [0, 1], sides even: row 0 follows this image instead of its
