@@ -42,7 +42,7 @@ void run_demo(const DemoOptions& options) {
   for (const toy::Scene& target : set.targets) target_shapes.push_back(target.shape);
 
   ImageGrid grid;
-  grid.title = "untwist demo: reference \"" + reference_prompt + "\", targets name shape and place";
+  grid.title = "untwist demo: reference \"" + reference_prompt + "\", targets name only their content";
   grid.column_labels.push_back("reference");
   grid.column_labels.insert(grid.column_labels.end(), targets.begin(), targets.end());
   std::string table = "mode,copy_iou,shape_accuracy,style_distance,object_rate\n";
