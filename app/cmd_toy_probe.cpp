@@ -98,7 +98,8 @@ void add_toy_probe_command(CLI::App& toy) {
   command->add_option("--scenes", options->scenes, "random full prompts to sample and scenes to denoise")
       ->check(CLI::Range(1, 1024))->capture_default_str();
   command->add_option("--steps", options->steps, "sampling steps")->check(CLI::Range(1, 1000))->capture_default_str();
-  command->add_option("--guidance", options->guidance, "classifier-free guidance against the empty prompt: v + g (v - v_empty), above 1")
+  command->add_option("--guidance", options->guidance,
+                      "classifier-free guidance against the empty prompt: v + g (v - v_empty), above 1")
       ->check(CLI::Range(0.0, 20.0))->capture_default_str();
   command->add_option("-s,--seed", options->seed, "seed of the scenes and their noise")->capture_default_str();
   command->add_option("--grid", options->grid, "also write the samples as one PNG");

@@ -25,7 +25,9 @@ std::vector<BenchmarkSet> benchmark(int sets, int targets_per_set, uint64_t seed
     for (int t = 0; t < targets_per_set; ++t) {
       Scene target = random_scene(rng);
       // The content must differ: another shape in another cell.
-      while (target.shape == set.reference.shape || cell_of(target) == cell_of(set.reference)) target = random_scene(rng);
+      while (target.shape == set.reference.shape || cell_of(target) == cell_of(set.reference)) {
+        target = random_scene(rng);
+      }
       set.targets.push_back(target);
     }
     set.seed = seed * 1000 + static_cast<uint64_t>(s) * 100;
@@ -42,7 +44,8 @@ BenchmarkSet demo_set(uint64_t seed) {
   set.reference.texture = Texture::Checks;
   set.reference = in_cell(set.reference, 0);  // top left
   // Each target in a cell the reference's square does not reach.
-  const std::pair<Shape, int> targets[] = {{Shape::Circle, 8}, {Shape::Triangle, 2}, {Shape::Cross, 6}, {Shape::Ring, 7}};
+  const std::pair<Shape, int> targets[] = {
+      {Shape::Circle, 8}, {Shape::Triangle, 2}, {Shape::Cross, 6}, {Shape::Ring, 7}};
   for (const auto& [shape, cell] : targets) {
     Scene target;
     target.shape = shape;
@@ -126,7 +129,8 @@ TwoReferenceScores evaluate_two_references(const ToyModel& model, const std::vec
     const BenchmarkSet& set = sets[i];
     const Scene& other = sets[(i + 1) % sets.size()].reference;
     ToyRequest request;
-    const PromptParts full = named_in(model.text().vocabulary, {}), content = named_in(model.text().vocabulary, kContentOnly);
+    const std::vector<std::string>& words = model.text().vocabulary;
+    const PromptParts full = named_in(words, {}), content = named_in(words, kContentOnly);
     request.prompts = {prompt_for(set.reference, full), prompt_for(other, full)};
     request.seeds = {set.seed, sets[(i + 1) % sets.size()].seed};
     std::vector<Shape> shapes;

@@ -108,7 +108,8 @@ namespace {
 int nearest_centre(float pixel) {
   int best = 0;
   for (int i = 1; i < 3; ++i) {
-    if (std::fabs(pixel - kCellCentres[static_cast<size_t>(i)]) < std::fabs(pixel - kCellCentres[static_cast<size_t>(best)])) best = i;
+    const float distance = std::fabs(pixel - kCellCentres[static_cast<size_t>(i)]);
+    if (distance < std::fabs(pixel - kCellCentres[static_cast<size_t>(best)])) best = i;
   }
   return best;
 }
