@@ -87,6 +87,18 @@ const std::vector<std::string>& position_names() {
 
 std::array<float, 3> colour_rgb(int colour) { return kColours.at(static_cast<size_t>(colour)); }
 
+namespace {
+
+// `scene` centred (dx, dy) pixels from `cell`'s centre, kept inside the image.
+Scene placed(Scene scene, int cell, float dx, float dy) {
+  const float last = static_cast<float>(kImageSize) - scene.size;
+  scene.cx = std::clamp(kCellCentres.at(static_cast<size_t>(cell % 3)) + dx, scene.size, last);
+  scene.cy = std::clamp(kCellCentres.at(static_cast<size_t>(cell / 3)) + dy, scene.size, last);
+  return scene;
+}
+
+}  // namespace
+
 Scene random_scene(std::mt19937_64& rng) {
   Scene scene;
   scene.shape = static_cast<Shape>(std::uniform_int_distribution<int>(0, 5)(rng));
@@ -97,10 +109,8 @@ Scene random_scene(std::mt19937_64& rng) {
   scene.size = std::uniform_real_distribution<float>(kMinHalfSize, kMaxHalfSize)(rng);
   const int cell = std::uniform_int_distribution<int>(0, 8)(rng);
   std::uniform_real_distribution<float> jitter(-kCellJitter, kCellJitter);
-  const float last = static_cast<float>(kImageSize) - scene.size;  // the object stays inside the image
-  scene.cx = std::clamp(kCellCentres[static_cast<size_t>(cell % 3)] + jitter(rng), scene.size, last);
-  scene.cy = std::clamp(kCellCentres[static_cast<size_t>(cell / 3)] + jitter(rng), scene.size, last);
-  return scene;
+  const float dx = jitter(rng), dy = jitter(rng);
+  return placed(scene, cell, dx, dy);
 }
 
 namespace {
@@ -118,12 +128,7 @@ int nearest_centre(float pixel) {
 
 int cell_of(const Scene& scene) { return 3 * nearest_centre(scene.cy) + nearest_centre(scene.cx); }
 
-Scene in_cell(Scene scene, int cell) {
-  const float last = static_cast<float>(kImageSize) - scene.size;
-  scene.cx = std::clamp(kCellCentres.at(static_cast<size_t>(cell % 3)), scene.size, last);
-  scene.cy = std::clamp(kCellCentres.at(static_cast<size_t>(cell / 3)), scene.size, last);
-  return scene;
-}
+Scene in_cell(Scene scene, int cell) { return placed(scene, cell, 0, 0); }
 
 at::Tensor object_mask(const Scene& scene) {
   at::Tensor mask = at::zeros({kImageSize, kImageSize}, at::kBool);
