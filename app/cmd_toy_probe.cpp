@@ -63,13 +63,15 @@ void run_probe(const ProbeOptions& options) {
   std::printf("%12.2f %15.2f %10.2f %10.2f %10.2f %10.2f\n", following.background, following.object_colour,
               following.texture, following.objects, following.shape, following.position);
 
-  std::printf("\none model call on the %d rendered scenes noised to t, with their prompts\n", options.scenes);
-  std::printf("%6s %16s %16s\n", "t", "clean-image MSE", "prompted shape");
+  std::printf("\none model call on the %d rendered scenes noised to t, with their prompts (and with prompts naming\n"
+              "another shape: the share showing the named shape says whether the model reads its shape word)\n",
+              options.scenes);
+  std::printf("%6s %16s %16s %16s\n", "t", "clean-image MSE", "prompted shape", "misnamed: named");
   nlohmann::json denoising = nlohmann::json::array();
   for (double t : {0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0}) {
     const toy::Denoising d = toy::denoise_from(model, scenes, t, options.seed);
-    std::printf("%6.2f %16.4f %16.2f\n", d.t, d.clean_mse, d.shape);
-    denoising.push_back({{"t", d.t}, {"clean_mse", d.clean_mse}, {"shape", d.shape}});
+    std::printf("%6.2f %16.4f %16.2f %16.2f\n", d.t, d.clean_mse, d.shape, d.named_shape);
+    denoising.push_back({{"t", d.t}, {"clean_mse", d.clean_mse}, {"shape", d.shape}, {"named_shape", d.named_shape}});
   }
   if (!options.json.empty()) {
     const nlohmann::json result = {{"model", model_path},

@@ -77,17 +77,28 @@ Denoising denoise_from(const ToyModel& model, const std::vector<Scene>& scenes, 
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor noise = at::randn(x0.sizes(), generator);
   const at::Tensor xt = (1 - t) * x0 + t * noise;
-  const at::Tensor ids = tokenize_batch(model.text().vocabulary, full_prompts(scenes, model.text().vocabulary));
-  const at::Tensor velocity = predict_velocity(model, xt, ids, at::full({batch}, t), toy_position_table(model, batch));
-  const at::Tensor predicted = unpack_pixels(xt - t * velocity, kTokenSide, kTokenSide);  // [N, 3, 32, 32]
+  const at::Tensor pe = toy_position_table(model, batch);
+  const auto predict = [&](const std::vector<Scene>& named) {  // [N, 3, 32, 32]
+    const at::Tensor ids = tokenize_batch(model.text().vocabulary, full_prompts(named, model.text().vocabulary));
+    const at::Tensor velocity = predict_velocity(model, xt, ids, at::full({batch}, t), pe);
+    return unpack_pixels(xt - t * velocity, kTokenSide, kTokenSide);
+  };
+  const int shapes = static_cast<int>(shape_names().size());
+  std::vector<Scene> renamed = scenes;  // each shape named as the one half the list after it: never itself
+  for (Scene& scene : renamed) scene.shape = static_cast<Shape>((static_cast<int>(scene.shape) + shapes / 2) % shapes);
+  const at::Tensor predicted = predict(scenes), misnamed = predict(renamed);
 
   Denoising result;
   result.t = t;
   result.clean_mse = (predicted - truth).pow(2).mean().item<double>();
   for (int64_t i = 0; i < batch; ++i) {
-    if (shows_shape(foreground_mask(predicted[i]), scenes[static_cast<size_t>(i)].shape)) result.shape += 1;
+    const auto s = static_cast<size_t>(i);
+    if (shows_shape(foreground_mask(predicted[i]), scenes[s].shape)) result.shape += 1;
+    if (shows_shape(foreground_mask(misnamed[i]), renamed[s].shape)) result.named_shape += 1;
   }
-  result.shape /= static_cast<double>(std::max<int64_t>(batch, 1));
+  const double n = static_cast<double>(std::max<int64_t>(batch, 1));
+  result.shape /= n;
+  result.named_shape /= n;
   return result;
 }
 

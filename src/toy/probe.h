@@ -37,10 +37,16 @@ struct Denoising {
   double t = 0;
   double clean_mse = 0;      // predicted clean image against the rendered scene, pixels in [0, 1]
   double shape = 0;          // share of predictions showing the prompted shape
+  // The same noised scenes with prompts that name another shape: the share of
+  // predictions showing the named shape instead of the noised one. Near 1 at
+  // high t where the model lays out the shape its prompt names; near 0 where
+  // it only follows the image (the shape word unread).
+  double named_shape = 0;
 };
 
 // Each scene rendered, noised to t with seeded noise, and predicted clean by
-// one model call with its full prompt: x0 = x_t - t * v.
+// one model call with its full prompt: x0 = x_t - t * v; and once more with
+// the prompt naming another shape (named_shape).
 Denoising denoise_from(const ToyModel& model, const std::vector<Scene>& scenes, double t, uint64_t seed);
 
 }  // namespace untwist::toy
