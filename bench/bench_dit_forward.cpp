@@ -17,7 +17,8 @@
 // 128, SwiGLU feed-forward 10240, caption features 2560, 64-channel image
 // tokens, RoPE axes 32/48/48 with theta 256) at 1 noise refiner + 1 context
 // refiner + 1 layer (default 1024 and 4096 image + 100 caption tokens, each
-// part padded to a multiple of 32 as the model does). bfloat16 runs as often as float32 on CPUs with native bfloat16
+// part padded to a multiple of 32 as the model does). The bfloat16 runs read
+// weights stored in bfloat16, as the released checkpoints are. bfloat16 runs as often as float32 on CPUs with native bfloat16
 // matmul (util/cpu_features.h); elsewhere, where libtorch 1.13 computes it far
 // slower than float32, once for mid and not at all for flux and klein by
 // default. With --device cuda (a CUDA libtorch) the model and
@@ -119,6 +120,20 @@ class TimedAttention : public AttentionHook {
   mutable double seconds = 0;
 };
 
+// The random weights as a checkpoint stores them for each compute dtype:
+// float32 for float32 runs, bfloat16 (as the released files are) for
+// bfloat16 runs, so that neither run converts its matrices at each call.
+struct RandomWeights {
+  std::shared_ptr<const Weights> float32, bfloat16;
+  explicit RandomWeights(const TensorMap& tensors) {
+    TensorMap narrow;
+    for (const auto& [name, tensor] : tensors) narrow[name] = tensor.to(at::kBFloat16);
+    float32 = std::make_shared<const Weights>(Weights::from_tensors(tensors, "random"));
+    bfloat16 = std::make_shared<const Weights>(Weights::from_tensors(std::move(narrow), "random"));
+  }
+  const Weights& in(at::ScalarType dtype) const { return dtype == at::kBFloat16 ? *bfloat16 : *float32; }
+};
+
 FluxConfig flux_width_config() {
   FluxConfig config;  // FLUX.1's defaults: hidden 3072, 24 heads, MLP 12288, axes 16/56/56
   config.depth = 1;
@@ -140,7 +155,7 @@ Flux2Config klein_width_config() {
 
 Subject flux1_subject(const FluxConfig& config, std::string name, int64_t full_depth, int64_t full_single,
                       at::Device device) {
-  const auto weights = std::make_shared<const Weights>(Weights::from_tensors(random_flux_weights(config, 0), "random"));
+  const auto weights = std::make_shared<const RandomWeights>(random_flux_weights(config, 0));
   DitShape s{std::move(name), config.hidden_size, config.num_heads, config.mlp_hidden, config.mlp_hidden,
              config.depth, config.depth_single_blocks, config.in_channels,
              config.out_channels, config.context_in_dim, config.vec_in_dim, config.guidance_embed, false};
@@ -152,7 +167,7 @@ Subject flux1_subject(const FluxConfig& config, std::string name, int64_t full_d
             FluxConfig c = config;
             c.depth = blocks[0];
             c.depth_single_blocks = blocks[1];
-            return std::make_unique<FluxModel>(*weights, c, dtype, device);
+            return std::make_unique<FluxModel>(weights->in(dtype), c, dtype, device);
           },
           [=](int64_t img, int64_t txt) { return linear_flops(s, img, txt); },
           [=](int64_t img, int64_t txt) { return attention_flops(s, img, txt); }};
@@ -160,7 +175,7 @@ Subject flux1_subject(const FluxConfig& config, std::string name, int64_t full_d
 
 Subject flux2_subject(const Flux2Config& config, std::string name, int64_t full_depth, int64_t full_single,
                       at::Device device) {
-  const auto weights = std::make_shared<const Weights>(Weights::from_tensors(random_flux2_weights(config, 0), "random"));
+  const auto weights = std::make_shared<const RandomWeights>(random_flux2_weights(config, 0));
   DitShape s{std::move(name), config.hidden_size, config.num_heads, config.mlp_hidden, 2 * config.mlp_hidden,
              config.depth, config.depth_single_blocks, config.in_channels,
              config.out_channels, config.context_in_dim, 0, config.guidance_embed, true};
@@ -172,7 +187,7 @@ Subject flux2_subject(const Flux2Config& config, std::string name, int64_t full_
             Flux2Config c = config;
             c.depth = blocks[0];
             c.depth_single_blocks = blocks[1];
-            return std::make_unique<Flux2Model>(*weights, c, dtype, device);
+            return std::make_unique<Flux2Model>(weights->in(dtype), c, dtype, device);
           },
           [=](int64_t img, int64_t txt) { return linear_flops(s, img, txt); },
           [=](int64_t img, int64_t txt) { return attention_flops(s, img, txt); }};
@@ -190,7 +205,7 @@ ZImageConfig zimage_width_config() {
 int64_t zimage_padded(int64_t tokens) { return (tokens + 31) / 32 * 32; }
 
 Subject zimage_subject(const ZImageConfig& config, at::Device device) {
-  const auto weights = std::make_shared<const Weights>(Weights::from_tensors(random_zimage_weights(config, 0), "random"));
+  const auto weights = std::make_shared<const RandomWeights>(random_zimage_weights(config, 0));
   DitShape s{"Z-Image 6B", config.dim, config.num_heads, config.ffn_hidden, config.ffn_hidden, 0, 0,
              config.token_channels(), config.token_channels(), config.cap_feat_dim, 0, false, false};
   const std::vector<int64_t> run{config.n_noise_refiner, config.n_context_refiner, config.n_layers};
@@ -218,7 +233,7 @@ Subject zimage_subject(const ZImageConfig& config, at::Device device) {
             c.n_noise_refiner = blocks[0];
             c.n_context_refiner = blocks[1];
             c.n_layers = blocks[2];
-            return std::make_unique<ZImageModel>(*weights, c, dtype, device);
+            return std::make_unique<ZImageModel>(weights->in(dtype), c, dtype, device);
           },
           linear, attention};
 }

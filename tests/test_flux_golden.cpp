@@ -9,7 +9,9 @@
 
 #include "io/safetensors.h"
 #include "io/weights.h"
+#include "model/activations.h"
 #include "model/attention.h"
+#include "model/dit_layers.h"
 #include "model/flux1/flux.h"
 #include "test_support.h"
 
@@ -181,6 +183,61 @@ TEST(ChunkedAttention, EqualsNaiveSoftmaxAcrossChunks) {
   const at::Tensor half = scaled_dot_product_attention(q.to(at::kBFloat16), k.to(at::kBFloat16), v.to(at::kBFloat16));
   EXPECT_EQ(half.scalar_type(), at::kBFloat16);
   EXPECT_LE(relative_error(half.to(at::kFloat), naive_attention(q, k, v).to(at::kFloat)), 2e-2);
+}
+
+// Largest |a - b| relative to max(|b|, floor), elementwise.
+double max_relative_difference(const at::Tensor& a, const at::Tensor& b, double floor) {
+  const at::Tensor wide = b.to(at::kDouble);
+  return ((a.to(at::kDouble) - wide).abs() / wide.abs().clamp_min(floor)).max().item<double>();
+}
+
+// The activations and the layer norm are computed in float32 whatever the
+// dtype: the float32 results match float64 libtorch, values and gradients,
+// and the bfloat16 ones are float64's rounded to bfloat16 (within one
+// rounding step, 2^-8 relative).
+TEST(Activations, MatchFloat64AndRoundOnceToBFloat16) {
+  const at::Tensor x = at::linspace(-9, 9, 20001, at::kDouble);
+  const at::Tensor gelu = at::gelu(x, "tanh"), silu_x = at::silu(x);
+  EXPECT_LE(max_relative_difference(gelu_tanh(x.to(at::kFloat)), gelu, 1e-3), 2e-6);
+  EXPECT_LE(max_relative_difference(silu_float32(x.to(at::kFloat)), silu_x, 1e-3), 2e-6);
+  EXPECT_GT(max_relative_difference(gelu_tanh(x.to(at::kFloat)), at::gelu(x), 1e-3), 1e-4)
+      << "the tanh approximation, not the erf GELU";
+
+  const at::Tensor grad_in = x.to(at::kFloat).requires_grad_(true);
+  gelu_tanh(grad_in).sum().backward();
+  const at::Tensor grad_ref = x.clone().requires_grad_(true);
+  at::gelu(grad_ref, "tanh").sum().backward();
+  EXPECT_LE(max_relative_difference(grad_in.grad(), grad_ref.grad(), 1e-2), 1e-5);
+
+  const at::Tensor xb = x.to(at::kBFloat16);  // the float64 reference of bfloat16 inputs
+  for (const auto& [name, ours, reference] :
+       {std::tuple{"gelu_tanh", gelu_tanh(xb), at::gelu(xb.to(at::kDouble), "tanh")},
+        std::tuple{"silu", silu_float32(xb), at::silu(xb.to(at::kDouble))}}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(ours.scalar_type(), at::kBFloat16);
+    EXPECT_LE(max_relative_difference(ours, reference, 1e-2), std::ldexp(1.0, -8));
+  }
+
+  // Outside autograd they run in pieces of 256k values: a tensor of several
+  // pieces and a partial last one, given transposed (not contiguous).
+  at::manual_seed(3);
+  const at::Tensor many = (at::randn({300, 3, 700}, at::kDouble) * 4).transpose(0, 2);
+  for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    const at::Tensor in = many.to(dtype);
+    const double tolerance = dtype == at::kFloat ? 2e-6 : std::ldexp(1.0, -8);
+    EXPECT_EQ(gelu_tanh(in).sizes(), in.sizes());
+    EXPECT_LE(max_relative_difference(gelu_tanh(in), at::gelu(in.to(at::kDouble), "tanh"), 1e-2), tolerance);
+    EXPECT_LE(max_relative_difference(silu_float32(in), at::silu(in.to(at::kDouble)), 1e-2), tolerance);
+  }
+
+  const at::Tensor rows = at::randn({4, 7, 3072}, at::kDouble) * 3 + 1;
+  const at::Tensor norm = at::layer_norm(rows, {3072}, {}, {}, 1e-6);
+  EXPECT_LE(max_relative_difference(layer_norm(rows.to(at::kFloat)), norm, 1e-2), 1e-5);
+  const at::Tensor rows_b = rows.to(at::kBFloat16);
+  const at::Tensor norm_b = layer_norm(rows_b);
+  EXPECT_EQ(norm_b.scalar_type(), at::kBFloat16);
+  EXPECT_LE(max_relative_difference(norm_b, at::layer_norm(rows_b.to(at::kDouble), {3072}, {}, {}, 1e-6), 1e-2),
+            std::ldexp(1.0, -8));
 }
 
 }  // namespace

@@ -66,7 +66,11 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
       const int64_t in = std::min(query_chunk, queries - i);
       at::Tensor scores = at::matmul(qq.narrow(0, p, pn).narrow(1, i, in), kt.narrow(0, p, pn));
       if (bias.defined()) scores = scores.to(at::kFloat) + bias.narrow(0, p, pn);
-      const at::Tensor weights = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());  // [pn, in, Lk]
+      // libtorch's float32 and bfloat16 softmax kernels accumulate in float32
+      // and write their own dtype; float16 goes through float32.
+      const bool native = scores.scalar_type() == at::kFloat || scores.scalar_type() == at::kBFloat16;
+      const at::Tensor weights = (native ? at::softmax(scores, -1) : at::softmax(scores, -1, at::kFloat))
+                                     .to(v.scalar_type());  // [pn, in, Lk]
       columns.push_back(at::matmul(weights, vv.narrow(0, p, pn)));                         // [pn, in, Dv]
     }
     rows.push_back(columns.size() == 1 ? columns[0] : at::cat(columns, 1));

@@ -31,7 +31,10 @@ at::Tensor embed(const MLPEmbedder& embedder, const at::Tensor& x) {
   return embedder.out_layer(at::silu(embedder.in_layer(x)));
 }
 
-at::Tensor layer_norm(const at::Tensor& x) { return at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6); }
+at::Tensor layer_norm(const at::Tensor& x) {
+  if (x.scalar_type() == at::kFloat) return at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6);
+  return at::layer_norm(x.to(at::kFloat), {x.size(-1)}, {}, {}, 1e-6).to(x.scalar_type());
+}
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& scale) {
   const at::Tensor wide = x.to(at::kFloat);

@@ -48,7 +48,9 @@ struct WeightLoader {
 };
 
 at::Tensor embed(const MLPEmbedder& embedder, const at::Tensor& x);
-at::Tensor layer_norm(const at::Tensor& x);  // no affine, eps 1e-6
+// No affine, eps 1e-6; computed in float32 and returned in x's dtype (as the
+// reference's kernel does; libtorch 1.13's bfloat16 one is ten times slower).
+at::Tensor layer_norm(const at::Tensor& x);
 // RMSNorm in float32, back to x's dtype, then scaled (eps 1e-6).
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& scale);
 // q and k normalised per head, in v's dtype.

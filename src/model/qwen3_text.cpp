@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/weights.h"
+#include "model/activations.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -202,7 +203,7 @@ std::vector<at::Tensor> Qwen3TextEncoder::hidden_states(const at::Tensor& input_
     const Layer& layer = layers_[static_cast<size_t>(n)];
     x = x + attention(layer, x, cos, sin, allowed);
     const at::Tensor h = rms_norm(x, layer.post_attention_layernorm, config_.rms_norm_eps);
-    x = x + layer.down_proj(at::silu(layer.gate_proj(h)) * layer.up_proj(h));
+    x = x + layer.down_proj(silu_float32(layer.gate_proj(h)) * layer.up_proj(h));
     keep(n + 1, n + 1 == config_.num_layers ? rms_norm(x, norm_, config_.rms_norm_eps) : x);
   }
   return outputs;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/weights.h"
+#include "model/activations.h"
 #include "util/errors.h"
 
 namespace untwist {
@@ -13,8 +14,6 @@ namespace {
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   return weight * (x * at::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps));
 }
-
-at::Tensor gelu_tanh(const at::Tensor& x) { return at::gelu(x, "tanh"); }
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #include "model/flux1/flux.h"
 
 #include "io/weights.h"
+#include "model/activations.h"
 #include "model/flux1/packing.h"
 #include "model/rope.h"
 #include "model/flow_schedule.h"
@@ -112,11 +113,11 @@ std::pair<at::Tensor, at::Tensor> FluxModel::double_block(const DoubleStreamBloc
   const at::Tensor img_attn = attn.narrow(1, txt.size(1), img.size(1));
 
   img = img + img_mod[kAttnGate] * block.img_attn.proj(img_attn);
-  img = img + img_mod[kMlpGate] * block.img_mlp_2(at::gelu(
-                                      block.img_mlp_0(modulate(img, img_mod[kMlpShift], img_mod[kMlpScale])), "tanh"));
+  img = img + img_mod[kMlpGate] * block.img_mlp_2(gelu_tanh(
+                                      block.img_mlp_0(modulate(img, img_mod[kMlpShift], img_mod[kMlpScale]))));
   txt = txt + txt_mod[kAttnGate] * block.txt_attn.proj(txt_attn);
-  txt = txt + txt_mod[kMlpGate] * block.txt_mlp_2(at::gelu(
-                                      block.txt_mlp_0(modulate(txt, txt_mod[kMlpShift], txt_mod[kMlpScale])), "tanh"));
+  txt = txt + txt_mod[kMlpGate] * block.txt_mlp_2(gelu_tanh(
+                                      block.txt_mlp_0(modulate(txt, txt_mod[kMlpShift], txt_mod[kMlpScale]))));
   return {img, txt};
 }
 
@@ -130,7 +131,7 @@ at::Tensor FluxModel::single_block(const SingleStreamBlock& block, int index, at
   const at::Tensor mlp = fused.narrow(-1, 3 * hidden, config_.mlp_hidden);
   const auto [q, k] = qk_norm(block.norm, qkv[0], qkv[1], qkv[2]);
   const at::Tensor attn = attend(hook, {{"single", index}, q, k, qkv[2], pe, image, &rope_, {}});  // [B, L, hidden]
-  const at::Tensor out = block.linear2(at::cat({attn, at::gelu(mlp, "tanh")}, 2));
+  const at::Tensor out = block.linear2(at::cat({attn, gelu_tanh(mlp)}, 2));
   return x + mod[kAttnGate] * out;
 }
 

@@ -1,6 +1,7 @@
 #include "model/flux2/flux2.h"
 
 #include "io/weights.h"
+#include "model/activations.h"
 #include "model/flow_schedule.h"
 #include "model/rope.h"
 #include "util/errors.h"
@@ -12,7 +13,7 @@ namespace {
 // silu(gate) * up, the halves of x's last dimension.
 at::Tensor swiglu(const at::Tensor& x) {
   const auto halves = x.chunk(2, -1);
-  return at::silu(halves[0]) * halves[1];
+  return silu_float32(halves[0]) * halves[1];
 }
 
 }  // namespace

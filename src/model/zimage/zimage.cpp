@@ -1,6 +1,7 @@
 #include "model/zimage/zimage.h"
 
 #include "io/weights.h"
+#include "model/activations.h"
 #include "model/rope.h"
 #include "util/errors.h"
 
@@ -177,7 +178,7 @@ at::Tensor ZImageModel::run_block(const zimage::TransformerBlock& block, const a
   const at::Tensor attended = attention.to_out_0(attend(hook, call));  // [B, L, dim]
   at::Tensor out = x + gated(rms(attended, block.attention_norm2), 1);
   const at::Tensor ff_in = scaled(rms(out, block.ffn_norm1), 2);
-  const at::Tensor ff = block.feed_forward_w2(at::silu(block.feed_forward_w1(ff_in)) * block.feed_forward_w3(ff_in));
+  const at::Tensor ff = block.feed_forward_w2(silu_float32(block.feed_forward_w1(ff_in)) * block.feed_forward_w3(ff_in));
   return out + gated(rms(ff, block.ffn_norm2), 3);
 }
 
