@@ -18,8 +18,9 @@
 // tokens, RoPE axes 32/48/48 with theta 256) at 1 noise refiner + 1 context
 // refiner + 1 layer (default 1024 and 4096 image + 100 caption tokens, each
 // part padded to a multiple of 32 as the model does). The bfloat16 runs read
-// weights stored in bfloat16, as the released checkpoints are. bfloat16 runs as often as float32 on CPUs with native bfloat16
-// matmul (util/cpu_features.h); elsewhere, where libtorch 1.13 computes it far
+// weights stored in bfloat16, as the released checkpoints are. bfloat16 runs
+// as often as float32 on CPUs with native bfloat16 matmul
+// (util/cpu_features.h); elsewhere, where libtorch 1.13 computes it far
 // slower than float32, once for mid and not at all for flux and klein by
 // default. With --device cuda (a CUDA libtorch) the model and
 // the matmul run on the GPU. --allocator system leaves libtorch's CPU
