@@ -13,7 +13,9 @@
 #include "model/attention.h"
 #include "model/dit_layers.h"
 #include "model/flux1/flux.h"
+#include "model/fused_attention_bf16.h"
 #include "test_support.h"
+#include "util/cpu_features.h"
 
 namespace untwist {
 namespace {
@@ -183,6 +185,55 @@ TEST(ChunkedAttention, EqualsNaiveSoftmaxAcrossChunks) {
   const at::Tensor half = scaled_dot_product_attention(q.to(at::kBFloat16), k.to(at::kBFloat16), v.to(at::kBFloat16));
   EXPECT_EQ(half.scalar_type(), at::kBFloat16);
   EXPECT_LE(relative_error(half.to(at::kFloat), naive_attention(q, k, v).to(at::kFloat)), 2e-2);
+}
+
+// The fused bfloat16 kernel (AVX512-BF16 CPUs) against float64 attention of
+// the same bfloat16 operands, for each head width it takes: query and key
+// counts that are not whole blocks, logits large enough that a row's maximum
+// moves from block to block, a boolean mask with a masked tail, and float
+// biases (log weights and -inf). The error allowed is a few bfloat16
+// roundings (the weights' and the output's, 2^-9 each); a wrong key, scale or
+// row is off by far more.
+TEST(FusedBf16Attention, EqualsFloat64AttentionOfTheSameOperands) {
+  if (!bf16_support().avx512_bf16) GTEST_SKIP() << "no AVX512-BF16 on this CPU: the fused kernel does not run here";
+  at::manual_seed(11);
+  for (const int64_t dim : {32, 64, 128}) {
+    SCOPED_TRACE("head width " + std::to_string(dim));
+    for (const double spread : {1.0, 3.0}) {
+      const auto operand = [&](int64_t length) {
+        return (at::randn({2, 3, length, dim}) * spread).to(at::kBFloat16);
+      };
+      const at::Tensor q = operand(77), k = operand(1001), v = operand(1001) / spread;
+      ASSERT_TRUE(fused_bf16_attention_runs(q, k, v));
+      const at::Tensor mask = at::rand({2, 1001}) < 0.7;
+      mask[1].narrow(0, 900, 101).fill_(false);
+      const at::Tensor weights = at::rand({2, 1001}) * 3 + 0.05;
+      at::Tensor bias = weights.log();
+      bias[0].narrow(0, 0, 500).fill_(-std::numeric_limits<float>::infinity());
+      const auto naive_bias = [&](const at::Tensor& b) {
+        const at::Tensor scores =
+            at::matmul(q.to(at::kDouble), k.to(at::kDouble).transpose(-1, -2)) / std::sqrt(double(dim)) +
+            b.to(at::kDouble).reshape({2, 1, 1, 1001});
+        return at::matmul(at::softmax(scores, -1), v.to(at::kDouble));
+      };
+      const std::vector<std::pair<at::Tensor, at::Tensor>> cases = {
+          {scaled_dot_product_attention(q, k, v), naive_attention(q, k, v)},
+          {scaled_dot_product_attention(q, k, v, mask), naive_attention(q, k, v, mask)},
+          {scaled_dot_product_attention(q, k, v, bias), naive_bias(bias)},
+      };
+      for (const auto& [fused, exact] : cases) {
+        EXPECT_EQ(fused.scalar_type(), at::kBFloat16);
+        EXPECT_LE(relative_error(fused.to(at::kDouble), exact), 4e-3);
+        EXPECT_LE((fused.to(at::kDouble) - exact).abs().max().item<double>() / exact.abs().max().item<double>(), 1e-2);
+      }
+      EXPECT_GT(relative_error(cases[1].first.to(at::kDouble), cases[0].second), 5e-2) << "the mask must matter";
+    }
+  }
+  const at::Tensor narrow = at::randn({1, 1, 8, 16}).to(at::kBFloat16), wide = at::randn({1, 1, 8, 64});
+  EXPECT_FALSE(fused_bf16_attention_runs(narrow, narrow, narrow)) << "head width 16 has no kernel";
+  EXPECT_FALSE(fused_bf16_attention_runs(wide, wide, wide)) << "float32 keeps libtorch's path";
+  const at::Tensor learning = wide.to(at::kBFloat16).requires_grad_();
+  EXPECT_FALSE(fused_bf16_attention_runs(learning, learning, learning)) << "the kernel has no backward";
 }
 
 // Largest |a - b| relative to max(|b|, floor), elementwise.

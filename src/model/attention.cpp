@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "model/fused_attention_bf16.h"
 #include "model/rope.h"
 
 namespace untwist {
@@ -39,19 +40,24 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
   }
 #endif
   const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+  // The keys' logit biases (masked keys: -inf), one row per problem.
+  at::Tensor bias;
+  if (key_mask.defined()) {
+    bias = key_logit_bias(key_mask.to(q.device()))
+               .reshape({batch, 1, keys})
+               .expand({batch, heads, keys})
+               .reshape({batch * heads, keys});  // [BH, Lk]
+  }
+  if (fused_bf16_attention_runs(q, k, v)) {
+    return fused_bf16_attention(q.reshape({batch * heads, queries, dim}), k.reshape({batch * heads, keys, dim}),
+                                v.reshape({batch * heads, keys, dim}), bias, scale)
+        .reshape({batch, heads, queries, dim});
+  }
   // Batch and heads flattened into one dimension of independent problems; the
   // scale goes on the queries (a pass over [L, D], not over the scores).
   const at::Tensor qq = (q * scale).reshape({batch * heads, queries, dim});
   const at::Tensor kt = k.reshape({batch * heads, keys, dim}).transpose(1, 2);  // [BH, D, Lk]
   const at::Tensor vv = v.reshape({batch * heads, keys, v.size(3)});
-  // The keys' logit biases (masked keys: -inf), one row per problem.
-  at::Tensor bias;
-  if (key_mask.defined()) {
-    bias = key_logit_bias(key_mask.to(q.device()))
-               .reshape({batch, 1, 1, keys})
-               .expand({batch, heads, 1, keys})
-               .reshape({batch * heads, 1, keys});  // [BH, 1, Lk]
-  }
   const int64_t query_chunk =
       std::min(queries, std::max(kMinQueryRows, kMaxScoreElements / std::max<int64_t>(keys, 1)));
   const int64_t problem_chunk =
@@ -65,7 +71,7 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
     for (int64_t i = 0; i < queries; i += query_chunk) {
       const int64_t in = std::min(query_chunk, queries - i);
       at::Tensor scores = at::matmul(qq.narrow(0, p, pn).narrow(1, i, in), kt.narrow(0, p, pn));
-      if (bias.defined()) scores = scores.to(at::kFloat) + bias.narrow(0, p, pn);
+      if (bias.defined()) scores = scores.to(at::kFloat) + bias.narrow(0, p, pn).unsqueeze(1);
       // libtorch's float32 and bfloat16 softmax kernels accumulate in float32
       // and write their own dtype; float16 goes through float32.
       const bool native = scores.scalar_type() == at::kFloat || scores.scalar_type() == at::kBFloat16;

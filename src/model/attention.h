@@ -50,6 +50,8 @@ class AttentionHook {
 
 // softmax(q k^T / sqrt(D)) v, computed in chunks of heads and queries so that
 // no more than a bounded score matrix exists at once; softmax in float32.
+// bfloat16 on a CPU with AVX512-BF16 (outside autograd): the fused kernel of
+// fused_attention_bf16.h instead.
 // Off the CPU with libtorch 2.x: libtorch's fused attention instead.
 // q: [B, H, Lq, D], k, v: [B, H, Lk, D], key_mask: [B, Lk] bool (true: may be
 // attended), float (added to the keys' logits: 0 keeps a key, -inf removes it,
