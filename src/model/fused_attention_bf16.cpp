@@ -22,9 +22,10 @@ namespace untwist {
 
 namespace {
 
-constexpr int kRows = 12;       // queries per block: 24 independent sums of dot products
+constexpr int kRows = 6;        // queries per block
+constexpr int kKeys = 64;       // keys per block
+constexpr int kVectors = kKeys / 16;  // vectors of 16 scores per query: kRows x kVectors = 24 independent sums
 constexpr int kTileRows = 96;   // queries that share each block of keys while it is in L1
-constexpr int kKeys = 32;  // keys per block: two vectors of 16 scores
 constexpr float kLog2e = 1.4426950408889634f;
 
 // One problem's keys and values laid out for the dot-product instructions,
@@ -33,7 +34,7 @@ struct Packed {
   const uint16_t* keys;    // [Lk'/16][D/2][16 keys][2 dims]
   const uint16_t* values;  // [Lk'/2][D][2 keys]
   const float* bias;       // [Lk'] in log2 units; -inf for the padding keys
-  int64_t key_blocks;      // Lk' / 32 (Lk' = Lk rounded up to whole blocks)
+  int64_t key_blocks;      // Lk' / kKeys (Lk' = Lk rounded up to whole blocks)
 };
 
 const uint16_t* bits(const at::Tensor& t) { return reinterpret_cast<const uint16_t*>(t.data_ptr<at::BFloat16>()); }
@@ -104,24 +105,29 @@ UNTWIST_AVX512_BF16 inline void attend_block(const uint16_t* q, const Packed& in
   alignas(64) uint16_t weights[kRows][kKeys];
   alignas(64) float shift[16] = {}, alpha[16];
   // Scores of kRows queries by kKeys keys, in log2 units.
-  __m512 s[kRows][2];
-  for (int r = 0; r < kRows; ++r) s[r][0] = s[r][1] = _mm512_setzero_ps();
-  const uint16_t* keys0 = in.keys + b * 2 * D * 16;
-  const uint16_t* keys1 = keys0 + D * 16;
+  __m512 s[kRows][kVectors];
+  for (int r = 0; r < kRows; ++r) {
+    for (int v = 0; v < kVectors; ++v) s[r][v] = _mm512_setzero_ps();
+  }
+  const uint16_t* keys = in.keys + b * kVectors * D * 16;
   for (int d = 0; d < D / 2; ++d) {
-    const __m512bh a0 = load_pairs(keys0 + d * 32), a1 = load_pairs(keys1 + d * 32);
+    __m512bh a[kVectors];
+    for (int v = 0; v < kVectors; ++v) a[v] = load_pairs(keys + (v * D / 2 + d) * 32);
     for (int r = 0; r < kRows; ++r) {
       const __m512bh pair = pair_broadcast(q + r * D + 2 * d);
-      s[r][0] = _mm512_dpbf16_ps(s[r][0], a0, pair);
-      s[r][1] = _mm512_dpbf16_ps(s[r][1], a1, pair);
+      for (int v = 0; v < kVectors; ++v) s[r][v] = _mm512_dpbf16_ps(s[r][v], a[v], pair);
     }
   }
-  const __m512 bias0 = _mm512_loadu_ps(in.bias + b * kKeys), bias1 = _mm512_loadu_ps(in.bias + b * kKeys + 16);
+  __m512 bias[kVectors];
+  for (int v = 0; v < kVectors; ++v) bias[v] = _mm512_loadu_ps(in.bias + b * kKeys + v * 16);
   bool moved = false;
   for (int r = 0; r < kRows; ++r) {
-    s[r][0] = _mm512_fmadd_ps(s[r][0], scale, bias0);
-    s[r][1] = _mm512_fmadd_ps(s[r][1], scale, bias1);
-    const float top = std::max(state.top[r], _mm512_reduce_max_ps(_mm512_max_ps(s[r][0], s[r][1])));
+    __m512 row_max = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    for (int v = 0; v < kVectors; ++v) {
+      s[r][v] = _mm512_fmadd_ps(s[r][v], scale, bias[v]);
+      row_max = _mm512_max_ps(row_max, s[r][v]);
+    }
+    const float top = std::max(state.top[r], _mm512_reduce_max_ps(row_max));
     shift[r] = state.top[r] - top;
     moved |= top > state.top[r];
     state.top[r] = top;
@@ -130,37 +136,38 @@ UNTWIST_AVX512_BF16 inline void attend_block(const uint16_t* q, const Packed& in
   if (moved) _mm512_store_ps(alpha, exp2_nonpositive(_mm512_load_ps(shift)));
   for (int r = 0; r < kRows; ++r) {
     const __m512 top = _mm512_set1_ps(state.top[r]);
-    const __m512 p0 = exp2_nonpositive(_mm512_sub_ps(s[r][0], top));
-    const __m512 p1 = exp2_nonpositive(_mm512_sub_ps(s[r][1], top));
-    const __m512 block_sum = _mm512_add_ps(p0, p1);
+    __m512 p[kVectors];
+    for (int v = 0; v < kVectors; ++v) p[v] = exp2_nonpositive(_mm512_sub_ps(s[r][v], top));
+    __m512 block_sum = p[0];
+    for (int v = 1; v < kVectors; ++v) block_sum = _mm512_add_ps(block_sum, p[v]);
     state.sums[r] = moved ? _mm512_fmadd_ps(state.sums[r], _mm512_set1_ps(alpha[r]), block_sum)
                           : _mm512_add_ps(state.sums[r], block_sum);
-    _mm512_store_si512(weights[r], (__m512i)_mm512_cvtne2ps_pbh(p1, p0));
+    for (int v = 0; v < kVectors; v += 2) {
+      _mm512_store_si512(weights[r] + v * 16, (__m512i)_mm512_cvtne2ps_pbh(p[v + 1], p[v]));
+    }
   }
-  // o = o alpha + weights v, 32 output dims at a time (two independent sets
-  // of kRows sums, so that the dot products' latency is hidden).
+  // o = o alpha + weights v, kVectors x 16 output dims at a time (kRows x
+  // kVectors independent sums, so that the dot products' latency is hidden).
   const uint16_t* values = in.values + b * kKeys * D;
-  for (int j = 0; j < D; j += 32) {
-    __m512 acc0[kRows], acc1[kRows];
+  constexpr int kDims = std::min(D, kVectors * 16);
+  for (int j = 0; j < D; j += kDims) {
+    __m512 acc[kRows][kDims / 16];
     for (int r = 0; r < kRows; ++r) {
-      acc0[r] = _mm512_load_ps(state.o[r] + j);
-      acc1[r] = _mm512_load_ps(state.o[r] + j + 16);
-      if (moved) {
-        acc0[r] = _mm512_mul_ps(acc0[r], _mm512_set1_ps(alpha[r]));
-        acc1[r] = _mm512_mul_ps(acc1[r], _mm512_set1_ps(alpha[r]));
+      for (int v = 0; v < kDims / 16; ++v) {
+        acc[r][v] = _mm512_load_ps(state.o[r] + j + v * 16);
+        if (moved) acc[r][v] = _mm512_mul_ps(acc[r][v], _mm512_set1_ps(alpha[r]));
       }
     }
     for (int pair = 0; pair < kKeys / 2; ++pair) {
-      const __m512bh a0 = load_pairs(values + (pair * D + j) * 2), a1 = load_pairs(values + (pair * D + j + 16) * 2);
+      __m512bh a[kDims / 16];
+      for (int v = 0; v < kDims / 16; ++v) a[v] = load_pairs(values + (pair * D + j + v * 16) * 2);
       for (int r = 0; r < kRows; ++r) {
         const __m512bh w = pair_broadcast(weights[r] + 2 * pair);
-        acc0[r] = _mm512_dpbf16_ps(acc0[r], a0, w);
-        acc1[r] = _mm512_dpbf16_ps(acc1[r], a1, w);
+        for (int v = 0; v < kDims / 16; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], a[v], w);
       }
     }
     for (int r = 0; r < kRows; ++r) {
-      _mm512_store_ps(state.o[r] + j, acc0[r]);
-      _mm512_store_ps(state.o[r] + j + 16, acc1[r]);
+      for (int v = 0; v < kDims / 16; ++v) _mm512_store_ps(state.o[r] + j + v * 16, acc[r][v]);
     }
   }
 }

@@ -1,5 +1,5 @@
 // Attention for bfloat16 operands on CPUs with AVX512-BF16, fused: scores,
-// softmax and the value product a block of 12 queries by 32 keys at a time
+// softmax and the value product a block of 6 queries by 64 keys at a time
 // in registers (the online softmax of flash attention), so that no score
 // matrix is written. libtorch 1.13 has no such kernel on the CPU: there the
 // score products (inner dimension 64 or 128) and its softmax cost about
