@@ -10,7 +10,8 @@ namespace untwist {
 // installs libtorch's CPU
 // allocator that keeps freed blocks of at least kMinCachedBytes, up to
 // kMaxCachedBytes in all, and hands them out again for requests of the same
-// rounded size. Smaller blocks come from glibc's heap, which is set to keep
+// rounded size; new ones ask for transparent huge pages (madvise), so that
+// a first touch faults 2 MiB at a time. Smaller blocks come from glibc's heap, which is set to keep
 // them too: no block below kMinCachedBytes gets an mmap of its own, and the
 // heap hands freed memory back to the system only beyond kMaxCachedBytes
 // (glibc's defaults unmapped and trimmed them every training step of the toy
