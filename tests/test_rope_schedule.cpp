@@ -58,6 +58,28 @@ TEST(Rope, RotationPreservesNormsAndIdentityAtPositionZero) {
   EXPECT_LE(relative_error(rotated.norm(2, -1), x.norm(2, -1)), 1e-6);
 }
 
+// Outside autograd apply_rope rotates in one pass over the rows; it must
+// give what the tensor formula (the autograd path) gives, for the strided
+// rows a fused qkv projection leaves, in bfloat16 too, and with one table
+// for a whole batch.
+TEST(Rope, OnePassEqualsTheFormulaForStridedRowsBFloat16AndABatchTable) {
+  const at::Tensor qkv = at::randn({2, 7, 3, 4, 16});  // [B, L, 3, H, D]
+  const at::Tensor ids = at::randint(0, 50, {2, 7, 3}).to(at::kFloat);
+  const auto formula = [](const at::Tensor& x, const at::Tensor& pe) {
+    return apply_rope(x.detach().clone().requires_grad_(), pe).detach();
+  };
+  for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    const at::Tensor q = qkv.to(dtype).permute({2, 0, 3, 1, 4}).select(0, 0);  // [B, H, L, D], rows strided
+    ASSERT_FALSE(q.is_contiguous());
+    for (const at::Tensor& pe : {rope_table(ids, {4, 6, 6}, 10000), rope_table(ids.narrow(0, 0, 1), {4, 6, 6}, 10000)}) {
+      const at::Tensor rotated = apply_rope(q, pe);
+      EXPECT_EQ(rotated.scalar_type(), dtype);
+      EXPECT_LE(relative_error(rotated.to(at::kDouble), formula(q, pe).to(at::kDouble)), 1e-7);
+      EXPECT_GT(relative_error(rotated.to(at::kDouble), q.to(at::kDouble)), 0.1) << "the positions must turn it";
+    }
+  }
+}
+
 TEST(Schedule, UnshiftedIsLinearAndShiftedStaysInOrder) {
   const auto linear = flux_schedule(4, 256, false);
   EXPECT_EQ(linear, (std::vector<double>{1.0, 0.75, 0.5, 0.25, 0.0}));

@@ -1,6 +1,9 @@
 #include "model/rope.h"
 
+#include <ATen/Parallel.h>
+
 #include <cmath>
+#include <cstdint>
 
 namespace untwist {
 
@@ -26,7 +29,50 @@ at::Tensor rope_table(const at::Tensor& ids, const std::vector<int64_t>& axes_di
   return table.reshape({table.size(0), 1, table.size(1), table.size(2), 2, 2}).to(at::kFloat);
 }
 
+namespace {
+
+// One pass over x's rows (each row's values contiguous, the rows strided as
+// the fused qkv projection leaves them), float32 inside, a contiguous result.
+template <typename T>
+at::Tensor rotate_rows(const at::Tensor& x, const at::Tensor& pe) {
+  const int64_t batch = x.size(0), heads = x.size(1), length = x.size(2), dim = x.size(3);
+  at::Tensor out = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
+  const T* in = x.data_ptr<T>();
+  T* result = out.data_ptr<T>();
+  const float* table = pe.data_ptr<float>();
+  const int64_t pe_batch_stride = pe.size(0) == 1 ? 0 : length * dim * 2;
+  at::parallel_for(0, batch * heads * length, 256, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t b = row / (heads * length), h = row / length % heads, l = row % length;
+      const T* source = in + b * x.stride(0) + h * x.stride(1) + l * x.stride(2);
+      T* target = result + row * dim;
+      const float* rotation = table + b * pe_batch_stride + l * dim * 2;  // [D/2][2][2]
+      for (int64_t i = 0; i < dim / 2; ++i) {
+        const float x0 = static_cast<float>(source[2 * i]), x1 = static_cast<float>(source[2 * i + 1]);
+        const float* r = rotation + 4 * i;
+        target[2 * i] = static_cast<T>(r[0] * x0 + r[1] * x1);  // bfloat16: rounded to nearest even
+        target[2 * i + 1] = static_cast<T>(r[2] * x0 + r[3] * x1);
+      }
+    }
+  });
+  return out;
+}
+
+bool rotates_in_one_pass(const at::Tensor& x, const at::Tensor& pe) {
+  if (!x.device().is_cpu() || !pe.device().is_cpu() || x.dim() != 4 || pe.dim() != 6) return false;
+  if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kBFloat16) return false;
+  if (pe.scalar_type() != at::kFloat || !pe.is_contiguous() || x.stride(3) != 1) return false;
+  if (at::GradMode::is_enabled() && (x.requires_grad() || pe.requires_grad())) return false;
+  return (pe.size(0) == x.size(0) || pe.size(0) == 1) && pe.size(1) == 1 && pe.size(2) == x.size(2) &&
+         pe.size(3) * 2 == x.size(3) && pe.size(4) == 2 && pe.size(5) == 2;
+}
+
+}  // namespace
+
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& pe) {
+  if (rotates_in_one_pass(x, pe)) {
+    return x.scalar_type() == at::kFloat ? rotate_rows<float>(x, pe) : rotate_rows<at::BFloat16>(x, pe);
+  }
   const at::Tensor pairs = x.to(at::kFloat).reshape({x.size(0), x.size(1), x.size(2), -1, 1, 2});  // [B,H,L,D/2,1,2]
   const at::Tensor rotated = pe.select(-1, 0) * pairs.select(-1, 0) + pe.select(-1, 1) * pairs.select(-1, 1);
   return rotated.reshape(x.sizes()).to(x.scalar_type());                                        // [B, H, L, D]
