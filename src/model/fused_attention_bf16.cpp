@@ -45,6 +45,7 @@ void pack(const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, int6
   const int64_t keys = k.size(1), dim = k.size(2);
   const uint16_t* key = bits(k) + p * keys * dim;
   const uint16_t* value = bits(v) + p * keys * dim;
+  const float* key_bias = bias.defined() ? bias.data_ptr<float>() + p * keys : nullptr;
   for (int64_t j = 0; j < padded_keys; ++j) {
     const bool real = j < keys;
     uint16_t* group = keys_out + (j / 16) * dim * 16;
@@ -57,7 +58,7 @@ void pack(const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, int6
     if (!real) {
       bias_out[j] = -std::numeric_limits<float>::infinity();
     } else {
-      bias_out[j] = bias.defined() ? bias.data_ptr<float>()[p * keys + j] * kLog2e : 0.0f;
+      bias_out[j] = key_bias ? key_bias[j] * kLog2e : 0.0f;
     }
   }
 }
