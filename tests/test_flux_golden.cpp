@@ -13,6 +13,7 @@
 #include "model/attention.h"
 #include "model/dit_layers.h"
 #include "model/flux1/flux.h"
+#include "model/fused_activations_bf16.h"
 #include "model/fused_attention_bf16.h"
 #include "test_support.h"
 #include "util/cpu_features.h"
@@ -240,6 +241,41 @@ TEST(FusedBf16Attention, EqualsFloat64AttentionOfTheSameOperands) {
 double max_relative_difference(const at::Tensor& a, const at::Tensor& b, double floor) {
   const at::Tensor wide = b.to(at::kDouble);
   return ((a.to(at::kDouble) - wide).abs() / wide.abs().clamp_min(floor)).max().item<double>();
+}
+
+// The one-pass bfloat16 kernel (AVX512-BF16 CPUs) against float64 of the
+// same bfloat16 inputs, one rounding step allowed: inputs whose sigmoid
+// saturates either way (|x| up to 100), rows that are a slice of a wider
+// tensor (as the single-stream block's MLP half is) and so strided, rows
+// whose length is not a whole number of vectors or of the kernel's chunks,
+// a transposed input (copied first), and NaN, which must come through.
+TEST(FusedBf16Activations, EqualFloat64RoundedOnceForStridedRowsAndTails) {
+  if (!bf16_support().avx512_bf16) GTEST_SKIP() << "no AVX512-BF16 on this CPU: the fused kernel does not run here";
+  at::manual_seed(5);
+  const at::Tensor wide = (at::randn({2, 37, 3 * 4099}, at::kDouble) * 6).to(at::kBFloat16);
+  wide[0][0].narrow(0, 4099, 8).copy_(at::tensor({-100.0, -30.0, -9.0, 0.0, 9.0, 30.0, 100.0, -0.0}));
+  const at::Tensor slice = wide.narrow(2, 4099, 4099), tail = wide.narrow(2, 0, 13);
+  const at::Tensor transposed = wide.narrow(2, 0, 300).transpose(1, 2);
+  for (const at::Tensor& x : {slice, slice.unsqueeze(1), tail, transposed}) {
+    ASSERT_TRUE(fused_bf16_activation_runs(x));
+    const at::Tensor wide_x = x.to(at::kDouble);
+    for (const auto& [name, ours, reference] :
+         {std::tuple{"gelu_tanh", fused_bf16_activation(x, Activation::GeluTanh), at::gelu(wide_x, "tanh")},
+          std::tuple{"silu", fused_bf16_activation(x, Activation::Silu), at::silu(wide_x)}}) {
+      SCOPED_TRACE(std::string(name) + " of " + std::to_string(x.size(-2)) + "x" + std::to_string(x.size(-1)));
+      EXPECT_EQ(ours.scalar_type(), at::kBFloat16);
+      EXPECT_EQ(ours.sizes(), x.sizes());
+      EXPECT_TRUE(ours.is_contiguous());
+      EXPECT_LE(max_relative_difference(ours, reference, 1e-2), std::ldexp(1.0, -8));
+    }
+  }
+  const at::Tensor with_nan = at::tensor({1.0, NAN, -2.0}).to(at::kBFloat16);
+  const at::Tensor out = fused_bf16_activation(with_nan, Activation::GeluTanh);
+  EXPECT_TRUE(std::isnan(out[1].item<float>()));
+  EXPECT_FALSE(std::isnan(out[0].item<float>()) || std::isnan(out[2].item<float>()));
+  EXPECT_FALSE(fused_bf16_activation_runs(at::randn({4, 16}))) << "float32 keeps the float32 path";
+  EXPECT_FALSE(fused_bf16_activation_runs(at::randn({4, 16}).to(at::kBFloat16).requires_grad_()))
+      << "the kernel has no backward";
 }
 
 // The activations and the layer norm are computed in float32 whatever the

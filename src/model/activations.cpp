@@ -3,6 +3,8 @@
 #include <cmath>
 #include <functional>
 
+#include "model/fused_activations_bf16.h"
+
 namespace untwist {
 
 namespace {
@@ -34,6 +36,7 @@ bool records_gradient(const at::Tensor& x) { return at::GradMode::is_enabled() &
 }  // namespace
 
 at::Tensor gelu_tanh(const at::Tensor& x) {
+  if (fused_bf16_activation_runs(x)) return fused_bf16_activation(x, Activation::GeluTanh);
   if (records_gradient(x)) {
     const at::Tensor wide = x.to(at::kFloat);
     return (wide * at::sigmoid(wide * (wide * wide * kGeluB + kGeluA))).to(x.scalar_type());
@@ -44,6 +47,7 @@ at::Tensor gelu_tanh(const at::Tensor& x) {
 }
 
 at::Tensor silu_float32(const at::Tensor& x) {
+  if (fused_bf16_activation_runs(x)) return fused_bf16_activation(x, Activation::Silu);
   if (records_gradient(x)) return at::silu(x.to(at::kFloat)).to(x.scalar_type());
   return in_float32_pieces(x, [](at::Tensor& y, const at::Tensor&) { at::silu_(y); });
 }

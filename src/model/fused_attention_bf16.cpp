@@ -8,15 +8,9 @@
 #include <cstring>
 #include <limits>
 
+#include "model/avx512_math.h"
 #include "util/cpu_features.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define UNTWIST_HAS_BF16_KERNEL 1
-// Only the functions so marked use AVX-512: the rest of this file (and any
-// inline function it instantiates) stays runnable on every x86-64 CPU.
-#define UNTWIST_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512dq,avx512bf16,fma")))
-#endif
 
 namespace untwist {
 
@@ -26,7 +20,6 @@ constexpr int kRows = 6;        // queries per block
 constexpr int kKeys = 64;       // keys per block
 constexpr int kVectors = kKeys / 16;  // vectors of 16 scores per query: kRows x kVectors = 24 independent sums
 constexpr int kTileRows = 96;   // queries that share each block of keys while it is in L1
-constexpr float kLog2e = 1.4426950408889634f;
 
 // One problem's keys and values laid out for the dot-product instructions,
 // which multiply pairs of bfloat16 values and add both products to one float32 lane.
@@ -63,23 +56,7 @@ void pack(const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias, int6
   }
 }
 
-#ifdef UNTWIST_HAS_BF16_KERNEL
-
-// 2^y for y <= 0 (to float32 precision; below -150, and -inf, give 0):
-// 2^round(y) times a degree-6 polynomial of 2^f on [-0.5, 0.5].
-UNTWIST_AVX512_BF16 inline __m512 exp2_nonpositive(__m512 y) {
-  y = _mm512_max_ps(y, _mm512_set1_ps(-150.0f));
-  const __m512 n = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 f = _mm512_sub_ps(y, n);
-  __m512 poly = _mm512_set1_ps(1.5403530e-4f);  // ln(2)^k / k!, k = 6 .. 0
-  poly = _mm512_fmadd_ps(poly, f, _mm512_set1_ps(1.3333558e-3f));
-  poly = _mm512_fmadd_ps(poly, f, _mm512_set1_ps(9.6181291e-3f));
-  poly = _mm512_fmadd_ps(poly, f, _mm512_set1_ps(5.5504109e-2f));
-  poly = _mm512_fmadd_ps(poly, f, _mm512_set1_ps(2.4022651e-1f));
-  poly = _mm512_fmadd_ps(poly, f, _mm512_set1_ps(6.9314718e-1f));
-  poly = _mm512_fmadd_ps(poly, f, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(poly, n);
-}
+#ifdef UNTWIST_HAS_AVX512_KERNELS
 
 // A pair of bfloat16 values (one 32-bit lane) repeated over a vector.
 UNTWIST_AVX512_BF16 inline __m512bh pair_broadcast(const uint16_t* pair) {
@@ -134,11 +111,11 @@ UNTWIST_AVX512_BF16 inline void attend_block(const uint16_t* q, const Packed& in
     state.top[r] = top;
   }
   // A new maximum rescales what was summed under the old one.
-  if (moved) _mm512_store_ps(alpha, exp2_nonpositive(_mm512_load_ps(shift)));
+  if (moved) _mm512_store_ps(alpha, exp2_avx512(_mm512_load_ps(shift)));
   for (int r = 0; r < kRows; ++r) {
     const __m512 top = _mm512_set1_ps(state.top[r]);
     __m512 p[kVectors];
-    for (int v = 0; v < kVectors; ++v) p[v] = exp2_nonpositive(_mm512_sub_ps(s[r][v], top));
+    for (int v = 0; v < kVectors; ++v) p[v] = exp2_avx512(_mm512_sub_ps(s[r][v], top));
     __m512 block_sum = p[0];
     for (int v = 1; v < kVectors; ++v) block_sum = _mm512_add_ps(block_sum, p[v]);
     state.sums[r] = moved ? _mm512_fmadd_ps(state.sums[r], _mm512_set1_ps(alpha[r]), block_sum)
