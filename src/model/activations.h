@@ -2,7 +2,8 @@
 // returned in it, as the reference's kernels do: libtorch 1.13's own
 // bfloat16 GELU and SiLU kernels run several times slower than these
 // (bench/RESULTS.md, Native bfloat16). Outside autograd they run in pieces
-// that stay in cache, with no whole-size float32 temporaries.
+// that stay in cache, with no whole-size float32 temporaries; bfloat16
+// tensors on AVX512-BF16 CPUs take one pass instead (fused_activations_bf16.h).
 #pragma once
 #include <ATen/ATen.h>
 
