@@ -247,19 +247,22 @@ std::vector<int64_t> parse_list(const std::string& text) {
 }
 
 // Random inputs on a side x side grid; the best forward time and, through
-// `attention`, the best time spent in attention.
+// `attention`, the best time spent in attention. `between` runs after each
+// timed forward (untimed here): a measurement that should see the machine as
+// the forwards do, which on a noisy machine drifts from second to second.
 double time_forward(const DiffusionTransformer& model, const DitShape& s, int64_t side, int64_t txt_tokens, int runs,
-                    double* attention = nullptr) {
+                    double* attention = nullptr, const std::function<void()>& between = {}) {
   at::manual_seed(0);
   const DitInputs in = bench::random_dit_inputs(model, s.context, s.vec, 1, side, side, txt_tokens);
   const at::Tensor pe = model.position_table(in);
   TimedAttention timed;
-  double best_attention = 1e30;
-  const double forward = best_seconds(runs, [&] {
+  double best_attention = 1e30, forward = 1e30;
+  for (int i = runs > 1 ? -1 : 0; i < runs; ++i) {  // a warm-up call first when runs > 1
     timed.seconds = 0;
-    model.forward(in, pe, &timed);
+    forward = std::min(forward, best_seconds(1, [&] { model.forward(in, pe, &timed); }));
     best_attention = std::min(best_attention, timed.seconds);
-  });
+    if (between) between();
+  }
   if (attention) *attention = best_attention;
   return forward;
 }
@@ -334,13 +337,16 @@ int main(int argc, char** argv) {
     for (const int64_t requested : parse_list(image_tokens)) {
       const int64_t side = static_cast<int64_t>(std::sqrt(static_cast<double>(requested)));
       const int64_t img_tokens = side * side;
-      double attention = 0;
-      const double forward = time_forward(*model, s, side, txt_tokens, runs, &attention);
-
-      // The matmul the MLP's first layer does: the largest product of the pass.
+      // The matmul the MLP's first layer does (the largest product of the
+      // pass), timed after each forward.
       const int64_t m = img_tokens + txt_tokens, k = s.hidden, n = s.mlp_in;
       const at::Tensor a = at::randn({m, k}).to(device, dtype), b = at::randn({n, k}).to(device, dtype);
-      const double matmul = best_seconds(runs, [&] { bench::wait_for(at::linear(a, b)); });
+      double matmul = 1e30;
+      const auto time_matmul = [&] {
+        matmul = std::min(matmul, best_seconds(1, [&] { bench::wait_for(at::linear(a, b)); }));
+      };
+      double attention = 0;
+      const double forward = time_forward(*model, s, side, txt_tokens, runs, &attention, time_matmul);
       const double matmul_rate = 2.0 * m * k * n / matmul / 1e9;
       const double linear = subject.linear_flops(img_tokens, txt_tokens);
       const double flops = linear + subject.attention_flops(img_tokens, txt_tokens);
