@@ -12,13 +12,14 @@ namespace untwist {
 enum class Activation { GeluTanh, Silu };
 
 // Whether fused_bf16_activation runs for x here: this CPU has AVX512-BF16, x
-// is a bfloat16 CPU tensor with unit stride in its last dimension, and no
-// gradient is being recorded for it (the kernel has no backward).
+// is a bfloat16 CPU tensor, and no gradient is being recorded for it (the
+// kernel has no backward).
 bool fused_bf16_activation_runs(const at::Tensor& x);
 
 // GELU with the tanh approximation, computed as x sigmoid(2u) (activations.h),
-// or SiLU, x sigmoid(x): a contiguous bfloat16 tensor of x's sizes. x's rows
-// may be strided (a slice of a wider projection's output).
+// or SiLU, x sigmoid(x): a contiguous bfloat16 tensor of x's sizes. Rows of
+// x that lie at one stride from each other (a slice of a wider projection's
+// output) are read in place; any other layout is copied first.
 at::Tensor fused_bf16_activation(const at::Tensor& x, Activation activation);
 
 }  // namespace untwist
