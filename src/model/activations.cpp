@@ -1,6 +1,5 @@
 #include "model/activations.h"
 
-#include <cmath>
 #include <functional>
 
 #include "model/fused_activations_bf16.h"
@@ -8,9 +7,6 @@
 namespace untwist {
 
 namespace {
-
-// 2u = x (a + b x^2) in gelu_tanh's x sigmoid(2u).
-const double kGeluA = 2 * std::sqrt(2 / M_PI), kGeluB = kGeluA * 0.044715;
 
 // f applied in place to float32 copies of x in pieces of 256k values (1 MiB,
 // which stay in cache from the first pass to the last), written into a tensor

@@ -3,7 +3,6 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 
@@ -14,8 +13,6 @@ namespace untwist {
 
 namespace {
 
-// 2u = x (a + b x^2) in gelu_tanh's x sigmoid(2u), as activations.cpp.
-const float kGeluA = static_cast<float>(2 * std::sqrt(2 / M_PI)), kGeluB = kGeluA * 0.044715f;
 constexpr int64_t kChunk = 4096;  // values a task takes from one row
 
 #ifdef UNTWIST_HAS_AVX512_KERNELS
@@ -24,7 +21,8 @@ constexpr int64_t kChunk = 4096;  // values a task takes from one row
 UNTWIST_AVX512_BF16 inline __m512 activate(Activation activation, __m512 x) {
   __m512 z = x;
   if (activation == Activation::GeluTanh) {
-    z = _mm512_mul_ps(x, _mm512_fmadd_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(kGeluB), _mm512_set1_ps(kGeluA)));
+    z = _mm512_mul_ps(x, _mm512_fmadd_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(static_cast<float>(kGeluB)),
+                                                      _mm512_set1_ps(static_cast<float>(kGeluA))));
   }
   const __m512 e = exp2_avx512(_mm512_mul_ps(z, _mm512_set1_ps(-kLog2e)));
   return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));

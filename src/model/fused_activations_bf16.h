@@ -11,6 +11,10 @@ namespace untwist {
 
 enum class Activation { GeluTanh, Silu };
 
+// The tanh GELU as x sigmoid(2u): 2u = x (kGeluA + kGeluB x^2), kGeluA =
+// 2 sqrt(2 / pi), kGeluB = kGeluA 0.044715 (the float32 path uses them too).
+constexpr double kGeluA = 1.5957691216057308, kGeluB = kGeluA * 0.044715;
+
 // Whether fused_bf16_activation runs for x here: this CPU has AVX512-BF16, x
 // is a bfloat16 CPU tensor, and no gradient is being recorded for it (the
 // kernel has no backward).

@@ -11,7 +11,6 @@
 #include "model/avx512_math.h"
 #include "util/cpu_features.h"
 
-
 namespace untwist {
 
 namespace {
